@@ -1,0 +1,85 @@
+package mmaplog
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/raftlog/raftlog/internal/raftstate"
+)
+
+// LogID names one entry. The zero LogID means "none". Indexes start at 1.
+// LogIDs are ordered by (Term, Index).
+type LogID = raftstate.LogID
+
+// Entry is one log entry. Payloads returned by Get and Entries are copies
+// owned by the caller.
+type Entry = raftstate.Entry
+
+// Vote is the node's vote. NodeID 0 means "voted for nobody yet".
+type Vote = raftstate.Vote
+
+// State is the durable Raft state apart from the entries themselves.
+type State = raftstate.State
+
+// Options configures Open. The zero value means defaults.
+type Options struct {
+	// SegmentSize is the number of bytes preallocated per segment file.
+	// Default 64 MiB; minimum 64 KiB. An entry larger than this still fits:
+	// its segment is sized to hold it.
+	SegmentSize int64
+	// Logger receives recovery and background-failure messages.
+	// nil: slog.Default().
+	Logger *slog.Logger
+	// NoZeroFill skips writing zeros over a freshly fallocated segment.
+	// Zero-filling turns the file's unwritten extents into written ones so
+	// that a later fdatasync need not commit the file system journal; it
+	// costs one sequential write per segment, done in the background.
+	// Default false (zero-fill).
+	NoZeroFill bool
+}
+
+// DefaultSegmentSize is the default Options.SegmentSize: 64 MiB.
+const DefaultSegmentSize = 64 << 20
+
+// MinSegmentSize is the smallest accepted Options.SegmentSize: 64 KiB.
+const MinSegmentSize = 64 << 10
+
+// withDefaults returns a copy of o with defaults filled in.
+func (o Options) withDefaults() Options {
+	if o.SegmentSize == 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Validate reports a field outside its accepted range. Zero fields are valid
+// (they mean "default").
+func (o Options) Validate() error {
+	if o.SegmentSize != 0 && (o.SegmentSize < MinSegmentSize || o.SegmentSize > MaxSegmentSize) {
+		return fmt.Errorf("%w: SegmentSize %d outside [%d, %d]", ErrInvalidOptions, o.SegmentSize, MinSegmentSize, MaxSegmentSize)
+	}
+	return nil
+}
+
+// Stats is a point-in-time view of the Log's files and activity.
+type Stats struct {
+	Segments        int           // segment files on disk (including ones awaiting deletion)
+	BytesUsed       int64         // bytes of records written in all segments
+	BytesAllocated  int64         // bytes preallocated for all segment files
+	IndexBytes      int64         // bytes preallocated for all index files
+	Entries         uint64        // live entries: Last.Index - Purged.Index (or 0)
+	FirstIndex      uint64        // first live index, 0 when empty
+	LastIndex       uint64        // last live index, 0 when empty
+	Appends         uint64        // entries appended since Open
+	Flushes         uint64        // Flush calls since Open
+	Syncs           uint64        // group syncs performed since Open
+	SyncTotal       time.Duration // time spent in syncs since Open
+	SyncMax         time.Duration // longest sync since Open
+	LastSync        time.Duration // duration of the most recent sync
+	PendingRemovals int           // purged segment files awaiting the next flush
+	Failed          error         // the sticky failure, nil while healthy
+}
