@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/internal/vfs"
 )
 
 // LogID names one entry. The zero LogID means "none". Indexes start at 1.
@@ -31,12 +33,18 @@ type Options struct {
 	// Logger receives recovery and background-failure messages.
 	// nil: slog.Default().
 	Logger *slog.Logger
-	// NoZeroFill skips writing zeros over a freshly fallocated segment.
-	// Zero-filling turns the file's unwritten extents into written ones so
-	// that a later fdatasync need not commit the file system journal; it
-	// costs one sequential write per segment, done in the background.
-	// Default false (zero-fill).
+	// NoZeroFill skips writing zeros over segments prepared in the
+	// background. Zero-filling turns the file's unwritten extents into
+	// written ones so that a later msync need not also commit the file
+	// system journal; it costs one sequential write per segment, off the
+	// writer's path. Default false (zero-fill). Segments created on the
+	// writer's path (the first one, oversized ones, or when the background
+	// one is not ready) are never zero-filled.
 	NoZeroFill bool
+
+	// fs is the file-system seam; nil means the real one (vfs.OS). Set
+	// by tests in this module through export_test.go and by fuzz/.
+	fs vfs.FS
 }
 
 // DefaultSegmentSize is the default Options.SegmentSize: 64 MiB.
@@ -45,6 +53,13 @@ const DefaultSegmentSize = 64 << 20
 // MinSegmentSize is the smallest accepted Options.SegmentSize: 64 KiB.
 const MinSegmentSize = 64 << 10
 
+// MaxSegmentSize is the largest accepted Options.SegmentSize: 4 GiB.
+const MaxSegmentSize = 4 << 30
+
+// MaxPayload is the largest entry payload (and user data blob) accepted:
+// just under 4 GiB, the limit of a record's u32 length field.
+const MaxPayload = format.MaxBody - format.StateHeadSize
+
 // withDefaults returns a copy of o with defaults filled in.
 func (o Options) withDefaults() Options {
 	if o.SegmentSize == 0 {
@@ -52,6 +67,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.fs == nil {
+		o.fs = vfs.OS
 	}
 	return o
 }

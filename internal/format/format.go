@@ -1,0 +1,107 @@
+// Package format is raftlog's on-disk format: the segment header, the
+// record frame and the record bodies. Everything here is pure (no I/O) and
+// safe for concurrent use. docs/FORMAT.md describes the same bytes for
+// readers of the disk; format_test.go pins them with golden bytes.
+//
+// All integers are little-endian. Every constant below is part of the
+// on-disk format and must never change without a new Version.
+//
+// Segment file (NNNNNNNNNNNNNNNNNNNN.seg, preallocated, zero-filled):
+//
+//	0        64                                               size
+//	+--------+----------------+--------+-----+--------+---------+
+//	| header | State snapshot | record | ... | record | 0 0 0 0 |
+//	+--------+----------------+--------+-----+--------+---------+
+//
+// Segment header (64 bytes):
+//
+//	 0  [8]  magic "RLOGSEG\x01"
+//	 8  u32  version (1)
+//	12  u32  reserved (0)
+//	16  u64  segment ID (the file's number; IDs are consecutive)
+//	24  u64  start position: global position of byte 0 of this file
+//	         (previous segment's start position + its file size)
+//	32  u64  prevEnd: end offset of the previous segment's records when this
+//	         segment was created (0 for the first segment)
+//	40  u64  file size
+//	48  [12] reserved (0)
+//	60  u32  CRC-32C of bytes [0, 60)
+//
+// Record (8-byte aligned; 24-byte frame, then the body, then zero padding):
+//
+//	 0  u8   type (0 = unwritten: a zero-filled tail reads as "no record")
+//	 1  [3]  reserved (0)
+//	 4  u32  body length
+//	 8  u64  durable: global position up to which the log was proven durable
+//	         (by a completed flush) when this record was written
+//	16  u32  prev: CRC of the previous record in this segment (the header
+//	         CRC for the first record), chaining records so that stale bytes
+//	         beyond a cut can never be read as records
+//	20  u32  CRC-32C of bytes [0, 20) followed by the body
+//	24  ...  body
+//
+// A length never tears: the frame starts 8-byte aligned, so its first
+// eight bytes lie in one 512-byte sector.
+package format
+
+// Frozen sizes and identifiers; part of the on-disk format.
+const (
+	Version = 1
+
+	SegmentHeaderSize = 64
+	FrameSize         = 24
+	Align             = 8
+
+	// MaxBody is the largest record body: the length field is a u32 and a
+	// record must fit in a segment whose size is an int64 of whole pages.
+	MaxBody = 1<<32 - 1 - FrameSize - Align
+)
+
+// SegmentMagic opens every segment file.
+var SegmentMagic = [8]byte{'R', 'L', 'O', 'G', 'S', 'E', 'G', 1}
+
+// Type is a record type. The numbers are part of the on-disk format.
+type Type uint8
+
+// Record types.
+const (
+	TypeUnwritten Type = 0 // zero bytes: nothing was written here
+	TypeState     Type = 1 // full State snapshot (segment start, clean close)
+	TypeEntry     Type = 2 // one log entry: term, index, payload
+	TypeVote      Type = 3 // SaveVote
+	TypeCommit    Type = 4 // Commit
+	TypeTruncate  Type = 5 // Truncate: first removed index and the new Last
+	TypePurge     Type = 6 // Purge: the new Purged LogID
+	TypeUserData  Type = 7 // SaveUserData
+	typeMax            = TypeUserData
+)
+
+var typeNames = [...]string{"Unwritten", "State", "Entry", "Vote", "Commit", "Truncate", "Purge", "UserData"}
+
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "Type(" + itoa(uint64(t)) + ")"
+}
+
+// Valid reports whether t is a known, written record type.
+func (t Type) Valid() bool { return t > TypeUnwritten && t <= typeMax }
+
+// RecordSize is the aligned size on disk of a record with a body of n bytes.
+func RecordSize(n int) int64 { return alignUp(int64(FrameSize + n)) }
+
+func alignUp(n int64) int64 { return (n + Align - 1) &^ (Align - 1) }
+
+func itoa(v uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[i:])
+		}
+	}
+}

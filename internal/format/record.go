@@ -1,0 +1,150 @@
+package format
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/raftlog/raftlog/internal/checksum"
+)
+
+var le = binary.LittleEndian
+
+// SegmentHeader is the decoded 64-byte segment header.
+type SegmentHeader struct {
+	ID       uint64
+	StartPos uint64
+	PrevEnd  uint64
+	FileSize uint64
+}
+
+// PutSegmentHeader encodes h into b[:SegmentHeaderSize] and returns its CRC,
+// which seeds the record chain.
+func PutSegmentHeader(b []byte, h SegmentHeader) uint32 {
+	b = b[:SegmentHeaderSize]
+	clear(b)
+	copy(b, SegmentMagic[:])
+	le.PutUint32(b[8:], Version)
+	le.PutUint64(b[16:], h.ID)
+	le.PutUint64(b[24:], h.StartPos)
+	le.PutUint64(b[32:], h.PrevEnd)
+	le.PutUint64(b[40:], h.FileSize)
+	crc := checksum.Sum(b[:60])
+	le.PutUint32(b[60:], crc)
+	return crc
+}
+
+// Header decoding errors.
+var (
+	ErrShortHeader = errors.New("segment header: file shorter than the header")
+	ErrZeroHeader  = errors.New("segment header: all zeros (never written)")
+	ErrBadHeader   = errors.New("segment header: bad magic, version or checksum")
+)
+
+// ReadSegmentHeader decodes and checks the header at the start of b. It
+// returns the header and its CRC (the chain seed for the first record).
+func ReadSegmentHeader(b []byte) (SegmentHeader, uint32, error) {
+	if len(b) < SegmentHeaderSize {
+		return SegmentHeader{}, 0, ErrShortHeader
+	}
+	b = b[:SegmentHeaderSize]
+	if isZero(b) {
+		return SegmentHeader{}, 0, ErrZeroHeader
+	}
+	crc := checksum.Sum(b[:60])
+	if [8]byte(b[:8]) != SegmentMagic || le.Uint32(b[8:]) != Version || le.Uint32(b[60:]) != crc {
+		return SegmentHeader{}, 0, ErrBadHeader
+	}
+	return SegmentHeader{
+		ID:       le.Uint64(b[16:]),
+		StartPos: le.Uint64(b[24:]),
+		PrevEnd:  le.Uint64(b[32:]),
+		FileSize: le.Uint64(b[40:]),
+	}, crc, nil
+}
+
+// Record is one decoded record. Body aliases the segment bytes.
+type Record struct {
+	Type    Type
+	Durable uint64
+	Prev    uint32
+	CRC     uint32
+	Body    []byte
+	Size    int64 // aligned size on disk
+}
+
+// PutFrame writes the frame for a record whose body is already in place at
+// b[FrameSize:FrameSize+n], computes its CRC and returns it. b must hold the
+// whole aligned record; padding bytes must already be zero (the segment is
+// zero-filled and records are written once).
+func PutFrame(b []byte, t Type, n int, durable uint64, prev uint32) uint32 {
+	b[0] = byte(t)
+	b[1], b[2], b[3] = 0, 0, 0
+	le.PutUint32(b[4:], uint32(n))
+	le.PutUint64(b[8:], durable)
+	le.PutUint32(b[16:], prev)
+	crc := checksum.Update(checksum.Sum(b[:20]), b[FrameSize:FrameSize+n])
+	le.PutUint32(b[20:], crc)
+	return crc
+}
+
+// Record decoding outcomes. ErrUnwritten means the frame is all zeros; the
+// others mean bytes are there but do not form a valid record.
+var (
+	ErrUnwritten   = errors.New("record: unwritten (zero frame)")
+	ErrTruncated   = errors.New("record: frame or body runs past the end")
+	ErrBadType     = errors.New("record: unknown type or nonzero reserved bytes")
+	ErrBadChecksum = errors.New("record: checksum mismatch")
+	ErrBadPadding  = errors.New("record: nonzero padding")
+)
+
+// ReadRecord decodes the record at b[off:] without allocating. It checks
+// the frame, the length against len(b) and the CRC; it does not check the
+// chain (compare r.Prev with the previous record's CRC).
+func ReadRecord(b []byte, off int64) (Record, error) {
+	if off < 0 || off+FrameSize > int64(len(b)) {
+		if off >= 0 && off <= int64(len(b)) && isZero(b[off:]) {
+			return Record{}, ErrUnwritten
+		}
+		return Record{}, ErrTruncated
+	}
+	f := b[off : off+FrameSize]
+	t := Type(f[0])
+	if t == TypeUnwritten && isZero(f) {
+		return Record{}, ErrUnwritten
+	}
+	if !t.Valid() || f[1]|f[2]|f[3] != 0 {
+		return Record{}, ErrBadType
+	}
+	n := int64(le.Uint32(f[4:]))
+	size := alignUp(FrameSize + n)
+	if off+size > int64(len(b)) {
+		return Record{}, ErrTruncated
+	}
+	body := b[off+FrameSize : off+FrameSize+n]
+	crc := checksum.Update(checksum.Sum(f[:20]), body)
+	if crc != le.Uint32(f[20:]) {
+		return Record{}, ErrBadChecksum
+	}
+	if !isZero(b[off+FrameSize+n : off+size]) {
+		return Record{}, ErrBadPadding
+	}
+	return Record{Type: t, Durable: le.Uint64(f[8:]), Prev: le.Uint32(f[16:]), CRC: crc, Body: body, Size: size}, nil
+}
+
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if le.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// IsZero reports whether every byte of b is zero.
+func IsZero(b []byte) bool { return isZero(b) }

@@ -1,0 +1,179 @@
+//go:build unix
+
+package vfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
+)
+
+// OS is the real file system: fallocate, shared mmap, msync, fdatasync.
+var OS FS = osFS{}
+
+type osFS struct{}
+
+func (osFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
+
+func (osFS) ReadDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
+func (osFS) Create(path string, size int64) (File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if size > 0 {
+		if err := fallocate(f, size); err != nil {
+			_ = f.Close()
+			_ = os.Remove(path)
+			return nil, fmt.Errorf("fallocate %s (%d bytes): %w", path, size, err)
+		}
+	}
+	return &osFile{f: f}, nil
+}
+
+func (osFS) Open(path string) (File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &osFile{f: f}, nil
+}
+
+func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+func (osFS) Remove(path string) error             { return os.Remove(path) }
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Lock uses flock, which locks an open file description: a second Lock of
+// the same path fails even inside one process.
+func (osFS) Lock(path string) (io.Closer, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("flock %s: %w", path, err)
+	}
+	return f, nil // closing the file releases the lock
+}
+
+func fallocate(f *os.File, size int64) error {
+	for {
+		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+			// File systems without fallocate (tmpfs on old kernels, some
+			// FUSE): fall back to a sparse ftruncate; writes may then fail
+			// later with SIGBUS on a full disk, which the mapping guard turns
+			// into an error.
+			return f.Truncate(size)
+		}
+		return err
+	}
+}
+
+type osFile struct {
+	f *os.File
+	m mmap.MMap
+}
+
+func (o *osFile) Name() string { return o.f.Name() }
+
+func (o *osFile) Size() (int64, error) {
+	st, err := o.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+func (o *osFile) Map() ([]byte, error) {
+	if o.m != nil {
+		return nil, fmt.Errorf("map %s: already mapped", o.f.Name())
+	}
+	size, err := o.Size()
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return nil, nil
+	}
+	m, err := mmap.Map(o.f, mmap.RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %s: %w", o.f.Name(), err)
+	}
+	o.m = m
+	return []byte(m), nil
+}
+
+var pageSize = int64(os.Getpagesize())
+
+func (o *osFile) Msync(off, n int64) error {
+	if n <= 0 || o.m == nil {
+		return nil
+	}
+	lo := off &^ (pageSize - 1)
+	hi := min(off+n, int64(len(o.m)))
+	if hi <= lo {
+		return nil
+	}
+	if err := unix.Msync(o.m[lo:hi], unix.MS_SYNC); err != nil {
+		return fmt.Errorf("msync %s [%d, %d): %w", o.f.Name(), lo, hi, err)
+	}
+	return nil
+}
+
+func (o *osFile) WriteAt(p []byte, off int64) (int, error) { return o.f.WriteAt(p, off) }
+
+func (o *osFile) Datasync() error {
+	if err := unix.Fdatasync(int(o.f.Fd())); err != nil {
+		return fmt.Errorf("fdatasync %s: %w", o.f.Name(), err)
+	}
+	return nil
+}
+
+func (o *osFile) Close() error {
+	var err error
+	if o.m != nil {
+		err = o.m.Unmap()
+		o.m = nil
+	}
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

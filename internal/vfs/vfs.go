@@ -1,0 +1,65 @@
+// Package vfs is the seam through which raftlog creates, maps, syncs,
+// renames and removes files. OS is the real implementation (fallocate,
+// shared mmap, msync, fdatasync, directory fsync); the crash simulator in
+// fuzz/ provides another. Only file-level operations go through the seam:
+// appends and reads touch the mapped []byte directly, so the seam costs
+// nothing on the hot path.
+//
+// Implementations must be safe for concurrent use by different goroutines
+// operating on different Files; one File is used by one goroutine at a time
+// except for reads and writes of its mapping.
+package vfs
+
+import "io"
+
+// FS is the set of directory-level operations raftlog needs.
+type FS interface {
+	// MkdirAll creates dir and its parents when missing.
+	MkdirAll(dir string) error
+	// ReadDir returns the names of the entries in dir.
+	ReadDir(dir string) ([]string, error)
+	// Create creates path exclusively and preallocates size bytes
+	// (fallocate: running out of space is an error here, never a fault
+	// later). The file reads as zeros.
+	Create(path string, size int64) (File, error)
+	// Open opens an existing file for reading and writing.
+	Open(path string) (File, error)
+	// Rename atomically renames oldpath to newpath.
+	Rename(oldpath, newpath string) error
+	// Remove deletes path.
+	Remove(path string) error
+	// SyncDir makes the directory's entries (creates, renames, removes) durable.
+	SyncDir(dir string) error
+	// Lock takes an exclusive, non-blocking lock on the file path (created
+	// if missing). It fails with ErrLocked when another process or another
+	// lock in this process holds it.
+	Lock(path string) (io.Closer, error)
+}
+
+// File is one open file and, after Map, its shared read-write mapping.
+type File interface {
+	// Name is the path the file was opened with.
+	Name() string
+	// Size is the file's length in bytes.
+	Size() (int64, error)
+	// Map maps the whole file shared and read-write and returns the
+	// mapping. Writes to it reach the file. Map may be called once.
+	Map() ([]byte, error)
+	// Msync makes the mapped bytes [off, off+n) durable (msync MS_SYNC,
+	// which on Linux also writes the metadata needed to read them back,
+	// like fdatasync). The range is widened to page boundaries.
+	Msync(off, n int64) error
+	// WriteAt writes p at off through the file descriptor (not the mapping).
+	WriteAt(p []byte, off int64) (int, error)
+	// Datasync makes the file's written data durable (fdatasync).
+	Datasync() error
+	// Close unmaps the file (when mapped) and closes it. After Close the
+	// mapping must not be touched.
+	Close() error
+}
+
+// WithFS returns a copy of opts (an mmaplog.Options) that makes the Log use
+// fs instead of the real file system. mmaplog installs it at init so that
+// the seam stays out of the public API; only packages inside this module
+// (tests, fuzz/) can reach it.
+var WithFS func(opts any, fs FS) any

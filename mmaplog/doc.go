@@ -1,0 +1,35 @@
+// Package mmaplog stores the durable state of one Raft node — log entries,
+// vote, commit index and a small user-data blob — in preallocated,
+// memory-mapped segment files with a separate memory-mapped offset index.
+//
+//	l, err := mmaplog.Open(dir, mmaplog.Options{})
+//	if err != nil { ... }
+//	defer l.Close()
+//	err = l.Append(mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: 1}, Payload: p})
+//	err = l.Flush(func(err error) { /* durable (or failed) */ })
+//	e, err := l.Get(1)
+//
+// Writes go into a shared, writable mapping of the current segment: a call
+// that returns nil has its bytes in the page cache and survives the process
+// being killed. Flush makes them survive power loss: one flusher goroutine
+// msyncs the dirty ranges (group commit: concurrent and back-to-back
+// flushes share one sync), fsyncs the directory when files were created or
+// removed, and then runs the callbacks in call order. A failed sync is
+// sticky: the Log fails closed and must be reopened.
+//
+// The mapping is writable (unlike bbolt's read-only one) because writing
+// through it is what makes an append a memory copy instead of a system
+// call. Callers never see it: Get and Entries return copies, so nothing a
+// caller holds can change or fault when segments are truncated, purged,
+// remapped or closed.
+//
+// Concurrency: every method is safe for concurrent use. Writes are
+// serialized; reads (Get, Entries, State, Stats) run concurrently with them
+// and never wait for a disk sync. A mapping is unmapped only under the
+// readers' lock, so a read racing Purge, Truncate or Close returns the entry
+// or an error, never a fault. Faults on mapped memory (SIGBUS after an I/O
+// error) become errors.
+//
+// The on-disk format is in docs/FORMAT.md; recovery on Open (torn tails
+// versus corruption) is in package recovery.
+package mmaplog

@@ -1,0 +1,270 @@
+package mmaplog
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/raftlog/raftlog/index"
+)
+
+// syncRange is a written, not yet durable byte range of a segment.
+type syncRange struct {
+	seg    *segment
+	lo, hi int64
+}
+
+// seal is an index header to write and sync once its segment's bytes up to
+// hdr.ValidEnd are durable (a rotated-out segment, or Close).
+type seal struct {
+	seg *segment
+	hdr index.Header
+}
+
+// work is what one group sync must do, accumulated by the writer between
+// flushes and merged by the flusher into one batch.
+type work struct {
+	ranges  []syncRange
+	seals   []seal
+	removes []*segment // purged segments to delete once this batch is durable
+	dir     bool       // a file was created: fsync the directory
+	pos     uint64     // global position the batch makes durable
+	cbs     []func(error)
+	flushes int
+}
+
+func (w *work) empty() bool {
+	return len(w.ranges) == 0 && len(w.seals) == 0 && len(w.removes) == 0 && !w.dir && len(w.cbs) == 0
+}
+
+func (w *work) reset() {
+	clear(w.ranges)
+	clear(w.seals)
+	clear(w.removes)
+	clear(w.cbs)
+	w.ranges, w.seals, w.removes, w.cbs = w.ranges[:0], w.seals[:0], w.removes[:0], w.cbs[:0]
+	w.dir, w.flushes = false, 0
+}
+
+// addRange appends [lo, hi) of seg, merging with the previous range.
+func (w *work) addRange(seg *segment, lo, hi int64) {
+	if hi <= lo {
+		return
+	}
+	if n := len(w.ranges); n > 0 && w.ranges[n-1].seg == seg && w.ranges[n-1].hi >= lo {
+		w.ranges[n-1].hi = max(w.ranges[n-1].hi, hi)
+		return
+	}
+	w.ranges = append(w.ranges, syncRange{seg, lo, hi})
+}
+
+// merge moves src's work into w (src is reset).
+func (w *work) merge(src *work) {
+	for _, r := range src.ranges {
+		w.addRange(r.seg, r.lo, r.hi)
+	}
+	w.seals = append(w.seals, src.seals...)
+	w.removes = append(w.removes, src.removes...)
+	w.dir = w.dir || src.dir
+	w.pos = max(w.pos, src.pos)
+	src.reset()
+}
+
+// flusher is the one goroutine that syncs and runs callbacks.
+type flusher struct {
+	l        *Log
+	mu       sync.Mutex
+	pending  work // handed off, not yet picked up
+	kick     chan struct{}
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	leftover []*segment // segments whose removal never ran (Close)
+
+	// Counters, under mu.
+	flushes, syncs     uint64
+	syncTotal, syncMax time.Duration
+	lastSync           time.Duration
+	pendingRemovals    int
+}
+
+func (f *flusher) start(l *Log) {
+	f.l = l
+	f.kick = make(chan struct{}, 1)
+	f.quit = make(chan struct{})
+	f.wg.Add(1)
+	go f.run()
+}
+
+func (f *flusher) stop() {
+	close(f.quit)
+	f.wg.Wait()
+}
+
+// orphans returns purged segments that were never deleted (the Log
+// closed or failed first); the caller closes them.
+func (f *flusher) orphans() []*segment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := append(f.leftover, f.pending.removes...)
+	f.leftover, f.pending.removes = nil, nil
+	return out
+}
+
+func (f *flusher) run() {
+	defer f.wg.Done()
+	var w work
+	for {
+		select {
+		case <-f.kick:
+		case <-f.quit:
+			// Close hands off its final flush and waits for it before
+			// quitting, so pending holds nothing that needs a callback.
+			return
+		}
+		f.mu.Lock()
+		w, f.pending = f.pending, w
+		f.mu.Unlock()
+		if w.empty() {
+			continue
+		}
+		err := f.sync(&w)
+		for _, cb := range w.cbs {
+			if cb != nil {
+				cb(err)
+			}
+		}
+		w.reset()
+	}
+}
+
+// sync performs one group sync: data ranges, then sealed index headers
+// (written only now, after their data is durable), then the directory;
+// then it deletes purged segments whose purge record is now durable.
+func (f *flusher) sync(w *work) error {
+	l := f.l
+	if p := l.failure.Load(); p != nil {
+		f.keepRemovals(w)
+		return *p
+	}
+	start := time.Now()
+	err := f.syncData(w)
+	if err != nil {
+		f.keepRemovals(w)
+		return l.fail(err)
+	}
+	l.durable.Store(max(l.durable.Load(), w.pos))
+	if len(w.removes) > 0 {
+		if err := f.remove(w.removes); err != nil {
+			return l.fail(err)
+		}
+	}
+	d := time.Since(start)
+	f.mu.Lock()
+	f.flushes += uint64(w.flushes)
+	f.syncs++
+	f.syncTotal += d
+	f.syncMax = max(f.syncMax, d)
+	f.lastSync = d
+	f.pendingRemovals -= len(w.removes)
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *flusher) syncData(w *work) (err error) {
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	for _, r := range w.ranges {
+		if err := r.seg.file.Msync(r.lo, r.hi-r.lo); err != nil {
+			return err
+		}
+	}
+	for _, s := range w.seals {
+		s.seg.idx.SetHeader(s.hdr)
+		if err := s.seg.idx.Sync(int(s.hdr.Count)); err != nil {
+			return err
+		}
+	}
+	if w.dir {
+		if err := f.l.fs.SyncDir(f.l.dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove deletes purged segments (already out of every reader's view)
+// and fsyncs the directory.
+func (f *flusher) remove(segs []*segment) error {
+	l := f.l
+	l.mu.Lock()
+	for _, s := range segs {
+		s.gone = true
+	}
+	l.mu.Unlock()
+	for _, s := range segs {
+		if err := s.close(); err != nil {
+			l.log.Warn("mmaplog: close purged segment", "file", s.path, "err", err)
+		}
+		for _, p := range []string{s.path, s.idx.Path()} {
+			if err := l.fs.Remove(p); err != nil {
+				return fmt.Errorf("remove purged %s: %w", p, err)
+			}
+		}
+	}
+	return l.fs.SyncDir(l.dir)
+}
+
+// keepRemovals remembers segments whose deletion cannot happen (the Log
+// failed) so that Close still unmaps them.
+func (f *flusher) keepRemovals(w *work) {
+	f.mu.Lock()
+	f.leftover = append(f.leftover, w.removes...)
+	f.mu.Unlock()
+}
+
+// handOff moves the writer's accumulated work and done into the
+// flusher's pending batch and wakes it. Call with wmu held.
+func (l *Log) handOff(done func(error)) {
+	s := l.open
+	l.todo.addRange(s, l.handed, s.end)
+	l.handed = s.end
+	l.todo.pos = s.globalEnd()
+	f := &l.fl
+	f.mu.Lock()
+	f.pendingRemovals += len(l.todo.removes)
+	f.pending.merge(&l.todo)
+	f.pending.cbs = append(f.pending.cbs, done)
+	f.pending.flushes++
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush starts making every write that returned before it durable and
+// returns without waiting for the disk. done (may be nil) runs exactly
+// once, on the flusher goroutine, in Flush call order, with nil after
+// msync of the written ranges and a directory fsync for any segment file
+// created or removed, or with the error that made the Log fail. Flushes
+// issued while a sync is running are coalesced into the next one.
+//
+// When Flush itself returns an error (the Log is closed or has failed),
+// done is not called.
+func (l *Log) Flush(done func(error)) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	l.handOff(done)
+	return nil
+}
+
+// Sync is Flush followed by waiting for it.
+func (l *Log) Sync() error {
+	ch := make(chan error, 1)
+	if err := l.Flush(func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	return <-ch
+}

@@ -1,0 +1,243 @@
+package mmaplog
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/internal/vfs"
+	"github.com/raftlog/raftlog/recovery"
+)
+
+// Log is an open Raft log directory. See the package documentation.
+type Log struct {
+	dir  string
+	opts Options
+	fs   vfs.FS
+	log  *slog.Logger
+	lock io.Closer
+	prep *preparer
+
+	// Writer side, guarded by wmu.
+	wmu       sync.Mutex
+	open      *segment // where appends go
+	prev      uint32   // chain value at open.end
+	lastState bool     // the last record written is a State record
+	handed    int64    // open.end already handed to the flusher
+	todo      work     // sync work not yet handed to the flusher
+	wclosed   bool
+	scratch   raftstate.State
+
+	// Reader side, guarded by mu (written under wmu and mu).
+	mu     sync.RWMutex
+	state  raftstate.State
+	segs   []*segment // in ID order, including the open one
+	runs   []recovery.Run
+	closed bool
+
+	durable atomic.Uint64 // global position proven durable
+	failure atomic.Pointer[error]
+	appends atomic.Uint64
+	fl      flusher
+}
+
+// Open opens (creating if needed) the log in dir, recovers it and starts
+// its flusher. See package recovery for what happens to a torn tail and to
+// corrupted data (a *CorruptError; nothing on disk is changed).
+func Open(dir string, opts Options) (*Log, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	fs := opts.fs
+	if err := fs.MkdirAll(dir); err != nil {
+		return nil, fmt.Errorf("mmaplog: create directory %s: %w", dir, err)
+	}
+	lock, err := fs.Lock(filepath.Join(dir, format.LockName))
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("mmaplog: lock %s: %w", dir, err)
+	}
+	l := &Log{dir: dir, opts: opts, fs: fs, log: opts.Logger, lock: lock}
+	if err := l.load(); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	l.prep = newPreparer(fs, dir, opts.SegmentSize, !opts.NoZeroFill)
+	l.fl.start(l)
+	return l, nil
+}
+
+// load recovers the directory's segments into l, or creates the first.
+func (l *Log) load() error {
+	o, err := recovery.Open(l.fs, l.dir, l.log)
+	if err != nil {
+		return err
+	}
+	if len(o.Segments) == 0 {
+		return l.createFirst()
+	}
+	for _, os := range o.Segments {
+		s := &segment{
+			id: os.ID, path: os.Path, file: os.File, data: os.Data, idx: os.Index,
+			startPos: os.Header.StartPos, base: os.Base, count: os.Count,
+			end: os.End, stateOff: os.StateOff,
+		}
+		s.pubEnd = s.end
+		l.segs = append(l.segs, s)
+	}
+	last := o.Segments[len(o.Segments)-1]
+	l.open = l.segs[len(l.segs)-1]
+	l.prev = last.Prev
+	l.lastState = last.Checkpoint
+	l.handed = l.open.end
+	l.state = o.Result.State
+	l.durable.Store(l.open.globalEnd())
+	l.rebuildRuns()
+	return nil
+}
+
+// createFirst creates segment 1 of an empty log and makes it durable.
+func (l *Log) createFirst() error {
+	size := max(l.opts.SegmentSize, segmentSizeFor(&l.state, 0))
+	b, err := createBlank(l.fs, l.dir, 0, size, false)
+	if err != nil {
+		return err
+	}
+	s, crc, err := install(l.fs, l.dir, b, format.SegmentHeader{ID: 1, FileSize: uint64(size)}, &l.state, 0)
+	if err != nil {
+		b.discard(l.fs)
+		return err
+	}
+	if err := l.syncNew(s); err != nil {
+		_ = s.close()
+		return err
+	}
+	l.segs = []*segment{s}
+	l.open, l.prev, l.lastState, l.handed = s, crc, true, s.end
+	l.durable.Store(s.globalEnd())
+	return nil
+}
+
+// syncNew makes a just-installed segment and its name durable.
+func (l *Log) syncNew(s *segment) error {
+	if err := s.file.Msync(0, s.end); err != nil {
+		return fmt.Errorf("mmaplog: %w", err)
+	}
+	if err := s.idx.SyncHeader(); err != nil {
+		return fmt.Errorf("mmaplog: %w", err)
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("mmaplog: %w", err)
+	}
+	return nil
+}
+
+// segmentSizeFor is the smallest segment that holds a header, a snapshot
+// of st and a record of need bytes, in whole pages.
+func segmentSizeFor(st *raftstate.State, need int64) int64 {
+	n := format.SegmentHeaderSize + format.RecordSize(format.StateSize(st)) + need
+	return (n + 4095) &^ 4095
+}
+
+// rebuildRuns recomputes which segment holds which indexes. Call with wmu
+// and mu held (or before the Log is shared).
+func (l *Log) rebuildRuns() {
+	l.runs = recovery.AppendRuns(l.runs, len(l.segs), func(i int) (uint64, uint64) {
+		return l.segs[i].base, l.segs[i].count
+	})
+}
+
+// writable returns nil when a write may proceed. Call with wmu held.
+func (l *Log) writable() error {
+	if l.wclosed {
+		return ErrClosed
+	}
+	if p := l.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail records the first failure; the Log fails closed from then on.
+func (l *Log) fail(err error) error {
+	wrapped := fmt.Errorf("%w: %w", ErrFailed, err)
+	if errors.Is(err, ErrFailed) {
+		wrapped = err
+	}
+	l.failure.CompareAndSwap(nil, &wrapped)
+	return *l.failure.Load()
+}
+
+// Close flushes, waits for the flush, writes a closing State checkpoint so
+// that the next Open reads no records, unmaps every file and releases the
+// directory lock. A second Close is a no-op. Close returns the sticky
+// failure, if any, after releasing everything.
+func (l *Log) Close() error {
+	l.wmu.Lock()
+	if l.wclosed {
+		l.wmu.Unlock()
+		return nil
+	}
+	var err error
+	if err = l.writable(); err == nil {
+		err = l.checkpoint()
+	}
+	l.wclosed = true
+	done := make(chan error, 1)
+	if err == nil {
+		l.handOff(func(e error) { done <- e })
+	}
+	l.wmu.Unlock()
+	if err == nil {
+		err = <-done
+	}
+	l.fl.stop()
+	l.prep.stop()
+
+	l.mu.Lock()
+	l.closed = true
+	for _, s := range l.segs {
+		if !s.gone {
+			s.gone = true
+			if cerr := s.close(); err == nil && cerr != nil {
+				err = fmt.Errorf("mmaplog: close %s: %w", s.path, cerr)
+			}
+		}
+	}
+	l.mu.Unlock()
+	for _, s := range l.fl.orphans() {
+		_ = s.close()
+	}
+	if cerr := l.lock.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("mmaplog: unlock %s: %w", l.dir, cerr)
+	}
+	return err
+}
+
+// checkpoint appends a closing State record (unless the last record is
+// one) and queues the open segment's index to be sealed complete after the
+// final sync. Call with wmu held.
+func (l *Log) checkpoint() (err error) {
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	if !l.lastState {
+		st := l.state
+		if err := l.writeState(&st); err != nil {
+			return err
+		}
+	}
+	s := l.open
+	l.todo.seals = append(l.todo.seals, seal{seg: s, hdr: index.Header{
+		SegmentID: s.id, Base: s.base, Count: s.count, ValidEnd: s.end, StateOff: s.stateOff, Complete: true,
+	}})
+	return nil
+}

@@ -1,0 +1,171 @@
+package mmaplog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"sort"
+
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/recovery"
+)
+
+// Get returns the entry at index i. Its payload is a copy owned by the
+// caller. An index outside [Purged.Index+1, Last.Index] is ErrNotFound; a
+// record that fails its checksum is a *CorruptError.
+func (l *Log) Get(i uint64) (e Entry, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return Entry{}, ErrClosed
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	return l.readEntry(i, true)
+}
+
+// readEntry reads entry i, copying the payload when withPayload. Call with
+// mu read-locked or wmu held.
+func (l *Log) readEntry(i uint64, withPayload bool) (Entry, error) {
+	if i <= l.state.Purged.Index || i > l.state.Last.Index {
+		return Entry{}, fmt.Errorf("%w: index %d outside [%d, %d]", ErrNotFound, i, l.state.Purged.Index+1, l.state.Last.Index)
+	}
+	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].First > i }) - 1
+	if k < 0 {
+		return Entry{}, format.Corruptf(l.dir, 0, i, "no segment holds entry %d", i)
+	}
+	s := l.segs[l.runs[k].Seg]
+	slot := i - s.base
+	if slot >= uint64(s.idx.Slots()) {
+		return Entry{}, format.Corruptf(s.idx.Path(), 0, i, "slot %d beyond the index", slot)
+	}
+	off := s.idx.Slot(int(slot))
+	r, err := format.ReadRecord(s.data, off)
+	if err != nil {
+		return Entry{}, format.Corruptf(s.path, off, i, "%v", err)
+	}
+	if r.Type != format.TypeEntry {
+		return Entry{}, format.Corruptf(s.path, off, i, "index points at a %v record", r.Type)
+	}
+	id, err := format.EntryID(r.Body)
+	if err != nil || id.Index != i {
+		return Entry{}, format.Corruptf(s.path, off, i, "index points at entry %d", id.Index)
+	}
+	e := Entry{ID: id}
+	if withPayload {
+		e.Payload = bytes.Clone(r.Body[format.EntryHeadSize:])
+		if e.Payload == nil {
+			e.Payload = []byte{}
+		}
+	}
+	return e, nil
+}
+
+// Entries yields the entries that exist in [from, to), in order. A read
+// error ends the sequence with that error. Entries removed by a concurrent
+// Truncate or Purge are skipped.
+func (l *Log) Entries(from, to uint64) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		for i := from; i < to; i++ {
+			e, err := l.Get(i)
+			if errors.Is(err, ErrNotFound) {
+				st := l.bounds()
+				if i <= st.Purged.Index {
+					i = st.Purged.Index // resume at the first live index
+					continue
+				}
+				return // beyond Last
+			}
+			if err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// bounds returns Purged and Last.
+func (l *Log) bounds() raftstate.State {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return raftstate.State{Purged: l.state.Purged, Last: l.state.Last}
+}
+
+// State returns the durable Raft state as of every call that returned nil,
+// flushed or not. UserData is a copy.
+func (l *Log) State() State {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.state.Clone()
+}
+
+// Stats returns a point-in-time view of the Log's files and activity.
+func (l *Log) Stats() Stats {
+	l.mu.RLock()
+	var st Stats
+	for _, s := range l.segs {
+		st.Segments++
+		st.BytesUsed += s.pubEnd
+		st.BytesAllocated += int64(len(s.data))
+		if s.idx != nil {
+			st.IndexBytes += int64(s.idx.Slots())*4 + 64
+		}
+	}
+	if l.state.Last.Index > l.state.Purged.Index {
+		st.FirstIndex, st.LastIndex = l.state.Purged.Index+1, l.state.Last.Index
+		st.Entries = st.LastIndex - st.FirstIndex + 1
+	}
+	l.mu.RUnlock()
+	st.Appends = l.appends.Load()
+	f := &l.fl
+	f.mu.Lock()
+	st.Flushes, st.Syncs = f.flushes, f.syncs
+	st.SyncTotal, st.SyncMax, st.LastSync = f.syncTotal, f.syncMax, f.lastSync
+	st.PendingRemovals = f.pendingRemovals
+	f.mu.Unlock()
+	st.Segments += st.PendingRemovals
+	if p := l.failure.Load(); p != nil {
+		st.Failed = *p
+	}
+	return st
+}
+
+// Dump writes every record of every segment, one line each, as written
+// (not yet flushed records included), like raft-log's dump:
+//
+//	segment 1 00000000000000000001.seg start=0 prevEnd=0 size=65536
+//	  R-00000 [64, 168) State(vote: 0:0, last: none, committed: none, purged: none, user_data: none)
+//	  R-00001 [168, 200) Entry(1-1, 8 bytes)
+//
+// It holds the readers' lock while it formats one segment; writers wait
+// for it.
+func (l *Log) Dump(w io.Writer) error {
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	segs := append([]*segment(nil), l.segs...)
+	l.mu.RUnlock()
+	for _, s := range segs {
+		if err := l.dumpSegment(w, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Log) dumpSegment(w io.Writer, s *segment) (err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if s.gone {
+		return nil
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	return recovery.DumpSegment(w, s.path, s.data[:s.pubEnd])
+}

@@ -1,0 +1,238 @@
+package mmaplog
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/internal/vfs"
+)
+
+// segment is one mapped segment file and its mapped index.
+//
+// Fields marked (w) are owned by the writer (Log.wmu); fields marked (r)
+// are read by readers under Log.mu and written under both locks.
+type segment struct {
+	id       uint64
+	path     string
+	file     vfs.File
+	data     []byte // the mapping; len(data) is the file size
+	idx      *index.File
+	startPos uint64 // global position of data[0]
+
+	base     uint64 // (r) index of slot 0; 0 until the first entry
+	count    uint64 // (w) entries live in this segment's own view
+	end      int64  // (w) offset after the last record
+	stateOff int64  // (w) offset of the last State record
+	pubEnd   int64  // (r) end as of the last publish (Dump, Stats)
+	gone     bool   // (r) unmapped: purged and removed, or closed
+}
+
+// globalEnd is the global position of the segment's end.
+func (s *segment) globalEnd() uint64 { return s.startPos + uint64(s.end) }
+
+// close unmaps and closes the segment and its index.
+func (s *segment) close() error {
+	var err error
+	if s.idx != nil {
+		err = s.idx.Close()
+	}
+	if cerr := s.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// blank is a freshly created, mapped segment file and index, under
+// temporary names until the writer installs it.
+type blank struct {
+	file    vfs.File
+	data    []byte
+	idx     *index.File
+	segPath string // temporary paths
+	idxPath string
+	err     error
+}
+
+func (b *blank) discard(fs vfs.FS) {
+	if b.idx != nil {
+		_ = b.idx.Close()
+		_ = fs.Remove(b.idxPath)
+	}
+	if b.file != nil {
+		_ = b.file.Close()
+		_ = fs.Remove(b.segPath)
+	}
+}
+
+// createBlank creates a segment of size bytes and its index under
+// temporary names, optionally zero-filled.
+func createBlank(fs vfs.FS, dir string, n uint64, size int64, zeroFill bool) (*blank, error) {
+	b := &blank{
+		segPath: filepath.Join(dir, fmt.Sprintf("prep-%d%s%s", n, format.SegmentSuffix, format.TempSuffix)),
+		idxPath: filepath.Join(dir, fmt.Sprintf("prep-%d%s%s", n, format.IndexSuffix, format.TempSuffix)),
+	}
+	f, err := fs.Create(b.segPath, size)
+	if err != nil {
+		return nil, fmt.Errorf("mmaplog: create segment: %w", err)
+	}
+	b.file = f
+	if zeroFill {
+		if err := zeroFillFile(f, size); err != nil {
+			b.discard(fs)
+			return nil, err
+		}
+	}
+	if b.data, err = f.Map(); err != nil {
+		b.discard(fs)
+		return nil, fmt.Errorf("mmaplog: map segment %s: %w", b.segPath, err)
+	}
+	if b.idx, err = index.Create(fs, b.idxPath, index.SlotsFor(size)); err != nil {
+		b.discard(fs)
+		return nil, fmt.Errorf("mmaplog: %w", err)
+	}
+	return b, nil
+}
+
+var zeros = make([]byte, 1<<20)
+
+func zeroFillFile(f vfs.File, size int64) error {
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return fmt.Errorf("mmaplog: zero-fill %s at %d: %w", f.Name(), off, err)
+		}
+	}
+	if err := f.Datasync(); err != nil {
+		return fmt.Errorf("mmaplog: zero-fill %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// install writes the segment header and the initial State snapshot into
+// b, renames its files to their final names and returns the segment and
+// the chain value after the snapshot.
+func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftstate.State, durable uint64) (*segment, uint32, error) {
+	seed := format.PutSegmentHeader(b.data, h)
+	n := format.StateSize(st)
+	size := format.RecordSize(n)
+	rec := b.data[format.SegmentHeaderSize : format.SegmentHeaderSize+size]
+	format.PutState(rec[format.FrameSize:], st)
+	crc := format.PutFrame(rec, format.TypeState, n, durable, seed)
+	s := &segment{
+		id:       h.ID,
+		path:     filepath.Join(dir, format.SegmentName(h.ID)),
+		file:     b.file,
+		data:     b.data,
+		idx:      b.idx,
+		startPos: h.StartPos,
+		end:      format.SegmentHeaderSize + size,
+		stateOff: format.SegmentHeaderSize,
+	}
+	s.pubEnd = s.end
+	s.idx.SetHeader(index.Header{SegmentID: h.ID, ValidEnd: s.end, StateOff: s.stateOff})
+	// Index first: a segment file never exists without its index name
+	// being free for it.
+	if err := fs.Rename(b.idxPath, filepath.Join(dir, format.IndexName(h.ID))); err != nil {
+		return nil, 0, fmt.Errorf("mmaplog: rename %s: %w", b.idxPath, err)
+	}
+	if err := fs.Rename(b.segPath, s.path); err != nil {
+		return nil, 0, fmt.Errorf("mmaplog: rename %s: %w", b.segPath, err)
+	}
+	return s, crc, nil
+}
+
+// preparer creates the next segment in the background so that a rotation
+// is a rename, not a file creation and zero-fill.
+type preparer struct {
+	fs       vfs.FS
+	dir      string
+	size     int64
+	zeroFill bool
+
+	want  chan struct{} // a nudge: prepare one if none is ready
+	ready chan *blank   // at most one prepared segment
+	quit  chan struct{}
+	wg    sync.WaitGroup
+
+	mu   sync.Mutex
+	next uint64 // temporary name counter
+}
+
+func newPreparer(fs vfs.FS, dir string, size int64, zeroFill bool) *preparer {
+	p := &preparer{fs: fs, dir: dir, size: size, zeroFill: zeroFill,
+		want: make(chan struct{}, 1), ready: make(chan *blank, 1), quit: make(chan struct{})}
+	p.wg.Add(1)
+	go p.run()
+	return p
+}
+
+func (p *preparer) tempNumber() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next++
+	return p.next
+}
+
+func (p *preparer) run() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case <-p.want:
+		}
+		b, err := createBlank(p.fs, p.dir, p.tempNumber(), p.size, p.zeroFill)
+		if err != nil {
+			b = &blank{err: err}
+		}
+		select {
+		case p.ready <- b:
+		case <-p.quit:
+			if b.err == nil {
+				b.discard(p.fs)
+			}
+			return
+		}
+	}
+}
+
+// nudge asks for a segment to be prepared (no-op if one is on the way).
+func (p *preparer) nudge() {
+	select {
+	case p.want <- struct{}{}:
+	default:
+	}
+}
+
+// take returns a prepared segment of at least size bytes, or creates one
+// now (not zero-filled) when none is ready or the ready one is too small.
+func (p *preparer) take(size int64) (*blank, error) {
+	select {
+	case b := <-p.ready:
+		if b.err == nil && int64(len(b.data)) >= size {
+			return b, nil
+		}
+		if b.err == nil {
+			b.discard(p.fs)
+		}
+	default:
+	}
+	return createBlank(p.fs, p.dir, p.tempNumber(), size, false)
+}
+
+// stop ends the background goroutine and deletes an unused segment.
+func (p *preparer) stop() {
+	close(p.quit)
+	p.wg.Wait()
+	select {
+	case b := <-p.ready:
+		if b.err == nil {
+			b.discard(p.fs)
+		}
+	default:
+	}
+}

@@ -1,0 +1,342 @@
+package mmaplog
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+)
+
+func debugSetPanicOnFault() bool { return debug.SetPanicOnFault(true) }
+
+// Append adds entries after Last. Each entry must be greater than Last
+// and, when Last is set, have Index == Last.Index+1; the first append to an
+// empty, never-purged log may start at any index >= 1. The batch is
+// validated as a whole before anything is written. An empty call is a
+// no-op. Payloads are copied into the log; the caller keeps ownership.
+func (l *Log) Append(entries ...Entry) (err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := raftstate.CheckAppend(&l.state, func(i int) LogID { return entries[i].ID }, len(entries)); err != nil {
+		return err
+	}
+	for i := range entries {
+		if len(entries[i].Payload) > MaxPayload {
+			return fmt.Errorf("%w: entry %d payload of %d bytes (max %d)", ErrTooLarge, entries[i].ID.Index, len(entries[i].Payload), MaxPayload)
+		}
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	cur := l.state // the snapshot a mid-batch rotation writes
+	newRun := false
+	for i := range entries {
+		e := &entries[i]
+		n := format.EntryHeadSize + len(e.Payload)
+		if err := l.roomForEntry(n, e.ID.Index, &cur, i > 0); err != nil {
+			return err
+		}
+		s := l.open
+		b := s.data[s.end : s.end+format.RecordSize(n)]
+		format.PutEntryHead(b[format.FrameSize:], e.ID)
+		copy(b[format.FrameSize+format.EntryHeadSize:], e.Payload)
+		l.prev = format.PutFrame(b, format.TypeEntry, n, l.durable.Load(), l.prev)
+		if s.base == 0 {
+			s.base = e.ID.Index
+			newRun = true
+		} else if s.count == 0 {
+			newRun = true
+		}
+		s.idx.Set(int(e.ID.Index-s.base), s.end)
+		s.count++
+		s.end += int64(len(b))
+		cur.Last = e.ID
+	}
+	l.lastState = false
+	l.appends.Add(uint64(len(entries)))
+	l.mu.Lock()
+	l.state.Last = cur.Last
+	l.open.pubEnd = l.open.end
+	if newRun {
+		l.rebuildRuns()
+	}
+	l.mu.Unlock()
+	l.nudgePreparer()
+	return nil
+}
+
+// roomForEntry makes sure the open segment can take an entry record with
+// an n-byte body for index idx in the next slot, rotating when it cannot.
+// midBatch: records of this call were already written, so a failure to
+// rotate leaves a partial batch in the mapping and must fail the Log.
+func (l *Log) roomForEntry(n int, idx uint64, cur *raftstate.State, midBatch bool) error {
+	s := l.open
+	size := format.RecordSize(n)
+	fits := s.end+size <= int64(len(s.data)) &&
+		(s.base == 0 || (idx == s.base+s.count && int(idx-s.base) < s.idx.Slots()))
+	if fits {
+		return nil
+	}
+	return l.rotate(size, cur, midBatch)
+}
+
+// room makes sure the open segment can take a non-entry record with an
+// n-byte body.
+func (l *Log) room(n int, cur *raftstate.State) error {
+	size := format.RecordSize(n)
+	if l.open.end+size <= int64(len(l.open.data)) {
+		return nil
+	}
+	return l.rotate(size, cur, false)
+}
+
+// rotate seals the open segment and starts the next one with a snapshot of
+// cur, sized to hold a record of need bytes. The old segment's index is
+// sealed by the flusher once the old segment's bytes are durable.
+func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
+	old := l.open
+	size := max(l.opts.SegmentSize, segmentSizeFor(cur, need))
+	b, err := l.prep.take(size)
+	if err == nil {
+		h := format.SegmentHeader{ID: old.id + 1, StartPos: old.startPos + uint64(len(old.data)), PrevEnd: uint64(old.end), FileSize: uint64(len(b.data))}
+		var s *segment
+		var crc uint32
+		if s, crc, err = install(l.fs, l.dir, b, h, cur, l.durable.Load()); err == nil {
+			l.todo.addRange(old, l.handed, old.end)
+			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: indexHeader(old, true)})
+			l.todo.dir = true
+			l.open, l.prev, l.handed, l.lastState = s, crc, 0, true
+			l.mu.Lock()
+			old.pubEnd = old.end
+			l.segs = append(l.segs, s)
+			l.mu.Unlock()
+			return nil
+		}
+		b.discard(l.fs)
+	}
+	err = fmt.Errorf("mmaplog: rotate to segment %d: %w", old.id+1, err)
+	if midBatch {
+		return l.fail(err)
+	}
+	return err
+}
+
+// nudgePreparer asks for the next segment once the open one is half full.
+func (l *Log) nudgePreparer() {
+	if s := l.open; s.end > int64(len(s.data))/2 {
+		l.prep.nudge()
+	}
+}
+
+// writeRecord writes one non-entry record whose body put fills.
+func (l *Log) writeRecord(t format.Type, n int, put func(body []byte)) error {
+	cur := l.state
+	if err := l.room(n, &cur); err != nil {
+		return err
+	}
+	s := l.open
+	b := s.data[s.end : s.end+format.RecordSize(n)]
+	put(b[format.FrameSize : format.FrameSize+n])
+	l.prev = format.PutFrame(b, t, n, l.durable.Load(), l.prev)
+	if t == format.TypeState {
+		s.stateOff = s.end
+	}
+	s.end += int64(len(b))
+	l.lastState = t == format.TypeState
+	return nil
+}
+
+// writeState writes a State record holding st.
+func (l *Log) writeState(st *raftstate.State) error {
+	return l.writeRecord(format.TypeState, format.StateSize(st), func(b []byte) { format.PutState(b, st) })
+}
+
+// publish makes the writer's changes visible to readers. Call with wmu held.
+func (l *Log) publish(update func(st *raftstate.State)) {
+	l.mu.Lock()
+	update(&l.state)
+	l.open.pubEnd = l.open.end
+	l.mu.Unlock()
+	l.nudgePreparer()
+}
+
+// SaveVote records v. A vote may not go backwards: allowed are a higher
+// term and, within a term, the same vote, a move from NodeID 0 to a
+// candidate, or the same candidate becoming committed. Anything else is
+// ErrVoteReversal and writes nothing.
+func (l *Log) SaveVote(v Vote) (err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if err := raftstate.CheckVote(l.state.Vote, v); err != nil {
+		return err
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	if err := l.writeRecord(format.TypeVote, format.VoteBodySize, func(b []byte) { format.PutVote(b, v) }); err != nil {
+		return err
+	}
+	l.publish(func(st *raftstate.State) { st.Vote = v })
+	return nil
+}
+
+// Commit records id as committed. id must not be below Committed
+// (ErrLogIDReversal); equal is fine. It is not checked against Last.
+func (l *Log) Commit(id LogID) (err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if err := raftstate.CheckCommit(&l.state, id); err != nil {
+		return err
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	if err := l.writeRecord(format.TypeCommit, format.LogIDBodySize, func(b []byte) { format.PutLogID(b, id) }); err != nil {
+		return err
+	}
+	l.publish(func(st *raftstate.State) { st.Committed = id })
+	return nil
+}
+
+// SaveUserData replaces the user-data blob (copied); nil clears it.
+func (l *Log) SaveUserData(data []byte) (err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if len(data) > MaxPayload {
+		return fmt.Errorf("%w: user data of %d bytes (max %d)", ErrTooLarge, len(data), MaxPayload)
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	if data != nil {
+		data = append([]byte{}, data...)
+	}
+	if err := l.writeRecord(format.TypeUserData, format.UserDataSize(data), func(b []byte) { format.PutUserData(b, data) }); err != nil {
+		return err
+	}
+	l.publish(func(st *raftstate.State) { st.UserData = data })
+	return nil
+}
+
+// Truncate removes every entry with Index >= index. index must be in
+// [Purged.Index+1, Last.Index+1] (ErrNotFound otherwise, nothing written);
+// Last.Index+1 is a no-op. Afterwards Last is the entry at index-1, or
+// Purged when none is left. Committed is not changed.
+func (l *Log) Truncate(idx uint64) (err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if err := raftstate.CheckTruncate(&l.state, idx); err != nil {
+		return err
+	}
+	if idx == l.state.Last.Index+1 {
+		return nil
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	newLast := l.state.Purged
+	if idx-1 > l.state.Purged.Index {
+		// Read under the read lock's protection: the writer holds wmu, so
+		// nothing can unmap the segment, and idx-1 <= Last is published.
+		e, err := l.readEntry(idx-1, false)
+		if err != nil {
+			return err
+		}
+		newLast = e.ID
+	}
+	if err := l.writeRecord(format.TypeTruncate, format.TruncateSize, func(b []byte) { format.PutTruncate(b, idx, newLast) }); err != nil {
+		return err
+	}
+	s := l.open
+	if s.base != 0 {
+		if idx <= s.base {
+			s.count = 0
+		} else {
+			s.count = min(s.count, idx-s.base)
+		}
+	}
+	l.mu.Lock()
+	l.state.Last = newLast
+	s.pubEnd = s.end
+	l.rebuildRuns()
+	l.mu.Unlock()
+	return nil
+}
+
+// Purge removes every entry with Index <= upto.Index. upto.Index <=
+// Purged.Index is a no-op. Purged entries are gone for readers at once
+// (ErrNotFound). When upto is beyond Last, Last becomes upto and the next
+// append must be upto.Index+1. Segment files holding only purged entries
+// are deleted by the next flush, after the purge is durable.
+func (l *Log) Purge(upto LogID) (err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if raftstate.IsPurgeNoop(&l.state, upto) {
+		return nil
+	}
+	defer faultGuard(debugSetPanicOnFault(), &err)
+	if err := l.writeRecord(format.TypePurge, format.LogIDBodySize, func(b []byte) { format.PutLogID(b, upto) }); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	raftstate.ApplyPurge(&l.state, upto)
+	// Segments in front that hold nothing live leave the readers' view
+	// now; the flusher deletes them once this purge record is durable.
+	drop := 0
+	for drop < len(l.segs)-1 {
+		s := l.segs[drop]
+		if !l.segmentDead(drop) {
+			break
+		}
+		l.todo.removes = append(l.todo.removes, s)
+		drop++
+	}
+	if drop > 0 {
+		l.segs = append(l.segs[:0], l.segs[drop:]...)
+		clear(l.segs[len(l.segs):cap(l.segs)])
+	}
+	l.open.pubEnd = l.open.end
+	l.rebuildRuns()
+	l.mu.Unlock()
+	return nil
+}
+
+// segmentDead reports whether segment i of l.segs holds no live entry:
+// none at all, only indexes <= Purged, or only ones superseded by a later
+// segment. Call with mu held, before rebuilding the runs.
+func (l *Log) segmentDead(i int) bool {
+	s := l.segs[i]
+	for k, r := range l.runs {
+		if l.segs[r.Seg] != s {
+			continue
+		}
+		end := s.base + s.count - 1
+		if k+1 < len(l.runs) {
+			end = min(end, l.runs[k+1].First-1)
+		}
+		return min(end, l.state.Last.Index) <= l.state.Purged.Index
+	}
+	return true
+}
+
+// indexHeader is the header to seal s's index with at its current end.
+func indexHeader(s *segment, complete bool) (h index.Header) {
+	h.SegmentID, h.Base, h.Count, h.ValidEnd, h.StateOff, h.Complete = s.id, s.base, s.count, s.end, s.stateOff, complete
+	if s.count == 0 {
+		h.Base = 0
+	}
+	return h
+}

@@ -1,0 +1,370 @@
+package recovery
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+)
+
+// Segment is one segment file as found on disk, mapped.
+type Segment struct {
+	ID    uint64
+	Path  string
+	Data  []byte      // the whole file, mapped (nil for an empty file)
+	Index *index.File // nil when the index file is missing or unreadable
+}
+
+// SegmentState is what recovery established about one surviving segment.
+type SegmentState struct {
+	ID       uint64
+	Header   format.SegmentHeader
+	End      int64  // offset after the last valid record: where appends go
+	Prev     uint32 // chain value at End (CRC of the last record)
+	Base     uint64 // index of the first entry in the segment (0: none)
+	Count    uint64 // entries live in this segment's own view
+	StateOff int64  // offset of the last State record
+	// Slots holds the rebuilt index (record offset / 8 per entry) when the
+	// index file must be rewritten; nil when the index file is trusted.
+	Slots        []uint32
+	RebuildIndex bool
+	// Checkpoint: the last record is a State record (a clean close).
+	Checkpoint bool
+}
+
+// Torn describes a torn tail that recovery cut off.
+type Torn struct {
+	Path    string // segment where the cut is
+	Offset  int64  // offset of the cut
+	Bytes   int64  // nonzero bytes dropped (approximate: aligned words)
+	Records int    // checksum-valid records found beyond the cut (never acknowledged)
+	Entries int    // of which entries
+	Reason  error  // what was found at the cut
+}
+
+// Result is the outcome of Analyze: nothing on disk has been changed yet.
+type Result struct {
+	State    raftstate.State
+	Durable  uint64         // global position proven durable
+	Segments []SegmentState // survivors, in ID order
+	Remove   []int          // positions (in Analyze's input) of files to delete
+	Torn     *Torn          // nil when there was no torn tail
+	Clean    bool           // the log was closed cleanly: nothing was scanned
+}
+
+// Analyze decides, without writing anything, what the segments hold: the
+// state, each segment's end and index, which files are crash leftovers, and
+// whether a torn tail must be cut. Damage to data proven durable is a
+// *format.CorruptError. segs must be sorted by ID.
+func Analyze(segs []Segment) (*Result, error) {
+	res := &Result{}
+	if len(segs) == 0 {
+		return res, nil
+	}
+	for i := 1; i < len(segs); i++ {
+		if segs[i].ID != segs[i-1].ID+1 {
+			return nil, format.Corruptf(segs[i].Path, 0, 0, "segment %d missing between %d and %d", segs[i-1].ID+1, segs[i-1].ID, segs[i].ID)
+		}
+	}
+	n := len(segs)
+	hdrs := make([]format.SegmentHeader, n)
+	seeds := make([]uint32, n)
+	for i := range n {
+		h, seed, err := format.ReadSegmentHeader(segs[i].Data)
+		if err == nil && (h.ID != segs[i].ID || h.FileSize != uint64(len(segs[i].Data))) {
+			err = fmt.Errorf("segment header names segment %d of %d bytes; file is segment %d of %d bytes", h.ID, h.FileSize, segs[i].ID, len(segs[i].Data))
+		}
+		if err != nil {
+			if i == n-1 && creationCrash(segs[i], hdrs[:i]) {
+				// Crash while creating the last segment: nothing in it
+				// was ever written, so nothing was acknowledged.
+				res.Remove = append(res.Remove, i)
+				n--
+				break
+			}
+			return nil, format.Corruptf(segs[i].Path, 0, 0, "%v", err)
+		}
+		hdrs[i], seeds[i] = h, seed
+		if i > 0 && h.StartPos != hdrs[i-1].StartPos+hdrs[i-1].FileSize {
+			return nil, format.Corruptf(segs[i].Path, 24, 0, "start position %d does not follow segment %d (%d + %d)", h.StartPos, segs[i-1].ID, hdrs[i-1].StartPos, hdrs[i-1].FileSize)
+		}
+	}
+	if n == 0 {
+		return res, nil
+	}
+	return analyzeChain(res, segs[:n], hdrs[:n], seeds[:n])
+}
+
+func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seeds []uint32) (*Result, error) {
+	n := len(segs)
+	limits := make([]int64, n)
+	for i := range n {
+		limits[i] = int64(len(segs[i].Data))
+		if i+1 < n {
+			pe := int64(hdrs[i+1].PrevEnd)
+			if pe < format.SegmentHeaderSize || pe > limits[i] || pe%format.Align != 0 {
+				return nil, format.Corruptf(segs[i+1].Path, 32, 0, "previous segment end %d outside %s (%d bytes)", pe, segs[i].Path, limits[i])
+			}
+			limits[i] = pe
+		}
+	}
+
+	states := make([]SegmentState, n)
+	scans := make([]*scan, n)
+	for i := range n {
+		st := &states[i]
+		st.ID, st.Header = segs[i].ID, hdrs[i]
+		if ok := trustIndex(st, segs[i], limits[i], i == n-1); ok {
+			continue
+		}
+		sc, err := scanSegment(segs[i].Path, segs[i].Data, seeds[i], limits[i], true)
+		if err != nil {
+			return nil, err
+		}
+		scans[i] = sc
+		st.End, st.Prev, st.Base, st.Count, st.StateOff = sc.end, sc.prev, sc.base, sc.count, sc.stateOff
+		st.Slots, st.RebuildIndex = sc.slots, true
+		st.Checkpoint = sc.lastType == format.TypeState
+		if st.Count == 0 {
+			st.Base = 0
+		}
+	}
+
+	// The durable watermark: the largest any valid record vouches for, and
+	// at least the end of every segment whose index was sealed complete.
+	for i := range n {
+		if scans[i] != nil {
+			res.Durable = max(res.Durable, scans[i].durable)
+		} else {
+			res.Durable = max(res.Durable, hdrs[i].StartPos+uint64(states[i].End))
+		}
+	}
+
+	// Find the first place where the records stop before they should: a
+	// non-last segment that ends short of the next one's prevEnd, or the
+	// last segment's end.
+	cut := -1
+	var ev evidence
+	for i := range n {
+		sc := scans[i]
+		if sc == nil || (i < n-1 && sc.end == limits[i]) {
+			continue
+		}
+		cut = i
+		ev = resync(segs[i].Data, sc.end+format.Align, limits[i], hdrs[i].StartPos)
+		for j := i + 1; j < n; j++ {
+			if scans[j] != nil {
+				ev.records += scans[j].entries // lower bound; fine for reporting
+				ev.entries += scans[j].entries
+				e2 := resync(segs[j].Data, scans[j].end+format.Align, limits[j], hdrs[j].StartPos)
+				ev.durable = max(ev.durable, e2.durable)
+			}
+		}
+		break
+	}
+	if cut < 0 {
+		// Every segment trusted: a clean close.
+		last := &states[n-1]
+		res.Segments, res.Clean = states, true
+		return finish(res, segs, last)
+	}
+	res.Durable = max(res.Durable, ev.durable)
+	sc := scans[cut]
+	pos := hdrs[cut].StartPos + uint64(sc.end)
+	if pos < res.Durable {
+		why := "bytes"
+		if sc.stop != nil {
+			why = sc.stop.Error()
+		}
+		return nil, format.Corruptf(segs[cut].Path, sc.end, sc.state.Last.Index+1,
+			"invalid record (%s) before the durable watermark: the log was proven durable to position %d, this is position %d", why, res.Durable, pos)
+	}
+	// A torn tail: everything from the cut on was never acknowledged.
+	beyond := ev.lastByte > sc.end+format.Align || cut < n-1 || ev.records > 0
+	if sc.stop != nil && !errors.Is(sc.stop, format.ErrUnwritten) {
+		beyond = true
+	}
+	if beyond {
+		res.Torn = &Torn{Path: segs[cut].Path, Offset: sc.end, Bytes: max(0, ev.lastByte-sc.end), Records: ev.records, Entries: ev.entries, Reason: sc.stop}
+		for j := cut + 1; j < n; j++ {
+			res.Torn.Bytes += int64(scans[j].end) // approximate for reporting
+		}
+	}
+	for j := cut + 1; j < n; j++ {
+		res.Remove = append(res.Remove, j)
+	}
+	if !sc.hasState {
+		// The segment's own snapshot never became durable: it is a
+		// crash during rotation. Fall back to the previous segment.
+		if cut == 0 {
+			if segs[0].ID != 1 {
+				return nil, format.Corruptf(segs[0].Path, format.SegmentHeaderSize, 0, "only segment has no valid State snapshot")
+			}
+			res.Remove = append(res.Remove, 0)
+			return res, nil
+		}
+		res.Remove = append(res.Remove, cut)
+		prev := cut - 1
+		psc, err := scanSegment(segs[prev].Path, segs[prev].Data, seeds[prev], int64(len(segs[prev].Data)), true)
+		if err != nil {
+			return nil, err
+		}
+		if !psc.hasState {
+			return nil, format.Corruptf(segs[prev].Path, format.SegmentHeaderSize, 0, "no valid State snapshot")
+		}
+		if psc.end < limits[prev] {
+			// prevEnd promised more records than there are; that segment
+			// was not synced either. Its own rules apply.
+			if hdrs[prev].StartPos+uint64(psc.end) < res.Durable {
+				return nil, format.Corruptf(segs[prev].Path, psc.end, psc.state.Last.Index+1, "invalid record before the durable watermark %d", res.Durable)
+			}
+		}
+		scans[prev] = psc
+		st := &states[prev]
+		st.End, st.Prev, st.Base, st.Count, st.StateOff = psc.end, psc.prev, psc.base, psc.count, psc.stateOff
+		st.Slots, st.RebuildIndex, st.Checkpoint = psc.slots, true, psc.lastType == format.TypeState
+		if st.Count == 0 {
+			st.Base = 0
+		}
+		cut = prev
+	}
+	res.Segments = states[:cut+1]
+	last := &res.Segments[cut]
+	last.End, last.Prev = scans[cut].end, scans[cut].prev
+	res.State = scans[cut].state
+	return finish(res, segs, last)
+}
+
+// trustIndex fills st from a complete index header when it can be
+// trusted: for a non-last segment its ValidEnd must equal the next
+// segment's prevEnd; for the last segment the index must point at a valid
+// closing State record ending at ValidEnd.
+func trustIndex(st *SegmentState, seg Segment, limit int64, last bool) bool {
+	if seg.Index == nil {
+		return false
+	}
+	h, err := seg.Index.Header()
+	if err != nil || !h.Complete || h.SegmentID != seg.ID || h.ValidEnd < format.SegmentHeaderSize ||
+		h.ValidEnd > limit || h.Count > uint64(seg.Index.Slots()) || (h.Count > 0) != (h.Base > 0) ||
+		h.StateOff < format.SegmentHeaderSize || h.StateOff >= h.ValidEnd {
+		return false
+	}
+	r, err := format.ReadRecord(seg.Data[:h.ValidEnd], h.StateOff)
+	if err != nil || r.Type != format.TypeState {
+		return false
+	}
+	if last {
+		if h.StateOff+r.Size != h.ValidEnd {
+			return false
+		}
+		// A record chained to the closing one proves the log went on
+		// after this header was written (a stale index page).
+		if next, err := format.ReadRecord(seg.Data, h.ValidEnd); err == nil && next.Prev == r.CRC {
+			return false
+		}
+		st.Prev, st.Checkpoint = r.CRC, true
+	} else if h.ValidEnd != limit {
+		return false
+	}
+	st.End, st.Base, st.Count, st.StateOff = h.ValidEnd, h.Base, h.Count, h.StateOff
+	if st.Count == 0 {
+		st.Base = 0
+	}
+	return true
+}
+
+// finish loads the state of a clean log and checks that the segments hold
+// every live entry.
+func finish(res *Result, segs []Segment, last *SegmentState) (*Result, error) {
+	if res.Clean {
+		seg := segs[len(res.Segments)-1]
+		r, err := format.ReadRecord(seg.Data[:last.End], last.StateOff)
+		if err != nil {
+			return nil, format.Corruptf(seg.Path, last.StateOff, 0, "closing State record: %v", err)
+		}
+		st, err := format.State(r.Body)
+		if err != nil {
+			return nil, format.Corruptf(seg.Path, last.StateOff, 0, "closing State record: %v", err)
+		}
+		res.State = st
+		res.Durable = max(res.Durable, last.Header.StartPos+uint64(last.End))
+	}
+	s := &res.State
+	if s.Last.Index <= s.Purged.Index {
+		return res, nil
+	}
+	runs := BuildRuns(len(res.Segments), func(i int) (uint64, uint64) { return res.Segments[i].Base, res.Segments[i].Count })
+	want := s.Purged.Index + 1
+	for k, r := range runs {
+		seg := &res.Segments[r.Seg]
+		end := seg.Base + seg.Count // exclusive
+		if k+1 < len(runs) {
+			end = min(end, runs[k+1].First)
+		}
+		if r.First > want {
+			break
+		}
+		if end > want {
+			want = end
+		}
+		if want > s.Last.Index {
+			return res, nil
+		}
+	}
+	p := segs[len(res.Segments)-1].Path
+	return nil, format.Corruptf(p, 0, want, "entries %d..%d are in no segment (state: purged %v, last %v)", want, s.Last.Index, s.Purged, s.Last)
+}
+
+// Run is a maximal range of log indexes held by one segment: it starts at
+// First and ends where the next run starts (or at the log's Last).
+type Run struct {
+	First uint64
+	Seg   int // position in the segment list
+}
+
+// BuildRuns computes the runs of n segments in ID order, given each one's
+// first entry index and entry count: a later segment that starts at or
+// below an earlier run's first index supersedes it (a truncation followed
+// by re-appends).
+func BuildRuns(n int, span func(i int) (base, count uint64)) []Run {
+	return AppendRuns(nil, n, span)
+}
+
+// AppendRuns is BuildRuns appending to runs[:0], reusing its storage.
+func AppendRuns(runs []Run, n int, span func(i int) (base, count uint64)) []Run {
+	runs = runs[:0]
+	for i := range n {
+		base, count := span(i)
+		if count == 0 {
+			continue
+		}
+		for len(runs) > 0 && runs[len(runs)-1].First >= base {
+			runs = runs[:len(runs)-1]
+		}
+		runs = append(runs, Run{First: base, Seg: i})
+	}
+	return runs
+}
+
+// creationCrash reports whether the last segment, whose header is
+// unreadable, is a crash while it was being created: no valid record in it
+// vouches that anything at or after its start was durable. prev holds the
+// headers of the segments before it.
+func creationCrash(seg Segment, prev []format.SegmentHeader) bool {
+	var start uint64
+	if len(prev) > 0 {
+		p := prev[len(prev)-1]
+		start = p.StartPos + p.FileSize
+	} else if seg.ID != 1 {
+		// The only segment of a log whose earlier segments were purged:
+		// the purge that removed them was durable in this one.
+		return false
+	}
+	if int64(len(seg.Data)) <= format.SegmentHeaderSize {
+		return true
+	}
+	ev := resync(seg.Data, format.SegmentHeaderSize, int64(len(seg.Data)), start)
+	return ev.durable <= start
+}

@@ -1,0 +1,197 @@
+package recovery
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+)
+
+// scan is the result of reading one segment's records in order.
+type scan struct {
+	end      int64  // offset after the last valid record
+	prev     uint32 // CRC of the last valid record (chain value at end)
+	stop     error  // why scanning stopped before the limit (nil: reached it)
+	state    raftstate.State
+	hasState bool // the initial State snapshot was valid
+	base     uint64
+	count    uint64
+	slots    []uint32 // record offset / 8 of entries base..base+count-1
+	stateOff int64
+	lastType format.Type
+	durable  uint64 // largest durable watermark seen
+	entries  int    // entry records read
+}
+
+// errStale: a well-formed record whose chain value does not match its
+// predecessor: bytes left from before a cut, never part of this log.
+var errStale = errors.New("record: chain mismatch (stale bytes)")
+
+// scanSegment reads records of data from the header to limit, replaying
+// them on the segment's initial State snapshot. It stops at the first bytes
+// that are not a valid, chained record. A valid record that breaks the
+// log's rules (an entry out of order) is corruption and returns an error.
+func scanSegment(path string, data []byte, seed uint32, limit int64, keepSlots bool) (*scan, error) {
+	s := &scan{end: format.SegmentHeaderSize, prev: seed}
+	data = data[:limit]
+	off := int64(format.SegmentHeaderSize)
+	for off < limit {
+		r, err := format.ReadRecord(data, off)
+		if err == nil && r.Prev != s.prev {
+			err = errStale
+		}
+		if err == nil && !s.hasState && r.Type != format.TypeState {
+			err = fmt.Errorf("%w: first record is %v, not State", format.ErrBadType, r.Type)
+		}
+		if err != nil {
+			s.stop = err
+			break
+		}
+		if err := s.apply(path, off, r, keepSlots); err != nil {
+			return nil, err
+		}
+		s.durable = max(s.durable, r.Durable)
+		s.prev = r.CRC
+		s.lastType = r.Type
+		off += r.Size
+		s.end = off
+	}
+	return s, nil
+}
+
+func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) error {
+	bad := func(err error) error { return format.Corruptf(path, off, 0, "%v", err) }
+	switch r.Type {
+	case format.TypeState:
+		st, err := format.State(r.Body)
+		if err != nil {
+			return bad(err)
+		}
+		s.state, s.hasState, s.stateOff = st, true, off
+	case format.TypeEntry:
+		id, err := format.EntryID(r.Body)
+		if err != nil {
+			return bad(err)
+		}
+		if err := raftstate.CheckAppend(&s.state, func(int) raftstate.LogID { return id }, 1); err != nil {
+			return format.Corruptf(path, off, id.Index, "entry breaks the log order: %v", err)
+		}
+		if s.base == 0 {
+			s.base = id.Index
+		}
+		if id.Index != s.base+s.count {
+			return format.Corruptf(path, off, id.Index, "entry %d out of place in a segment holding %d..%d", id.Index, s.base, s.base+s.count-1)
+		}
+		s.state.Last = id
+		s.count++
+		s.entries++
+		if keepSlots {
+			s.slots = append(s.slots, uint32(off/format.Align))
+		}
+	case format.TypeVote:
+		v, err := format.Vote(r.Body)
+		if err != nil {
+			return bad(err)
+		}
+		s.state.Vote = v
+	case format.TypeCommit:
+		id, err := format.LogID(r.Body)
+		if err != nil {
+			return bad(err)
+		}
+		s.state.Committed = id
+	case format.TypeTruncate:
+		first, last, err := format.Truncate(r.Body)
+		if err != nil {
+			return bad(err)
+		}
+		s.state.Last = last
+		if s.base != 0 {
+			if first <= s.base {
+				s.count = 0
+			} else {
+				s.count = min(s.count, first-s.base)
+			}
+			if keepSlots {
+				s.slots = s.slots[:s.count]
+			}
+		}
+	case format.TypePurge:
+		id, err := format.LogID(r.Body)
+		if err != nil {
+			return bad(err)
+		}
+		raftstate.ApplyPurge(&s.state, id)
+	case format.TypeUserData:
+		ud, err := format.UserData(r.Body)
+		if err != nil {
+			return bad(err)
+		}
+		if ud != nil {
+			ud = append([]byte{}, ud...)
+		}
+		s.state.UserData = ud
+	}
+	return nil
+}
+
+// evidence is what lies beyond a stop point: valid records (found by
+// trying every aligned offset) and the durable watermark they vouch for.
+type evidence struct {
+	durable  uint64 // largest durable watermark of a valid record found
+	records  int
+	entries  int
+	lastByte int64 // offset after the last nonzero 8-byte word, or from
+}
+
+// maxResyncFactor bounds the checksum work of a resync scan to this many
+// times the scanned length, so that no input makes recovery quadratic.
+const maxResyncFactor = 4
+
+// resync looks for valid records in data[from:limit] at every aligned
+// offset. A record found there says how far the log was durable when it was
+// written; records cannot vouch beyond their own position, so candidates
+// claiming more are ignored.
+func resync(data []byte, from, limit int64, startPos uint64) evidence {
+	ev := evidence{lastByte: from}
+	budget := maxResyncFactor * (limit - from)
+	data = data[:limit]
+	for off := from &^ (format.Align - 1); off+8 <= limit; off += format.Align {
+		if le64(data[off:]) == 0 {
+			continue
+		}
+		ev.lastByte = off + 8
+		t := format.Type(data[off])
+		if !t.Valid() || off+format.FrameSize > limit || budget <= 0 {
+			continue
+		}
+		durable := le64(data[off+8:])
+		if durable > startPos+uint64(off) {
+			continue
+		}
+		n := int64(le32(data[off+4:]))
+		budget -= n
+		r, err := format.ReadRecord(data, off)
+		if err != nil {
+			continue
+		}
+		ev.records++
+		if r.Type == format.TypeEntry {
+			ev.entries++
+		}
+		ev.durable = max(ev.durable, r.Durable)
+	}
+	return ev
+}
+
+func le64(b []byte) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+func le32(b []byte) uint32 {
+	_ = b[3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
