@@ -1,0 +1,136 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// WriteSVG draws, per workload (and entry size), each store's throughput
+// (top row) and p99 latency (bottom row) as bars; where the disk limit
+// applies it is drawn as a dashed line.
+func WriteSVG(w io.Writer, rep *Report) error {
+	type group struct {
+		workload string
+		size     int
+	}
+	var groups []group
+	var stores []string
+	seenG, seenS := map[group]bool{}, map[string]bool{}
+	for _, r := range rep.Results {
+		if r.Store == "disk" {
+			continue
+		}
+		g := group{r.Workload, r.EntrySize}
+		if !seenG[g] {
+			seenG[g] = true
+			groups = append(groups, g)
+		}
+		if !seenS[r.Store] {
+			seenS[r.Store] = true
+			stores = append(stores, r.Store)
+		}
+	}
+	if len(groups) == 0 {
+		return fmt.Errorf("bench: svg: no store results to draw")
+	}
+	rf := refs{rep}
+	limit := func(workload string) (ops, p99 float64, ok bool) {
+		if !strings.HasPrefix(workload, "W1") && !strings.HasPrefix(workload, "W6") {
+			return 0, 0, false
+		}
+		l, ok := rf.find("disk", "limit-msync", 0)
+		return l.OpsPerSec, l.P99us, ok
+	}
+
+	plots := [][]*plot.Plot{make([]*plot.Plot, len(groups)), make([]*plot.Plot, len(groups))}
+	for j, g := range groups {
+		for row := range 2 {
+			p := plot.New()
+			title, unit := "throughput", "ops/s"
+			if row == 1 {
+				title, unit = "p99 latency", "µs"
+			}
+			p.Title.Text = fmt.Sprintf("%s %s\n%s", g.workload, fmtSize(g.size), title)
+			p.Y.Label.Text = unit
+			p.Y.Min = 0
+			p.Y.Tick.Marker = countTicks{}
+			p.NominalX(stores...)
+			p.X.Tick.Label.Rotation = 0.6
+			p.X.Tick.Label.XAlign = draw.XRight
+			for i, s := range stores {
+				r, ok := rf.find(s, g.workload, g.size)
+				if !ok {
+					continue
+				}
+				v := r.OpsPerSec
+				if row == 1 {
+					v = r.P99us
+				}
+				bar, err := plotter.NewBarChart(plotter.Values{v}, vg.Points(14))
+				if err != nil {
+					return fmt.Errorf("bench: svg: %w", err)
+				}
+				bar.XMin = float64(i)
+				bar.Color = plotutil.Color(i)
+				bar.LineStyle.Width = 0
+				p.Add(bar)
+			}
+			if ops, p99, ok := limit(g.workload); ok {
+				v := ops
+				if row == 1 {
+					v = p99
+				}
+				line, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: v}, {X: float64(len(stores)) - 0.5, Y: v}})
+				if err != nil {
+					return fmt.Errorf("bench: svg: %w", err)
+				}
+				line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+				p.Add(line)
+				p.Legend.Add("disk msync", line)
+				p.Legend.Top = true
+				p.Legend.TextStyle.Font.Size = vg.Points(8)
+			}
+			plots[row][j] = p
+		}
+	}
+	width := vg.Points(150 * float64(len(groups)))
+	height := vg.Points(520)
+	c := vgsvg.New(width, height)
+	dc := draw.New(c)
+	tiles := draw.Tiles{Rows: 2, Cols: len(groups), PadX: vg.Points(8), PadY: vg.Points(8),
+		PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
+	canvases := plot.Align(plots, tiles, dc)
+	for i := range plots {
+		for j := range plots[i] {
+			plots[i][j].Draw(canvases[i][j])
+		}
+	}
+	if _, err := c.WriteTo(w); err != nil {
+		return fmt.Errorf("bench: svg: %w", err)
+	}
+	return nil
+}
+
+// countTicks labels the default ticks as 4,950 / 1.23M.
+type countTicks struct{}
+
+func (countTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = fmtCount(ts[i].Value)
+			if ts[i].Value == 0 {
+				ts[i].Label = "0"
+			}
+		}
+	}
+	return ts
+}

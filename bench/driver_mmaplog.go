@@ -1,0 +1,67 @@
+//go:build mmaplog_ready
+
+package bench
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+func init() {
+	register(&Driver{
+		Name:   "mmaplog",
+		Module: "github.com/raftlog/raftlog/mmaplog (this module)",
+		Open:   openMmaplog,
+	})
+}
+
+type mmaplogStore struct {
+	l      *mmaplog.Log
+	noSync bool
+	ents   []mmaplog.Entry
+}
+
+func openMmaplog(dir string, o OpenOptions) (Store, error) {
+	l, err := mmaplog.Open(dir, mmaplog.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("bench: mmaplog open %s: %w", dir, err)
+	}
+	return &mmaplogStore{l: l, noSync: o.NoSync}, nil
+}
+
+func (s *mmaplogStore) Append(entries []Entry) error {
+	s.ents = s.ents[:0]
+	for _, e := range entries {
+		s.ents = append(s.ents, mmaplog.Entry{ID: mmaplog.LogID{Term: e.Term, Index: e.Index}, Payload: e.Payload})
+	}
+	if err := s.l.Append(s.ents...); err != nil {
+		return err
+	}
+	if s.noSync {
+		return nil
+	}
+	return s.l.Sync()
+}
+
+func (s *mmaplogStore) AppendFlush(e Entry, done func(error)) error {
+	s.ents = append(s.ents[:0], mmaplog.Entry{ID: mmaplog.LogID{Term: e.Term, Index: e.Index}, Payload: e.Payload})
+	if err := s.l.Append(s.ents...); err != nil {
+		return err
+	}
+	return s.l.Flush(done)
+}
+
+func (s *mmaplogStore) Sync() error { return s.l.Sync() }
+
+func (s *mmaplogStore) Get(index uint64) ([]byte, error) {
+	e, err := s.l.Get(index)
+	return e.Payload, err
+}
+
+func (s *mmaplogStore) Purge(upto uint64) error {
+	return s.l.Purge(mmaplog.LogID{Term: 1, Index: upto})
+}
+
+func (s *mmaplogStore) Close() error { return s.l.Close() }

@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Result is one (store, workload) measurement. Throughputs count entries
+// (W5: opens); MB are 10^6 bytes of payload. Latencies are per call in
+// microseconds (W2: from an entry's append to its durability; W5: one open).
+type Result struct {
+	Store     string  `json:"store"`
+	Workload  string  `json:"workload"`
+	EntrySize int     `json:"entry_size"`
+	Batch     int     `json:"batch"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	MBPerSec  float64 `json:"mb_per_sec"`
+	P50us     float64 `json:"p50_us"`
+	P99us     float64 `json:"p99_us"`
+	P999us    float64 `json:"p999_us"`
+	MaxUs     float64 `json:"max_us"`
+	HeapBytes int64   `json:"heap_bytes"`
+	Note      string  `json:"note"`
+}
+
+// Ran reports whether the result holds a measurement (it is not a skip or
+// a failure).
+func (r Result) Ran() bool { return r.OpsPerSec > 0 }
+
+// Machine describes where the results were measured.
+type Machine struct {
+	CPU      string `json:"cpu"`
+	Cores    int    `json:"cores"`
+	MemBytes int64  `json:"mem_bytes"`
+	Kernel   string `json:"kernel"`
+	OS       string `json:"os"`
+	Arch     string `json:"arch"`
+	FS       string `json:"fs"`
+	Dir      string `json:"dir"`
+	Go       string `json:"go"`
+	Date     string `json:"date"`
+	Command  string `json:"command,omitempty"`
+}
+
+// Report is the JSON document written by cmd/bench -json.
+type Report struct {
+	Machine Machine  `json:"machine"`
+	Results []Result `json:"results"`
+}
+
+// WriteJSON writes rep as indented JSON.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return fmt.Errorf("bench: write json: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON decodes a report written by WriteJSON.
+func ReadJSON(r io.Reader) (*Report, error) {
+	var rep Report
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		return nil, fmt.Errorf("bench: read json: %w", err)
+	}
+	return &rep, nil
+}
+
+// latency records durations in nanoseconds, 3 significant digits, up to
+// ten minutes.
+type latency struct{ h *hdrhistogram.Histogram }
+
+const maxLatency = int64(10 * time.Minute)
+
+func newLatency() *latency { return &latency{h: hdrhistogram.New(1, maxLatency, 3)} }
+
+func (l *latency) record(d time.Duration) { l.recordN(d, 1) }
+
+func (l *latency) recordN(d time.Duration, n int64) {
+	v := min(max(d.Nanoseconds(), 1), maxLatency)
+	_ = l.h.RecordValues(v, n) // cannot fail: v is within range
+}
+
+func (l *latency) count() int64 { return l.h.TotalCount() }
+
+// fill sets r's latency fields.
+func (l *latency) fill(r *Result) {
+	if l.h.TotalCount() == 0 {
+		return
+	}
+	us := func(ns int64) float64 { return float64(ns) / 1e3 }
+	r.P50us = us(l.h.ValueAtQuantile(50))
+	r.P99us = us(l.h.ValueAtQuantile(99))
+	r.P999us = us(l.h.ValueAtQuantile(99.9))
+	r.MaxUs = us(l.h.Max())
+}
+
+// quantile returns the q-th percentile in nanoseconds.
+func (l *latency) quantile(q float64) time.Duration {
+	return time.Duration(l.h.ValueAtQuantile(q))
+}

@@ -1,0 +1,279 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config sets the size of every workload. The zero value of a field means
+// its default.
+type Config struct {
+	// Dir is where the stores and the limit files are created, one fresh
+	// subdirectory per run, removed afterwards. Required.
+	Dir string
+	// Duration of each timed run (W1, W2, W3 per entry size, W4, W6).
+	// Default 2s.
+	Duration time.Duration
+	// Size is the payload size in bytes of W1–W5 entries and of W6's
+	// appends. Default 128. W3 also runs 4 KiB entries.
+	Size int
+	// Preload is the number of entries W4 reads from. Default 1 000 000.
+	Preload int
+	// ReopenEntries is the size of the log W5 reopens. Default 1 000 000.
+	ReopenEntries int
+	// ReopenRounds is how many opens W5 measures. Default 3.
+	ReopenRounds int
+	// ChurnPreload is the number of ChurnPreloadSize entries W6 writes
+	// before it starts. Default 500 000.
+	ChurnPreload int
+	// ChurnPreloadSize is the payload size of W6's preload. Default 1024.
+	ChurnPreloadSize int
+	// ChurnTrail is how many entries W6's purges keep. Default 10 000.
+	ChurnTrail int
+	// ChurnEvery is the period of W6's purges. Default 1s.
+	ChurnEvery time.Duration
+	// LimitDuration is the duration of each sync primitive of the limit
+	// workload. Default Duration/2.
+	LimitDuration time.Duration
+	// MaxBytes caps the payload bytes one W3 run or the sequential write
+	// limit writes, to bound disk use. Default 2 GiB.
+	MaxBytes int64
+	// Progress, when set, is told what runs. It is called from the
+	// goroutine that called Run.
+	Progress func(Progress)
+}
+
+// Progress describes the step Run is on.
+type Progress struct {
+	Step, Steps int    // 1-based step number and total steps
+	Store       string // "disk" for limit
+	Workload    string // workload ID and name
+	Phase       string // "preload", "run", "sync", ...
+	Started     time.Time
+	Timed       time.Duration // length of the timed part, 0 if none
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.Duration <= 0 {
+		c.Duration = 2 * time.Second
+	}
+	def(&c.Size, 128)
+	def(&c.Preload, 1_000_000)
+	def(&c.ReopenEntries, 1_000_000)
+	def(&c.ReopenRounds, 3)
+	def(&c.ChurnPreload, 500_000)
+	def(&c.ChurnPreloadSize, 1024)
+	def(&c.ChurnTrail, 10_000)
+	if c.ChurnEvery <= 0 {
+		c.ChurnEvery = time.Second
+	}
+	if c.LimitDuration <= 0 {
+		c.LimitDuration = c.Duration / 2
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 2 << 30
+	}
+	return c
+}
+
+// Workload is one benchmark scenario.
+type Workload struct {
+	ID   string // "W1" … "W6", "limit"
+	Name string // "append-sync", …
+	// run measures one store (nil for limit).
+	run func(r *runner, d *Driver) ([]Result, error)
+}
+
+// Label is the workload's name in results: "W1-append-sync".
+func (w *Workload) Label() string {
+	if w.ID == w.Name {
+		return w.ID
+	}
+	return w.ID + "-" + w.Name
+}
+
+// Workloads returns every workload in run order: limit first, so that the
+// others can be related to it.
+func Workloads() []*Workload {
+	return []*Workload{
+		{ID: "limit", Name: "limit", run: runLimit},
+		{ID: "W1", Name: "append-sync", run: runAppendSync},
+		{ID: "W2", Name: "append-pipelined", run: runAppendPipelined},
+		{ID: "W3", Name: "append-nosync", run: runAppendNoSync},
+		{ID: "W4", Name: "get-random", run: runGetRandom},
+		{ID: "W5", Name: "reopen", run: runReopen},
+		{ID: "W6", Name: "churn", run: runChurn},
+	}
+}
+
+// LookupWorkload finds a workload by ID or name, case-insensitively.
+func LookupWorkload(s string) (*Workload, error) {
+	for _, w := range Workloads() {
+		if strings.EqualFold(s, w.ID) || strings.EqualFold(s, w.Name) || strings.EqualFold(s, w.Label()) {
+			return w, nil
+		}
+	}
+	var have []string
+	for _, w := range Workloads() {
+		have = append(have, w.Label())
+	}
+	return nil, fmt.Errorf("bench: unknown workload %q (have %s)", s, strings.Join(have, ", "))
+}
+
+// Run runs the named workloads against the named stores and returns every
+// result, including a row with a note for each pair that cannot run or
+// failed. The error joins every failure; the report is complete either way.
+func Run(cfg Config, stores, workloads []string) (*Report, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Dir == "" {
+		return nil, errors.New("bench: Config.Dir is required")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	var ds []*Driver
+	for _, s := range stores {
+		d, err := LookupDriver(s)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	var ws []*Workload
+	for _, id := range workloads {
+		w, err := LookupWorkload(id)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w)
+	}
+	// Keep the canonical order whatever order the caller named them in.
+	var ordered []*Workload
+	for _, w := range Workloads() {
+		for _, x := range ws {
+			if x.ID == w.ID {
+				ordered = append(ordered, w)
+				break
+			}
+		}
+	}
+	steps := 0
+	for _, w := range ordered {
+		if w.ID == "limit" {
+			steps++
+		} else {
+			steps += len(ds)
+		}
+	}
+	rep := &Report{Machine: DescribeMachine(cfg.Dir)}
+	r := &runner{cfg: cfg, steps: steps, payload: makePayload(max(cfg.Size, 4096, cfg.ChurnPreloadSize))}
+	var errs []error
+	for _, w := range ordered {
+		if w.ID == "limit" {
+			r.begin("disk", w)
+			res, err := w.run(r, nil)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("limit: %w", err))
+				res = append(res, Result{Store: "disk", Workload: w.Label(), Note: "error: " + err.Error()})
+			}
+			rep.Results = append(rep.Results, res...)
+			continue
+		}
+		for _, d := range ds {
+			r.begin(d.Name, w)
+			if why, ok := d.Cannot[w.ID]; ok {
+				rep.Results = append(rep.Results, Result{Store: d.Name, Workload: w.Label(), EntrySize: cfg.Size, Note: "cannot run: " + why})
+				continue
+			}
+			res, err := w.run(r, d)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s on %s: %w", w.Label(), d.Name, err))
+				res = []Result{{Store: d.Name, Workload: w.Label(), EntrySize: cfg.Size, Note: "error: " + err.Error()}}
+			}
+			for i := range res {
+				if a := d.Adapted[w.ID]; a != "" {
+					res[i].Note = joinNote(a, res[i].Note)
+				}
+			}
+			rep.Results = append(rep.Results, res...)
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+func joinNote(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// runner carries what every workload needs.
+type runner struct {
+	cfg     Config
+	step    int
+	steps   int
+	cur     Progress
+	payload []byte
+	seq     int
+}
+
+func (r *runner) begin(store string, w *Workload) {
+	r.step++
+	r.cur = Progress{Step: r.step, Steps: r.steps, Store: store, Workload: w.Label()}
+	r.phase("start", 0)
+}
+
+// phase reports a new phase of the current step; timed is the length of
+// its timed part (0 for untimed phases such as a preload).
+func (r *runner) phase(p string, timed time.Duration) {
+	r.cur.Phase, r.cur.Started, r.cur.Timed = p, time.Now(), timed
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(r.cur)
+	}
+}
+
+// tempDir returns a fresh, empty directory for one run and a function that
+// removes it.
+func (r *runner) tempDir(name string) (string, func(), error) {
+	r.seq++
+	dir := filepath.Join(r.cfg.Dir, fmt.Sprintf("%02d-%s", r.seq, name))
+	if err := os.RemoveAll(dir); err != nil {
+		return "", nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("bench: %w", err)
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// makePayload returns n pseudo-random bytes (fixed seed).
+func makePayload(n int) []byte {
+	rng := rand.New(rand.NewChaCha8([32]byte{'r', 'a', 'f', 't', 'l', 'o', 'g'}))
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(rng.Uint32())
+	}
+	return p
+}
+
+// perSec returns n per second of d.
+func perSec(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}

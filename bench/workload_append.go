@@ -1,0 +1,309 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// raftBatch is hashicorp/raft's default MaxAppendEntries: the most entries
+// its leader hands to one StoreLogs call.
+const raftBatch = 64
+
+// open opens a fresh store of driver d for one run. close closes it and
+// removes its directory.
+func (r *runner) open(d *Driver, o OpenOptions) (st Store, dir string, closeAll func() error, err error) {
+	dir, remove, err := r.tempDir(d.Name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	st, err = d.Open(dir, o)
+	if err != nil {
+		remove()
+		return nil, "", nil, err
+	}
+	return st, dir, func() error {
+		err := st.Close()
+		remove()
+		return err
+	}, nil
+}
+
+// fill appends entries [from, from+n) of size bytes in batches of batch.
+func (r *runner) fill(st Store, from uint64, n, size, batch int) error {
+	ents := make([]Entry, 0, batch)
+	for i := 0; i < n; i++ {
+		ents = append(ents, Entry{Index: from + uint64(i), Term: 1, Payload: r.payload[:size]})
+		if len(ents) == batch || i == n-1 {
+			if err := st.Append(ents); err != nil {
+				return fmt.Errorf("bench: preload at %d: %w", ents[0].Index, err)
+			}
+			ents = ents[:0]
+		}
+	}
+	return nil
+}
+
+// runAppendSync is W1: one entry per call, each durable before the next.
+func runAppendSync(r *runner, d *Driver) ([]Result, error) {
+	st, _, closeAll, err := r.open(d, OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	lat, n, elapsed, err := r.syncedAppends(st, 1, r.cfg.Duration, nil)
+	if cerr := closeAll(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := Result{Store: d.Name, Workload: "W1-append-sync", EntrySize: r.cfg.Size, Batch: 1,
+		OpsPerSec: perSec(n, elapsed)}
+	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	lat.fill(&res)
+	return []Result{res}, nil
+}
+
+// syncedAppends appends single durable entries starting at index from for
+// dur, recording each call. last, if set, is updated after every append.
+func (r *runner) syncedAppends(st Store, from uint64, dur time.Duration, last *atomic.Uint64) (*latency, int64, time.Duration, error) {
+	r.phase("run", dur)
+	lat := newLatency()
+	ents := []Entry{{Term: 1, Payload: r.payload[:r.cfg.Size]}}
+	start := time.Now()
+	deadline := start.Add(dur)
+	var n int64
+	for {
+		ents[0].Index = from + uint64(n)
+		t0 := time.Now()
+		if err := st.Append(ents); err != nil {
+			return nil, 0, 0, fmt.Errorf("bench: append %d: %w", ents[0].Index, err)
+		}
+		t1 := time.Now()
+		lat.record(t1.Sub(t0))
+		n++
+		if last != nil {
+			last.Store(ents[0].Index)
+		}
+		if t1.After(deadline) {
+			return lat, n, t1.Sub(start), nil
+		}
+	}
+}
+
+// runAppendPipelined is W2: append one entry and ask for a flush without
+// waiting; the figure is durable entries per second. Stores without an
+// asynchronous flush append synced batches of raftBatch entries.
+func runAppendPipelined(r *runner, d *Driver) ([]Result, error) {
+	st, _, closeAll, err := r.open(d, OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var res Result
+	if as, ok := st.(AsyncStore); ok {
+		res, err = r.pipelined(as)
+	} else {
+		res, err = r.batched(st)
+	}
+	if cerr := closeAll(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Store, res.Workload, res.EntrySize = d.Name, "W2-append-pipelined", r.cfg.Size
+	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	return []Result{res}, nil
+}
+
+// pipelineWindow bounds the entries appended but not yet durable in W2.
+const pipelineWindow = 1 << 16
+
+func (r *runner) pipelined(st AsyncStore) (Result, error) {
+	var (
+		starts    = make([]time.Duration, pipelineWindow) // append start, by entry
+		completed atomic.Uint64                           // callbacks run
+		mu        sync.Mutex                              // guards lat and cbErr
+		lat       = newLatency()
+		cbErr     error
+	)
+	base := time.Now()
+	done := func(err error) {
+		k := completed.Load()
+		d := time.Since(base) - starts[k%pipelineWindow]
+		mu.Lock()
+		lat.record(d)
+		if err != nil && cbErr == nil {
+			cbErr = err
+		}
+		mu.Unlock()
+		completed.Store(k + 1)
+	}
+	r.phase("run", r.cfg.Duration)
+	e := Entry{Term: 1, Payload: r.payload[:r.cfg.Size]}
+	start := base
+	deadline := r.cfg.Duration
+	var n uint64
+	stalls := 0
+	for {
+		for n-completed.Load() >= pipelineWindow {
+			stalls++
+			runtime.Gosched()
+		}
+		now := time.Since(base)
+		starts[n%pipelineWindow] = now
+		e.Index = n + 1
+		if err := st.AppendFlush(e, done); err != nil {
+			return Result{}, fmt.Errorf("bench: append+flush %d: %w", e.Index, err)
+		}
+		n++
+		if now > deadline {
+			break
+		}
+	}
+	r.phase("sync", 0)
+	if err := st.Sync(); err != nil {
+		return Result{}, fmt.Errorf("bench: final sync: %w", err)
+	}
+	// Sync's own completion follows every earlier callback, but do not rely
+	// on it for the count.
+	for wait := time.Now(); completed.Load() < n; {
+		if time.Since(wait) > 10*time.Second {
+			return Result{}, fmt.Errorf("bench: %d of %d flush callbacks ran 10s after Sync returned", completed.Load(), n)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	if cbErr != nil {
+		return Result{}, fmt.Errorf("bench: flush callback: %w", cbErr)
+	}
+	if got := lat.count(); got != int64(n) {
+		return Result{}, fmt.Errorf("bench: %d flush callbacks for %d flushes", got, n)
+	}
+	res := Result{Batch: 1, OpsPerSec: perSec(int64(n), elapsed)}
+	lat.fill(&res)
+	res.Note = "Append+Flush(callback) per entry; latency = append to callback"
+	if stalls > 0 {
+		res.Note += fmt.Sprintf("; writer waited %d times for %d entries in flight", stalls, pipelineWindow)
+	}
+	return res, nil
+}
+
+func (r *runner) batched(st Store) (Result, error) {
+	r.phase("run", r.cfg.Duration)
+	lat := newLatency()
+	ents := make([]Entry, raftBatch)
+	for i := range ents {
+		ents[i] = Entry{Term: 1, Payload: r.payload[:r.cfg.Size]}
+	}
+	start := time.Now()
+	deadline := start.Add(r.cfg.Duration)
+	next := uint64(1)
+	for {
+		for i := range ents {
+			ents[i].Index = next + uint64(i)
+		}
+		t0 := time.Now()
+		if err := st.Append(ents); err != nil {
+			return Result{}, fmt.Errorf("bench: append %d: %w", next, err)
+		}
+		t1 := time.Now()
+		lat.recordN(t1.Sub(t0), raftBatch)
+		next += raftBatch
+		if t1.After(deadline) {
+			res := Result{Batch: raftBatch, OpsPerSec: perSec(int64(next-1), t1.Sub(start))}
+			lat.fill(&res)
+			res.Note = "latency = one synced batch"
+			return res, nil
+		}
+	}
+}
+
+// latencySample: W3 and W4 time one call in latencySample, so that reading
+// the clock does not dominate calls of a few hundred nanoseconds.
+const latencySample = 8
+
+// runAppendNoSync is W3: single entries without waiting for durability,
+// then one sync; the final sync is inside the measured time.
+func runAppendNoSync(r *runner, d *Driver) ([]Result, error) {
+	sizes := []int{r.cfg.Size}
+	if r.cfg.Size != 4096 {
+		sizes = append(sizes, 4096)
+	}
+	var out []Result
+	for _, size := range sizes {
+		res, err := r.noSyncRun(d, size)
+		if err != nil {
+			return nil, fmt.Errorf("%d B: %w", size, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func (r *runner) noSyncRun(d *Driver, size int) (Result, error) {
+	st, _, closeAll, err := r.open(d, OpenOptions{NoSync: true})
+	if err != nil {
+		return Result{}, err
+	}
+	defer func() {
+		if closeAll != nil {
+			closeAll()
+		}
+	}()
+	r.phase(fmt.Sprintf("run %d B", size), r.cfg.Duration)
+	lat := newLatency()
+	ents := []Entry{{Term: 1, Payload: r.payload[:size]}}
+	maxN := r.cfg.MaxBytes / int64(size)
+	start := time.Now()
+	deadline := start.Add(r.cfg.Duration)
+	var n int64
+	capped := false
+	for {
+		ents[0].Index = uint64(n + 1)
+		if n%latencySample != 0 {
+			if err := st.Append(ents); err != nil {
+				return Result{}, fmt.Errorf("bench: append %d: %w", n+1, err)
+			}
+			n++
+			continue
+		}
+		t0 := time.Now()
+		if err := st.Append(ents); err != nil {
+			return Result{}, fmt.Errorf("bench: append %d: %w", n+1, err)
+		}
+		lat.record(time.Since(t0))
+		n++
+		if t0.After(deadline) {
+			break
+		}
+		if n >= maxN {
+			capped = true
+			break
+		}
+	}
+	r.phase("sync", 0)
+	t := time.Now()
+	if err := st.Sync(); err != nil {
+		return Result{}, fmt.Errorf("bench: final sync: %w", err)
+	}
+	syncTime := time.Since(t)
+	elapsed := time.Since(start)
+	err = closeAll()
+	closeAll = nil
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Store: d.Name, Workload: "W3-append-nosync", EntrySize: size, Batch: 1, OpsPerSec: perSec(n, elapsed)}
+	res.MBPerSec = res.OpsPerSec * float64(size) / 1e6
+	lat.fill(&res)
+	res.Note = fmt.Sprintf("%d entries, final sync %s included; latency sampled 1 in %d", n, syncTime.Round(time.Millisecond), latencySample)
+	if capped {
+		res.Note += fmt.Sprintf("; stopped at the %d MiB cap", r.cfg.MaxBytes>>20)
+	}
+	return res, nil
+}

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runChurn is W6, raft-wal's churn scenario (its bench -preload 500000
+// -trail 10000 -tp 1s): preload ChurnPreload × ChurnPreloadSize entries in
+// synced batches of 1000, purge back to the last ChurnTrail, then append
+// single durable entries while another goroutine purges the head back to
+// ChurnTrail entries every ChurnEvery.
+func runChurn(r *runner, d *Driver) ([]Result, error) {
+	st, _, closeAll, err := r.open(d, OpenOptions{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.churn(st)
+	if cerr := closeAll(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Store, res.Workload, res.EntrySize, res.Batch = d.Name, "W6-churn", r.cfg.Size, 1
+	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	return []Result{res}, nil
+}
+
+func (r *runner) churn(st Store) (Result, error) {
+	pre, trail := r.cfg.ChurnPreload, r.cfg.ChurnTrail
+	r.phase("preload", 0)
+	if err := r.fill(st, 1, pre, r.cfg.ChurnPreloadSize, preloadBatch); err != nil {
+		return Result{}, err
+	}
+	if pre > trail {
+		if err := st.Purge(uint64(pre - trail)); err != nil {
+			return Result{}, fmt.Errorf("bench: purge after preload: %w", err)
+		}
+	}
+
+	var (
+		last      atomic.Uint64
+		stop      = make(chan struct{})
+		wg        sync.WaitGroup
+		purgeLat  = newLatency()
+		purgeErr  error
+		purgedTo  uint64
+		numPurges int
+	)
+	last.Store(uint64(pre))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.cfg.ChurnEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			l := last.Load()
+			if l <= uint64(trail) || l-uint64(trail) <= purgedTo {
+				continue
+			}
+			upto := l - uint64(trail)
+			t0 := time.Now()
+			if err := st.Purge(upto); err != nil {
+				purgeErr = fmt.Errorf("bench: purge to %d: %w", upto, err)
+				return
+			}
+			purgeLat.record(time.Since(t0))
+			purgedTo = upto
+			numPurges++
+		}
+	}()
+	lat, n, elapsed, err := r.syncedAppends(st, uint64(pre)+1, r.cfg.Duration, &last)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return Result{}, err
+	}
+	if purgeErr != nil {
+		return Result{}, purgeErr
+	}
+	res := Result{OpsPerSec: perSec(n, elapsed)}
+	lat.fill(&res)
+	res.Note = fmt.Sprintf("preload %d × %d B, trail %d; %d purges every %s", pre, r.cfg.ChurnPreloadSize, trail, numPurges, r.cfg.ChurnEvery)
+	if numPurges > 0 {
+		res.Note += fmt.Sprintf(", purge p50 %.2f ms max %.2f ms",
+			float64(purgeLat.quantile(50))/1e6, float64(purgeLat.quantile(100))/1e6)
+	}
+	return res, nil
+}

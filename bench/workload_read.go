@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"time"
+)
+
+// preloadBatch is the batch size used to build logs before a measurement.
+const preloadBatch = 1000
+
+// runGetRandom is W4: warm random reads by index.
+func runGetRandom(r *runner, d *Driver) ([]Result, error) {
+	st, _, closeAll, err := r.open(d, OpenOptions{NoSync: true})
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.getRandom(st)
+	if cerr := closeAll(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Store, res.Workload, res.EntrySize, res.Batch = d.Name, "W4-get-random", r.cfg.Size, 1
+	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	return []Result{res}, nil
+}
+
+func (r *runner) getRandom(st Store) (Result, error) {
+	n := r.cfg.Preload
+	size := r.cfg.Size
+	r.phase("preload", 0)
+	if err := r.fill(st, 1, n, size, preloadBatch); err != nil {
+		return Result{}, err
+	}
+	if err := st.Sync(); err != nil {
+		return Result{}, fmt.Errorf("bench: preload sync: %w", err)
+	}
+	get := func(i uint64) error {
+		p, err := st.Get(i)
+		if err != nil {
+			return fmt.Errorf("bench: get %d: %w", i, err)
+		}
+		if len(p) != size {
+			return fmt.Errorf("bench: get %d: %d bytes, want %d", i, len(p), size)
+		}
+		return nil
+	}
+	r.phase("warm", 0)
+	for i := uint64(1); i <= uint64(n); i++ {
+		if err := get(i); err != nil {
+			return Result{}, err
+		}
+	}
+	r.phase("run", r.cfg.Duration)
+	rng := rand.New(rand.NewPCG(5, 0x5eed))
+	lat := newLatency()
+	start := time.Now()
+	deadline := start.Add(r.cfg.Duration)
+	var ops int64
+	for {
+		i := 1 + rng.Uint64N(uint64(n))
+		if ops%latencySample != 0 {
+			if err := get(i); err != nil {
+				return Result{}, err
+			}
+			ops++
+			continue
+		}
+		t0 := time.Now()
+		if err := get(i); err != nil {
+			return Result{}, err
+		}
+		lat.record(time.Since(t0))
+		ops++
+		if t0.After(deadline) {
+			break
+		}
+	}
+	res := Result{OpsPerSec: perSec(ops, time.Since(start))}
+	lat.fill(&res)
+	res.Note = fmt.Sprintf("%d entries preloaded, one sequential warm-up pass; latency sampled 1 in %d", n, latencySample)
+	return res, nil
+}
+
+// runReopen is W5: the time to open a cleanly closed log of
+// Config.ReopenEntries entries, and the heap it holds once open.
+func runReopen(r *runner, d *Driver) ([]Result, error) {
+	dir, remove, err := r.tempDir(d.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer remove()
+	n, size := r.cfg.ReopenEntries, r.cfg.Size
+	r.phase("build", 0)
+	st, err := d.Open(dir, OpenOptions{NoSync: true})
+	if err != nil {
+		return nil, err
+	}
+	err = r.fill(st, 1, n, size, preloadBatch)
+	if err == nil {
+		err = st.Sync()
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	r.phase("reopen", 0)
+	lat := newLatency()
+	var total time.Duration
+	var heap int64
+	for range r.cfg.ReopenRounds {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		t0 := time.Now()
+		st, err := d.Open(dir, OpenOptions{})
+		dt := time.Since(t0)
+		if err != nil {
+			return nil, fmt.Errorf("bench: reopen: %w", err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		heap = max(heap, int64(after.HeapAlloc)-int64(before.HeapAlloc))
+		// Check that the reopened log holds every entry.
+		p, err := st.Get(uint64(n))
+		switch {
+		case errors.Is(err, errNoRandomRead):
+		case err != nil:
+			st.Close()
+			return nil, fmt.Errorf("bench: get %d after reopen: %w", n, err)
+		case len(p) != size:
+			st.Close()
+			return nil, fmt.Errorf("bench: get %d after reopen: %d bytes, want %d", n, len(p), size)
+		}
+		if err := st.Close(); err != nil {
+			return nil, fmt.Errorf("bench: close after reopen: %w", err)
+		}
+		lat.record(dt)
+		total += dt
+	}
+	res := Result{Store: d.Name, Workload: "W5-reopen", EntrySize: size, Batch: 1,
+		OpsPerSec: perSec(int64(r.cfg.ReopenRounds), total), HeapBytes: heap}
+	lat.fill(&res)
+	res.Note = fmt.Sprintf("%d entries; %d opens, p50 %.1f ms; heap = growth after GC with the log open (max)",
+		n, r.cfg.ReopenRounds, float64(lat.quantile(50))/1e6)
+	return []Result{res}, nil
+}
