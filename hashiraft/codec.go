@@ -38,7 +38,7 @@ const (
 	flagTime        = 1 << 2 // AppendedAt is not the zero time
 	flagTimeUTC     = 1 << 3 // AppendedAt is in UTC; no zone offset follows
 	knownFlags      = flagDataNil | flagExtensions | flagTime | flagTimeUTC
-	payloadHeader   = 3                                         // version, type, flags
+	payloadHeader   = 3                                       // version, type, flags
 	maxPayloadExtra = payloadHeader + binary.MaxVarintLen64*4 // header + lengths + time
 )
 

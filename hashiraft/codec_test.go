@@ -141,11 +141,15 @@ func TestCodecRejects(t *testing.T) {
 		"ext-too-long":    func([]byte) []byte { return []byte{payloadV1, 0, flagExtensions, 5, 1} },
 		"ext-overlong":    func([]byte) []byte { return []byte{payloadV1, 0, flagExtensions, 0x80, 0x00} },
 		"time-truncated":  func([]byte) []byte { return []byte{payloadV1, 0, flagTime | flagTimeUTC, 2} },
-		"nsec-too-big":    func([]byte) []byte { return []byte{payloadV1, 0, flagTime | flagTimeUTC, 2, 0x80, 0x94, 0xeb, 0xdc, 0x03} },
-		"zero-time":       func([]byte) []byte { return appendZigzag([]byte{payloadV1, 0, flagTime | flagTimeUTC}, -62135596800, 0) },
-		"no-zone":         func([]byte) []byte { return []byte{payloadV1, 0, flagTime, 2, 0} },
-		"zone-too-big":    func([]byte) []byte { return appendZigzag([]byte{payloadV1, 0, flagTime, 2, 0}, 1<<40) },
-		"data-after-nil":  func([]byte) []byte { return []byte{payloadV1, 0, flagDataNil, 'x'} },
+		"nsec-too-big": func([]byte) []byte {
+			return []byte{payloadV1, 0, flagTime | flagTimeUTC, 2, 0x80, 0x94, 0xeb, 0xdc, 0x03}
+		},
+		"zero-time": func([]byte) []byte {
+			return appendZigzag([]byte{payloadV1, 0, flagTime | flagTimeUTC}, -62135596800, 0)
+		},
+		"no-zone":        func([]byte) []byte { return []byte{payloadV1, 0, flagTime, 2, 0} },
+		"zone-too-big":   func([]byte) []byte { return appendZigzag([]byte{payloadV1, 0, flagTime, 2, 0}, 1<<40) },
+		"data-after-nil": func([]byte) []byte { return []byte{payloadV1, 0, flagDataNil, 'x'} },
 	}
 	for name, corrupt := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,234 @@
+// Command cluster runs a 3-node hashicorp/raft cluster on loopback TCP with
+// a small key-value state machine, each node keeping its log and stable
+// state in a hashiraft.Store. It writes keys, reads them back on every
+// node, stops a follower, writes more, restarts the follower and shows it
+// catching up.
+//
+//	go run ./examples/cluster [-dir DIR] [-keys N]
+//
+// With -dir the data stays in DIR (raft's own log is in DIR/raft.log), and
+// running again with the same -dir starts from the stored state.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+func main() {
+	dir := flag.String("dir", "", "data directory (default: a temporary directory, removed at exit)")
+	keys := flag.Int("keys", 200, "keys to write in each phase")
+	flag.Parse()
+	var err error
+	if *dir != "" {
+		err = os.MkdirAll(*dir, 0o755)
+	} else if *dir, err = os.MkdirTemp("", "raftlog-cluster-"); err == nil {
+		defer os.RemoveAll(*dir)
+	}
+	if err == nil {
+		err = run(*dir, *keys, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		defer os.Exit(1) // after the deferred RemoveAll
+	}
+}
+
+// timeout bounds every wait: elections, applies, catching up.
+const timeout = 30 * time.Second
+
+// run is the whole example; out receives its report.
+func run(dir string, keys int, out io.Writer) (err error) {
+	logFile, err := os.OpenFile(filepath.Join(dir, "raft.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+
+	book := &addrBook{addrs: map[raft.ServerID]raft.ServerAddress{}}
+	nodes := make([]*node, 3)
+	var servers []raft.Server
+	for i := range nodes {
+		n := &node{id: raft.ServerID(fmt.Sprintf("node%d", i+1)), dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1))}
+		if err := os.MkdirAll(n.dir, 0o755); err != nil {
+			return err
+		}
+		if err := n.start(book, logFile); err != nil {
+			return fmt.Errorf("start %s: %w", n.id, err)
+		}
+		defer func() { err = errors.Join(err, n.stop()) }()
+		nodes[i] = n
+		servers = append(servers, raft.Server{ID: n.id, Address: n.trans.LocalAddr()})
+		fmt.Fprintf(out, "%s listening on %s, data in %s\n", n.id, n.trans.LocalAddr(), n.dir)
+	}
+	// Bootstrapping an existing cluster (a second run with -dir) is refused
+	// with ErrCantBootstrap; the nodes then start from their stored state.
+	if err := nodes[0].raft.BootstrapCluster(raft.Configuration{Servers: servers}).Error(); err != nil &&
+		!errors.Is(err, raft.ErrCantBootstrap) {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	leader, err := waitLeader(nodes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "leader: %s\n", nodes[leader].id)
+
+	// Write, then read back on every node.
+	run0 := time.Now().UnixNano()
+	first := phaseKeys("first", run0, keys)
+	start := time.Now()
+	if err := apply(nodes, first); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "wrote %d keys in %v\n", keys, time.Since(start).Round(time.Millisecond))
+	if err := waitKeys(nodes, first); err != nil {
+		return err
+	}
+	k, v := first[len(first)-1][0], first[len(first)-1][1]
+	for _, n := range nodes {
+		got, _ := n.fsm.Get(k)
+		lo, hi := n.logRange()
+		fmt.Fprintf(out, "  %s: %s=%q (%d keys, log [%d, %d])\n", n.id, k, got, n.fsm.Len(), lo, hi)
+		if got != v {
+			return fmt.Errorf("%s: %s=%q, want %q", n.id, k, got, v)
+		}
+	}
+
+	// Stop a follower and write without it: two of three is a majority.
+	leader, err = waitLeader(nodes)
+	if err != nil {
+		return err
+	}
+	f := nodes[(leader+1)%len(nodes)]
+	_, before := f.logRange()
+	if err := f.stop(); err != nil {
+		return fmt.Errorf("stop %s: %w", f.id, err)
+	}
+	fmt.Fprintf(out, "stopped follower %s at log index %d\n", f.id, before)
+	second := phaseKeys("second", run0, keys)
+	if err := apply(nodes, second); err != nil {
+		return err
+	}
+	// Snapshot the leader's state: raft then compacts its log (keeping
+	// TrailingLogs entries), so the follower may no longer find its next
+	// entry there.
+	if err := nodes[leader].raft.Snapshot().Error(); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	lo, hi := nodes[leader].logRange()
+	fmt.Fprintf(out, "wrote %d more keys without %s; snapshot on %s compacted its log to [%d, %d]\n",
+		keys, f.id, nodes[leader].id, lo, hi)
+
+	// Restart it from its Store: it catches up from the leader's log, or
+	// from a snapshot if the leader has compacted past it.
+	start = time.Now()
+	if err := f.start(book, logFile); err != nil {
+		return fmt.Errorf("restart %s: %w", f.id, err)
+	}
+	if err := waitKeys(nodes, append(first, second...)); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restarted %s: caught up in %v, %d keys\n", f.id, time.Since(start).Round(time.Millisecond), f.fsm.Len())
+
+	// One more write reaches every node, the restarted one included. If it
+	// caught up from a snapshot, its log was emptied and restarted past the
+	// snapshot's index.
+	third := phaseKeys("third", run0, 10)
+	if err := apply(nodes, third); err != nil {
+		return err
+	}
+	if err := waitKeys(nodes, third); err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		lo, hi := n.logRange()
+		fmt.Fprintf(out, "  %s: %d keys, log [%d, %d]\n", n.id, n.fsm.Len(), lo, hi)
+	}
+	fmt.Fprintln(out, "ok")
+	return nil
+}
+
+// phaseKeys returns n key-value pairs unique to this run and phase.
+func phaseKeys(phase string, run int64, n int) [][2]string {
+	kvs := make([][2]string, n)
+	for i := range kvs {
+		kvs[i] = [2]string{fmt.Sprintf("%s-%04d", phase, i), fmt.Sprintf("v%d-%d", run, i)}
+	}
+	return kvs
+}
+
+// waitLeader waits until a running node leads and returns it.
+func waitLeader(nodes []*node) (int, error) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for i, n := range nodes {
+			if n.raft != nil && n.raft.State() == raft.Leader {
+				return i, nil
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return -1, errors.New("no leader elected")
+}
+
+// apply commits "k=v" commands through the leader, 64 in flight at a time,
+// retrying on a leader change (a retried set is harmless: it is idempotent).
+func apply(nodes []*node, kvs [][2]string) error {
+	deadline := time.Now().Add(timeout)
+	for len(kvs) > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d writes not committed", len(kvs))
+		}
+		leader, err := waitLeader(nodes)
+		if err != nil {
+			return err
+		}
+		var failed [][2]string
+		for start := 0; start < len(kvs); start += 64 {
+			batch := kvs[start:min(start+64, len(kvs))]
+			futures := make([]raft.ApplyFuture, len(batch))
+			for i, kv := range batch {
+				futures[i] = nodes[leader].raft.Apply([]byte(kv[0]+"="+kv[1]), 5*time.Second)
+			}
+			for i, fut := range futures {
+				if fut.Error() != nil {
+					failed = append(failed, batch[i])
+				}
+			}
+		}
+		kvs = failed
+	}
+	return nil
+}
+
+// waitKeys waits until every running node has every pair.
+func waitKeys(nodes []*node, kvs [][2]string) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		missing := ""
+		for _, n := range nodes {
+			for _, kv := range kvs {
+				if n.raft != nil {
+					if v, _ := n.fsm.Get(kv[0]); v != kv[1] {
+						missing = fmt.Sprintf("%s lacks %s", n.id, kv[0])
+						break
+					}
+				}
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New(missing)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/raftlog/raftlog/hashiraft"
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+// node is one raft server: its Store (logs and stable state), snapshot
+// store, TCP transport and state machine.
+type node struct {
+	id  raft.ServerID
+	dir string
+
+	raft  *raft.Raft
+	fsm   *kvFSM
+	store *hashiraft.Store
+	trans *raft.NetworkTransport
+}
+
+// addrBook resolves server IDs to their current address. The example
+// listens on free ports, which change when a node restarts; a deployment
+// with fixed addresses does not need this.
+type addrBook struct {
+	mu    sync.Mutex
+	addrs map[raft.ServerID]raft.ServerAddress
+}
+
+func (b *addrBook) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if a, ok := b.addrs[id]; ok {
+		return a, nil
+	}
+	return "", fmt.Errorf("unknown server %s", id)
+}
+
+func (b *addrBook) set(id raft.ServerID, a raft.ServerAddress) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.addrs[id] = a
+}
+
+// raftConfig is hashicorp/raft's default with timeouts suited to loopback
+// and frequent snapshots, so that a restarted node may catch up from one.
+func raftConfig(id raft.ServerID, logOut io.Writer) *raft.Config {
+	conf := raft.DefaultConfig()
+	conf.LocalID = id
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Name: string(id), Output: logOut, Level: hclog.Info})
+	conf.HeartbeatTimeout = 500 * time.Millisecond
+	conf.ElectionTimeout = 500 * time.Millisecond
+	conf.LeaderLeaseTimeout = 250 * time.Millisecond
+	conf.SnapshotInterval = time.Second
+	conf.SnapshotThreshold = 64
+	conf.TrailingLogs = 64
+	return conf
+}
+
+// start opens the node's storage in its directory and starts raft.
+func (n *node) start(book *addrBook, logOut io.Writer) error {
+	store, err := hashiraft.Open(filepath.Join(n.dir, "log"), mmaplog.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStore(n.dir, 2, logOut)
+	if err != nil {
+		return errors.Join(err, store.Close())
+	}
+	trans, err := raft.NewTCPTransportWithConfig("127.0.0.1:0", nil, &raft.NetworkTransportConfig{
+		ServerAddressProvider: book,
+		MaxPool:               3,
+		Timeout:               5 * time.Second,
+		Logger:                hclog.New(&hclog.LoggerOptions{Name: "net", Output: logOut}),
+	})
+	if err != nil {
+		return errors.Join(err, store.Close())
+	}
+	book.set(n.id, trans.LocalAddr())
+	fsm := newKVFSM()
+	r, err := raft.NewRaft(raftConfig(n.id, logOut), fsm, store, store, snaps, trans)
+	if err != nil {
+		return errors.Join(err, trans.Close(), store.Close())
+	}
+	n.raft, n.fsm, n.store, n.trans = r, fsm, store, trans
+	return nil
+}
+
+// stop shuts raft down and closes the transport and the Store.
+func (n *node) stop() error {
+	if n.raft == nil {
+		return nil
+	}
+	err := errors.Join(n.raft.Shutdown().Error(), n.trans.Close(), n.store.Close())
+	n.raft, n.store, n.trans = nil, nil, nil
+	return err
+}
+
+// logRange returns the node's first and last log index.
+func (n *node) logRange() (first, last uint64) {
+	first, _ = n.store.FirstIndex()
+	last, _ = n.store.LastIndex()
+	return first, last
+}

@@ -1,0 +1,4 @@
+package hashiraft
+
+// NormalizeTime applies the documented AppendedAt normalizations (for tests).
+var NormalizeTime = normalizeTime
