@@ -89,3 +89,45 @@ func benchClusterApply(b *testing.B, kind storeKind, size, inflight int) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
+
+// BenchmarkStoreLogs measures one store's StoreLogs (append and sync) with
+// batch entries of size bytes per call, the per-node cost under
+// BenchmarkClusterApply. It reports entries/s.
+//
+//	go test -run '^$' -bench BenchmarkStoreLogs ./hashiraft/
+func BenchmarkStoreLogs(b *testing.B) {
+	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), kindRaftWAL, kindBolt}
+	for _, size := range []int{128, 4096} {
+		for _, batch := range []int{1, 64} {
+			for _, kind := range kinds {
+				name := fmt.Sprintf("store=%s/size=%d/batch=%d", kind.name, size, batch)
+				b.Run(name, func(b *testing.B) { benchStoreLogs(b, kind, size, batch) })
+			}
+		}
+	}
+}
+
+func benchStoreLogs(b *testing.B, kind storeKind, size, batch int) {
+	s, err := kind.open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	logs := make([]*raft.Log, batch)
+	for i := range logs {
+		logs[i] = &raft.Log{Term: 1, Type: raft.LogCommand, Data: make([]byte, size), AppendedAt: time.Now()}
+	}
+	next := uint64(1)
+	b.SetBytes(int64(size * batch))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range logs {
+			l.Index = next
+			next++
+		}
+		if err := s.StoreLogs(logs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "entries/s")
+}

@@ -72,6 +72,10 @@ func (s *Store) Close() error {
 	return s.log.Close()
 }
 
+// Stats returns the underlying log's statistics (segments, syncs, sync
+// latency, the sticky failure if any), for metrics.
+func (s *Store) Stats() mmaplog.Stats { return s.log.Stats() }
+
 // IsMonotonic reports true: the log cannot hold gaps, so hashicorp/raft
 // deletes every entry after restoring a snapshot (see DeleteRange).
 func (s *Store) IsMonotonic() bool { return true }
