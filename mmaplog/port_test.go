@@ -56,13 +56,15 @@ func vt(term, node uint64, committed bool) mmaplog.Vote {
 // with the unique marker "<entry T-I>" so tests can find a record in a file.
 func payloadFor(id mmaplog.LogID, n int) []byte {
 	p := make([]byte, n)
-	mark := fmt.Sprintf("<entry %d-%d>", id.Term, id.Index)
-	copy(p, mark)
-	for i := len(mark); i < n; i++ {
-		p[i] = byte('a' + (uint64(i)+id.Index*7+id.Term*13)%26)
+	m := copy(p, marker(id))
+	for off := int((id.Index*7 + id.Term*13) % 26); m < n; off = 0 {
+		m += copy(p[m:], filler[off:])
 	}
 	return p
 }
+
+// filler is the alphabet repeated, the tail of every test payload.
+var filler = bytes.Repeat([]byte("abcdefghijklmnopqrstuvwxyz"), 4096)
 
 // marker is the byte string payloadFor puts at the start of id's payload.
 func marker(id mmaplog.LogID) []byte { return fmt.Appendf(nil, "<entry %d-%d>", id.Term, id.Index) }
