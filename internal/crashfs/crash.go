@@ -93,6 +93,22 @@ func (s *Snapshot) RandomPlan(rng *rand.Rand) Plan {
 	return p
 }
 
+// RandomOrderedPlan is RandomPlan for a journaling file system (ext4,
+// XFS): metadata changes reach the disk in order, so a random prefix of
+// the pending ones is kept, and a new file's size is kept with its create.
+// Data pages are still independent of each other and of the metadata.
+func (s *Snapshot) RandomOrderedPlan(rng *rand.Rand) Plan {
+	p := s.RandomPlan(rng)
+	k := rng.IntN(len(s.pending) + 1)
+	for i := range p.Meta {
+		p.Meta[i] = i < k
+	}
+	for i, op := range s.sizeOp {
+		p.Sizes[i] = op < k // -1 (created durably): kept
+	}
+	return p
+}
+
 // Crash returns a random crash image of s (see RandomPlan).
 func (s *Snapshot) Crash(rng *rand.Rand) *FS { return s.Image(s.RandomPlan(rng)) }
 

@@ -17,6 +17,7 @@ type Snapshot struct {
 	pages   []PageRef // dirty pages, in inode then page order
 	pageIno []int     // the inode of each of pages
 	sizes   []int     // inodes whose size is not durable
+	sizeOp  []int     // for each of sizes, its pending create (-1: none)
 }
 
 type snapInode struct {
@@ -68,6 +69,7 @@ func (f *FS) Snapshot() *Snapshot {
 	for i, ino := range s.inodes {
 		if !ino.sizeSynced {
 			s.sizes = append(s.sizes, i)
+			s.sizeOp = append(s.sizeOp, slices.IndexFunc(s.pending, func(m snapMeta) bool { return m.kind == OpCreate && m.ino == i }))
 		}
 		for p := 0; p*PageSize < len(ino.mem); p++ {
 			lo, hi := p*PageSize, min((p+1)*PageSize, len(ino.mem))

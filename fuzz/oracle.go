@@ -1,0 +1,429 @@
+// Package fuzz is raftlog's crash-recovery torture suite. Its tests drive
+// mmaplog through the public API on the power-loss simulator in
+// internal/crashfs (families F1–F6) and on real files with kill -9 (F7),
+// and hold the `go test -fuzz` targets (F5). This file holds the two
+// pieces the tests share: a random workload generator and the in-memory
+// reference log (the oracle) that says which recovered logs are correct.
+//
+// Run: go test -race -v ./fuzz/ (CI sizes); -short for a quick pass;
+// FUZZ_SCALE=100 or -args -torture for 100 times more. Every failure
+// prints its seed and the command that replays it.
+//
+// Nothing here is safe for concurrent use.
+package fuzz
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+// Kind is a workload operation.
+type Kind uint8
+
+// Operations. Append, Vote, Commit, UserData, Truncate and Purge write
+// records; Flush, Sync and Reopen do not.
+const (
+	Append Kind = iota
+	Vote
+	Commit
+	UserData
+	Truncate
+	Purge
+	Flush  // Flush with a callback that records the acknowledgement
+	Sync   // Flush and wait
+	Reopen // Close, then Open again
+)
+
+var kindNames = [...]string{"append", "vote", "commit", "userdata", "truncate", "purge", "flush", "sync", "reopen"}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Op is one workload operation.
+type Op struct {
+	Kind    Kind
+	Entries []mmaplog.Entry // Append
+	Vote    mmaplog.Vote    // Vote
+	ID      mmaplog.LogID   // Commit, Purge
+	Index   uint64          // Truncate
+	Data    []byte          // UserData (nil clears)
+}
+
+func (op Op) String() string {
+	switch op.Kind {
+	case Append:
+		n := 0
+		for _, e := range op.Entries {
+			n += len(e.Payload)
+		}
+		return fmt.Sprintf("append(%v..%v, %d bytes)", op.Entries[0].ID, op.Entries[len(op.Entries)-1].ID, n)
+	case Vote:
+		return fmt.Sprintf("vote(%v)", op.Vote)
+	case Commit, Purge:
+		return fmt.Sprintf("%v(%v)", op.Kind, op.ID)
+	case Truncate:
+		return fmt.Sprintf("truncate(%d)", op.Index)
+	case UserData:
+		return fmt.Sprintf("userdata(%d bytes, nil=%v)", len(op.Data), op.Data == nil)
+	}
+	return op.Kind.String()
+}
+
+// Do applies a writing op to l.
+func (op Op) Do(l *mmaplog.Log) error {
+	switch op.Kind {
+	case Append:
+		return l.Append(op.Entries...)
+	case Vote:
+		return l.SaveVote(op.Vote)
+	case Commit:
+		return l.Commit(op.ID)
+	case UserData:
+		return l.SaveUserData(op.Data)
+	case Truncate:
+		return l.Truncate(op.Index)
+	case Purge:
+		return l.Purge(op.ID)
+	}
+	return fmt.Errorf("fuzz: %v is not a write", op.Kind)
+}
+
+// version is the content of one index from one step on.
+type version struct {
+	step    int
+	id      mmaplog.LogID
+	payload []byte
+}
+
+// Oracle is a trivial reference log. It numbers every record the log
+// writes as one step (an Append of n entries is n steps) and keeps the
+// state after each, so that a recovered log can be matched against "the
+// log after step i" for the steps a crash may have left.
+type Oracle struct {
+	states []mmaplog.State      // states[i]: after step i; states[0] is the start
+	firsts []uint64             // firsts[i]: index of the first entry appended to an empty log
+	hist   map[uint64][]version // per index, in step order
+}
+
+// NewOracle returns an oracle of an empty log.
+func NewOracle() *Oracle {
+	return &Oracle{states: []mmaplog.State{{}}, firsts: []uint64{0}, hist: map[uint64][]version{}}
+}
+
+// First is the first live index after the last step: Purged.Index+1, or
+// higher when the log's first append after it started higher. Entries
+// exist in [First, Last.Index].
+func (o *Oracle) First() uint64 { return o.firstAt(o.Steps()) }
+
+func (o *Oracle) firstAt(step int) uint64 {
+	return max(o.firsts[step], o.states[step].Purged.Index+1)
+}
+
+// Steps is the number of the last step.
+func (o *Oracle) Steps() int { return len(o.states) - 1 }
+
+// State is the state after the last step.
+func (o *Oracle) State() mmaplog.State { return o.states[len(o.states)-1] }
+
+// StateAt is the state after step i.
+func (o *Oracle) StateAt(i int) mmaplog.State { return o.states[i] }
+
+// Entry returns the entry at index x after the last step.
+func (o *Oracle) Entry(x uint64) (mmaplog.Entry, bool) { return o.entryAt(x, o.Steps()) }
+
+func (o *Oracle) entryAt(x uint64, step int) (mmaplog.Entry, bool) {
+	st := &o.states[step]
+	if x < o.firstAt(step) || x > st.Last.Index {
+		return mmaplog.Entry{}, false
+	}
+	vs := o.hist[x]
+	for k := len(vs) - 1; k >= 0; k-- {
+		if vs[k].step <= step {
+			return mmaplog.Entry{ID: vs[k].id, Payload: vs[k].payload}, true
+		}
+	}
+	return mmaplog.Entry{}, false
+}
+
+func (o *Oracle) push(update func(st *mmaplog.State)) {
+	st := o.State()
+	update(&st)
+	o.states = append(o.states, st)
+	o.firsts = append(o.firsts, o.firsts[len(o.firsts)-1])
+}
+
+// Apply records a writing op that the log accepted (or that it may have
+// written in part before failing). Ops that write nothing (a Truncate at
+// Last+1, a Purge at or below Purged) add no step.
+func (o *Oracle) Apply(op Op) {
+	cur := o.State()
+	switch op.Kind {
+	case Append:
+		if cur.Last.Index <= cur.Purged.Index { // no live entry: a new first
+			o.firsts[len(o.firsts)-1] = op.Entries[0].ID.Index
+		}
+		for _, e := range op.Entries {
+			o.push(func(st *mmaplog.State) { st.Last = e.ID })
+			o.hist[e.ID.Index] = append(o.hist[e.ID.Index], version{step: o.Steps(), id: e.ID, payload: e.Payload})
+		}
+	case Vote:
+		o.push(func(st *mmaplog.State) { st.Vote = op.Vote })
+	case Commit:
+		o.push(func(st *mmaplog.State) { st.Committed = op.ID })
+	case UserData:
+		o.push(func(st *mmaplog.State) { st.UserData = op.Data })
+	case Truncate:
+		if op.Index == cur.Last.Index+1 {
+			return
+		}
+		newLast := cur.Purged
+		if op.Index-1 > cur.Purged.Index {
+			e, _ := o.Entry(op.Index - 1)
+			newLast = e.ID
+		}
+		o.push(func(st *mmaplog.State) { st.Last = newLast })
+	case Purge:
+		if op.ID.Index <= cur.Purged.Index {
+			return
+		}
+		o.push(func(st *mmaplog.State) {
+			st.Purged = op.ID
+			if st.Last.Index <= op.ID.Index {
+				st.Last = op.ID
+			}
+		})
+	}
+}
+
+// Rewind forgets every step after step (the log recovered to it and goes
+// on from there).
+func (o *Oracle) Rewind(step int) {
+	o.states = o.states[:step+1]
+	o.firsts = o.firsts[:step+1]
+	for x, vs := range o.hist {
+		k := len(vs)
+		for k > 0 && vs[k-1].step > step {
+			k--
+		}
+		if k == 0 {
+			delete(o.hist, x)
+		} else {
+			o.hist[x] = vs[:k]
+		}
+	}
+}
+
+// ErrMismatch matches every error of Check that says the log is wrong
+// (as opposed to an error the log returned, which Check wraps).
+var ErrMismatch = errors.New("fuzz: log does not match the oracle")
+
+// Check matches l against the steps lo..Steps(): its state must be the
+// state after one of them, and every entry in [Purged+1, Last] must be that
+// step's entry, bit-exact, with ErrNotFound just outside. It returns the
+// step matched. lo is the last acknowledged step: anything before it lost
+// is a durability violation. (Indexes between Purged and a first append
+// that started higher are not read.)
+func (o *Oracle) Check(l *mmaplog.Log, lo int) (int, error) {
+	got := l.State()
+	var firstErr error
+	for i := o.Steps(); i >= lo; i-- {
+		if !got.Equal(o.states[i]) {
+			continue
+		}
+		err := o.checkEntries(l, i)
+		if err == nil {
+			return i, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if !errors.Is(err, ErrMismatch) {
+			break // a read error: no other step will read better
+		}
+	}
+	if firstErr != nil {
+		return -1, firstErr
+	}
+	return -1, fmt.Errorf("%w: recovered state {%s} is the state of no step in [%d, %d]; acknowledged step %d is {%s}, last step is {%s}",
+		ErrMismatch, describe(got), lo, o.Steps(), lo, describe(o.states[lo]), describe(o.State()))
+}
+
+func (o *Oracle) checkEntries(l *mmaplog.Log, i int) error {
+	st := &o.states[i]
+	for x := o.firstAt(i); x <= st.Last.Index; x++ {
+		want, _ := o.entryAt(x, i)
+		e, err := l.Get(x)
+		if err != nil {
+			return fmt.Errorf("step %d: Get(%d): %w", i, x, err)
+		}
+		if e.ID != want.ID || !bytes.Equal(e.Payload, want.Payload) {
+			return fmt.Errorf("%w: step %d: Get(%d) = %v with %d bytes, want %v with %d bytes", ErrMismatch, i, x, e.ID, len(e.Payload), want.ID, len(want.Payload))
+		}
+	}
+	for _, x := range []uint64{st.Purged.Index, st.Last.Index + 1} {
+		if x == 0 {
+			continue
+		}
+		if _, err := l.Get(x); !errors.Is(err, mmaplog.ErrNotFound) {
+			return fmt.Errorf("%w: step %d: Get(%d) outside [%d, %d] = %v, want ErrNotFound", ErrMismatch, i, x, st.Purged.Index+1, st.Last.Index, err)
+		}
+	}
+	return nil
+}
+
+func describe(s mmaplog.State) string {
+	ud := "nil"
+	if s.UserData != nil {
+		ud = fmt.Sprintf("%d bytes", len(s.UserData))
+	}
+	return fmt.Sprintf("vote %v, last %v, committed %v, purged %v, userdata %s", s.Vote, s.Last, s.Committed, s.Purged, ud)
+}
+
+// Gen draws random valid operations for the oracle's current state:
+// payloads of 0 B to 256 KiB (mostly small), batches of 1–8 entries,
+// suffix truncations (each starting a new term, so that every LogID names
+// one payload), purges (some beyond Last), votes, commits, user data,
+// flushes, syncs and reopens.
+type Gen struct {
+	rng  *rand.Rand
+	o    *Oracle
+	term uint64
+	// MaxPayload caps payload sizes (default 256 KiB).
+	MaxPayload int
+	// NoReopen leaves Reopen out.
+	NoReopen bool
+}
+
+// NewGen returns a generator drawing from rng for the state of o.
+func NewGen(rng *rand.Rand, o *Oracle) *Gen {
+	return &Gen{rng: rng, o: o, term: max(1, o.State().Last.Term, o.State().Vote.Term), MaxPayload: 256 << 10}
+}
+
+// Payload returns n random bytes (never nil).
+func (g *Gen) Payload(n int) []byte {
+	b := make([]byte, n)
+	for i := 0; i < n; i += 8 {
+		v := g.rng.Uint64()
+		for k := i; k < min(i+8, n); k++ {
+			b[k] = byte(v)
+			v >>= 8
+		}
+	}
+	return b
+}
+
+// PayloadSize draws a payload size: 0–64 B (45%), to 1 KiB (25%), to 8 KiB
+// (15%), to 60 KiB (8%), to MaxPayload (7%).
+func (g *Gen) PayloadSize() int {
+	var lo, hi int
+	switch r := g.rng.IntN(100); {
+	case r < 45:
+		lo, hi = 0, 64
+	case r < 70:
+		lo, hi = 65, 1024
+	case r < 85:
+		lo, hi = 1025, 8192
+	case r < 93:
+		lo, hi = 8193, 60<<10
+	default:
+		lo, hi = 60<<10+1, 256<<10
+	}
+	hi = min(hi, g.MaxPayload)
+	lo = min(lo, hi)
+	return lo + g.rng.IntN(hi-lo+1)
+}
+
+// Next draws the next operation.
+func (g *Gen) Next() Op {
+	st := g.o.State()
+	live := st.Last.Index > st.Purged.Index
+	for {
+		switch r := g.rng.IntN(100); {
+		case r < 50:
+			return g.append(st)
+		case r < 62:
+			return Op{Kind: Flush}
+		case r < 65:
+			return Op{Kind: Sync}
+		case r < 70:
+			return g.vote(st)
+		case r < 76:
+			id := st.Committed
+			if st.Committed.Less(st.Last) {
+				id = st.Last
+			}
+			return Op{Kind: Commit, ID: id}
+		case r < 79:
+			if g.rng.IntN(4) == 0 {
+				return Op{Kind: UserData}
+			}
+			return Op{Kind: UserData, Data: g.Payload(g.rng.IntN(2000))}
+		case r < 86 && live:
+			g.term++ // re-appended entries get new LogIDs
+			lo := g.o.First()
+			if lo > st.Purged.Index+1 {
+				lo++ // Truncate(First) would need the missing entry First-1
+			}
+			return Op{Kind: Truncate, Index: lo + g.rng.Uint64N(st.Last.Index+2-lo)}
+		case r < 93:
+			return g.purge(st)
+		case r < 96 && !g.NoReopen:
+			return Op{Kind: Reopen}
+		}
+	}
+}
+
+func (g *Gen) append(st mmaplog.State) Op {
+	next := st.Last.Index + 1
+	if st.Last.IsZero() && g.rng.IntN(4) == 0 {
+		next = 1 + g.rng.Uint64N(1000) // a fresh log may start anywhere
+	}
+	if g.rng.IntN(20) == 0 {
+		g.term++
+	}
+	g.term = max(g.term, st.Last.Term)
+	n := 1 + g.rng.IntN(8)
+	op := Op{Kind: Append}
+	for i := range n {
+		op.Entries = append(op.Entries, mmaplog.Entry{ID: mmaplog.LogID{Term: g.term, Index: next + uint64(i)}, Payload: g.Payload(g.PayloadSize())})
+	}
+	return op
+}
+
+func (g *Gen) vote(st mmaplog.State) Op {
+	v := st.Vote
+	switch {
+	case v.Term > 0 && v.NodeID == 0 && g.rng.IntN(2) == 0:
+		v.NodeID = 1 + g.rng.Uint64N(5)
+	case v.NodeID != 0 && !v.Committed && g.rng.IntN(2) == 0:
+		v.Committed = true
+	default:
+		v = mmaplog.Vote{Term: v.Term + 1 + g.rng.Uint64N(2), NodeID: g.rng.Uint64N(6), Committed: g.rng.IntN(3) == 0}
+		if v.NodeID == 0 {
+			v.Committed = false
+		}
+	}
+	return Op{Kind: Vote, Vote: v}
+}
+
+func (g *Gen) purge(st mmaplog.State) Op {
+	switch r := g.rng.IntN(10); {
+	case r == 0 || st.Last.Index == 0:
+		return Op{Kind: Purge, ID: st.Purged} // no-op
+	case r == 1:
+		// Beyond Last: the log becomes empty and restarts after it.
+		g.term = max(g.term, st.Last.Term)
+		return Op{Kind: Purge, ID: mmaplog.LogID{Term: g.term, Index: st.Last.Index + 1 + g.rng.Uint64N(3)}}
+	default:
+		lo := g.o.First()
+		if st.Last.Index < lo {
+			return Op{Kind: Purge, ID: st.Purged}
+		}
+		x := lo + g.rng.Uint64N(st.Last.Index-lo+1)
+		e, _ := g.o.Entry(x)
+		return Op{Kind: Purge, ID: e.ID}
+	}
+}
