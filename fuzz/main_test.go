@@ -141,8 +141,32 @@ func (f *family) violation(seed uint64, format string, args ...any) {
 	f.violations++
 	n := f.violations
 	f.mu.Unlock()
-	if n <= 20 {
+	if n <= maxViolations {
 		f.t.Errorf("fuzz: %s violation seed=%d: %s\n\treplay: %s", f.name, seed, fmt.Sprintf(format, args...), f.replay(seed))
+	}
+}
+
+func (f *family) violationCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.violations
+}
+
+// maxViolations is how many violations a family prints before it stops
+// ($FUZZ_MAXVIOL, default 20).
+var maxViolations = func() int {
+	if n, err := strconv.Atoi(os.Getenv("FUZZ_MAXVIOL")); err == nil && n > 0 {
+		return n
+	}
+	return 20
+}()
+
+// baseFailure counts a seed whose setup hit a failure another family
+// reports (F2 for workloads and crash images); this family skips it.
+func (f *family) baseFailure(seed uint64, err error) {
+	f.add("skipped-bases", 1)
+	if n := f.get("skipped-bases"); n <= 3 {
+		f.t.Logf("fuzz: %s seed=%d skipped (its setup fails; see F2): %v", f.name, seed, err)
 	}
 }
 
@@ -188,7 +212,7 @@ func (f *family) forSeeds(done func() bool, fn func(seed uint64) error) {
 		if *flagN > 0 && i >= uint64(*flagN) || *flagN == 0 && done() {
 			break
 		}
-		if f.t.Failed() && f.violations >= 20 {
+		if f.violationCount() >= maxViolations {
 			break
 		}
 		seeds <- base + i
