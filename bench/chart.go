@@ -42,12 +42,11 @@ func WriteSVG(w io.Writer, rep *Report) error {
 		return fmt.Errorf("bench: svg: no store results to draw")
 	}
 	rf := refs{rep}
-	limit := func(workload string) (ops, p99 float64, ok bool) {
+	limit := func(workload string) (Result, bool) {
 		if !strings.HasPrefix(workload, "W1") && !strings.HasPrefix(workload, "W6") {
-			return 0, 0, false
+			return Result{}, false
 		}
-		l, ok := rf.find("disk", "limit-msync", 0)
-		return l.OpsPerSec, l.P99us, ok
+		return rf.syncLimit()
 	}
 
 	plots := [][]*plot.Plot{make([]*plot.Plot, len(groups)), make([]*plot.Plot, len(groups))}
@@ -83,10 +82,10 @@ func WriteSVG(w io.Writer, rep *Report) error {
 				bar.LineStyle.Width = 0
 				p.Add(bar)
 			}
-			if ops, p99, ok := limit(g.workload); ok {
-				v := ops
+			if l, ok := limit(g.workload); ok {
+				v := l.OpsPerSec
 				if row == 1 {
-					v = p99
+					v = l.P99us
 				}
 				line, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: v}, {X: float64(len(stores)) - 0.5, Y: v}})
 				if err != nil {
@@ -94,7 +93,7 @@ func WriteSVG(w io.Writer, rep *Report) error {
 				}
 				line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 				p.Add(line)
-				p.Legend.Add("disk msync", line)
+				p.Legend.Add("disk: "+strings.TrimPrefix(l.Workload, "limit-"), line)
 				p.Legend.Top = true
 				p.Legend.TextStyle.Font.Size = vg.Points(8)
 			}

@@ -1,5 +1,3 @@
-//go:build mmaplog_ready
-
 package bench
 
 import (

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 	wal "github.com/hashicorp/raft-wal"
 	walfs "github.com/hashicorp/raft-wal/fs"
+	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/hashicorp/raft-wal/segment"
 	"github.com/hashicorp/raft-wal/types"
 )
@@ -32,6 +33,7 @@ type raftLogStore struct {
 		Close() error
 	}
 	sync   func() error // makes NoSync appends durable
+	close  func() error // after ls.Close, if set
 	purged atomic.Uint64
 	logs   []raft.Log
 	ptrs   []*raft.Log
@@ -72,7 +74,15 @@ func (s *raftLogStore) Purge(upto uint64) error {
 	return nil
 }
 
-func (s *raftLogStore) Close() error { return s.ls.Close() }
+func (s *raftLogStore) Close() error {
+	err := s.ls.Close()
+	if s.close != nil {
+		if cerr := s.close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 func openRaftWAL(dir string, o OpenOptions) (Store, error) {
 	var (
@@ -80,21 +90,28 @@ func openRaftWAL(dir string, o OpenOptions) (Store, error) {
 		err error
 		vfs *deferredSyncFS
 	)
+	// raft-wal's Close does not close its meta store, whose bolt file
+	// lock would then block the next Open in this process; the driver
+	// owns the meta store and closes it after the WAL.
+	meta := &metadb.BoltMetaDB{}
 	if o.NoSync {
 		vfs = &deferredSyncFS{FS: walfs.New(), open: map[*deferredSyncFile]struct{}{}}
-		w, err = wal.Open(dir, wal.WithLogger(hclog.NewNullLogger()), wal.WithSegmentFiler(segment.NewFiler(dir, vfs)))
+		w, err = wal.Open(dir, wal.WithLogger(hclog.NewNullLogger()), wal.WithMetaStore(meta),
+			wal.WithSegmentFiler(segment.NewFiler(dir, vfs)))
 	} else {
-		w, err = wal.Open(dir, wal.WithLogger(hclog.NewNullLogger()))
+		w, err = wal.Open(dir, wal.WithLogger(hclog.NewNullLogger()), wal.WithMetaStore(meta))
 	}
 	if err != nil {
+		meta.Close()
 		return nil, fmt.Errorf("bench: raftwal open %s: %w", dir, err)
 	}
-	s := &raftLogStore{ls: w, sync: func() error { return nil }}
+	s := &raftLogStore{ls: w, sync: func() error { return nil }, close: meta.Close}
 	if vfs != nil {
 		s.sync = vfs.syncAll
 	}
 	first, err := w.FirstIndex()
 	if err != nil {
+		s.Close()
 		return nil, fmt.Errorf("bench: raftwal first index: %w", err)
 	}
 	if first > 0 {

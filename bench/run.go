@@ -257,7 +257,12 @@ func (r *runner) tempDir(name string) (string, func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, fmt.Errorf("bench: %w", err)
 	}
-	return dir, func() { os.RemoveAll(dir) }, nil
+	return dir, func() {
+		os.RemoveAll(dir)
+		// Let the file system settle (journal, writeback of the removal)
+		// before the next run starts its clock.
+		syncFS(r.cfg.Dir)
+	}, nil
 }
 
 // makePayload returns n pseudo-random bytes (fixed seed).

@@ -39,19 +39,35 @@ func (rf refs) vsLimit(r Result) (float64, bool) {
 	}
 	switch {
 	case strings.HasPrefix(r.Workload, "W1"), strings.HasPrefix(r.Workload, "W6"):
-		l, ok := rf.find("disk", "limit-msync", 0)
-		if !ok {
-			return 0, false
+		if l, ok := rf.syncLimit(); ok {
+			return r.OpsPerSec / l.OpsPerSec, true
 		}
-		return r.OpsPerSec / l.OpsPerSec, true
 	case strings.HasPrefix(r.Workload, "W2"), strings.HasPrefix(r.Workload, "W3"):
-		l, ok := rf.find("disk", "limit-seqwrite", 0)
-		if !ok || l.MBPerSec == 0 {
-			return 0, false
+		if l, ok := rf.bandwidthLimit(); ok {
+			return r.MBPerSec / l.MBPerSec, true
 		}
-		return r.MBPerSec / l.MBPerSec, true
 	}
 	return 0, false
+}
+
+// best returns the result with the highest ops/s among the named disk
+// workloads.
+func (rf refs) best(workloads ...string) (Result, bool) {
+	var b Result
+	for _, w := range workloads {
+		if l, ok := rf.find("disk", w, 0); ok && l.OpsPerSec > b.OpsPerSec {
+			b = l
+		}
+	}
+	return b, b.Ran()
+}
+
+// syncLimit is the faster way to make one small write durable.
+func (rf refs) syncLimit() (Result, bool) { return rf.best("limit-fdatasync", "limit-msync") }
+
+// bandwidthLimit is the faster sequential write.
+func (rf refs) bandwidthLimit() (Result, bool) {
+	return rf.best("limit-seqwrite", "limit-seqwrite-direct")
 }
 
 // WriteTable prints the machine and one row per result: its figures, its
@@ -93,7 +109,7 @@ func WriteTable(w io.Writer, rep *Report) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: table: %w", err)
 	}
-	fmt.Fprintln(w, "\nops/s counts entries (W2: durable entries; W5: opens). ÷mmaplog: ops/s over mmaplog's. ÷limit: W1/W6 ops/s over limit-msync's, W2/W3 MB/s over limit-seqwrite's.")
+	fmt.Fprintln(w, "\nops/s counts entries (W2: durable entries; W5: opens). ÷mmaplog: ops/s over mmaplog's. ÷limit: W1/W6 ops/s over the faster of limit-fdatasync and limit-msync, W2/W3 MB/s over the faster limit-seqwrite.")
 	goals := rf.goals()
 	if len(goals) > 0 {
 		fmt.Fprintln(w, "\nmmaplog against the goals of issue 5:")
@@ -122,7 +138,11 @@ func (rf refs) goals() []string {
 		}
 		if l, ok := rf.find("disk", "limit-msync", 0); ok && l.P50us > 0 {
 			x := m.P50us / l.P50us
-			out = append(out, fmt.Sprintf("W1 p50 %.0f µs = %.2f× bare msync p50 %.0f µs (goal ≤ 1.1): %s", m.P50us, x, l.P50us, mark(x <= 1.1)))
+			line := fmt.Sprintf("W1 p50 %.0f µs = %.2f× bare msync p50 %.0f µs (goal ≤ 1.1): %s", m.P50us, x, l.P50us, mark(x <= 1.1))
+			if f, ok := rf.find("disk", "limit-fdatasync", 0); ok {
+				line += fmt.Sprintf("; bare pwrite+fdatasync p50 %.0f µs", f.P50us)
+			}
+			out = append(out, line)
 		}
 	}
 	if m, ok := rf.find("mmaplog", "W2-append-pipelined", 0); ok {

@@ -148,9 +148,15 @@ func (r *runner) pipelined(st AsyncStore) (Result, error) {
 	var n uint64
 	stalls := 0
 	for {
-		for n-completed.Load() >= pipelineWindow {
+		if n-completed.Load() >= pipelineWindow {
 			stalls++
-			runtime.Gosched()
+			for spin := 0; n-completed.Load() >= pipelineWindow; spin++ {
+				if spin < 64 {
+					runtime.Gosched()
+				} else {
+					time.Sleep(20 * time.Microsecond)
+				}
+			}
 		}
 		now := time.Since(base)
 		starts[n%pipelineWindow] = now
@@ -188,7 +194,7 @@ func (r *runner) pipelined(st AsyncStore) (Result, error) {
 	lat.fill(&res)
 	res.Note = "Append+Flush(callback) per entry; latency = append to callback"
 	if stalls > 0 {
-		res.Note += fmt.Sprintf("; writer waited %d times for %d entries in flight", stalls, pipelineWindow)
+		res.Note += fmt.Sprintf("; writer waited %d times with %d entries in flight", stalls, pipelineWindow)
 	}
 	return res, nil
 }

@@ -1,0 +1,213 @@
+package bench_test
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftlog/raftlog/bench"
+)
+
+// tiny is a configuration that runs every workload in well under a second
+// per store.
+func tiny(t testing.TB) bench.Config {
+	t.Helper()
+	return bench.Config{
+		Dir:              t.TempDir(),
+		Duration:         100 * time.Millisecond,
+		Size:             128,
+		Preload:          2000,
+		ReopenEntries:    2000,
+		ReopenRounds:     2,
+		ChurnPreload:     3000,
+		ChurnPreloadSize: 1024,
+		ChurnTrail:       500,
+		ChurnEvery:       20 * time.Millisecond,
+		LimitDuration:    50 * time.Millisecond,
+		MaxBytes:         16 << 20,
+	}
+}
+
+var everyWorkload = []string{"limit", "W1", "W2", "W3", "W4", "W5", "W6"}
+
+// TestSmoke runs every workload against every registered store with tiny
+// sizes and checks that each result is sane.
+func TestSmoke(t *testing.T) {
+	for _, store := range bench.StoreNames() {
+		t.Run(store, func(t *testing.T) {
+			cfg := tiny(t)
+			var phases []bench.Progress
+			cfg.Progress = func(p bench.Progress) { phases = append(phases, p) }
+			rep, err := bench.Run(cfg, []string{store}, everyWorkload)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			d, err := bench.LookupDriver(store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkReport(t, rep, d)
+			if len(phases) == 0 || phases[len(phases)-1].Step != phases[len(phases)-1].Steps {
+				t.Errorf("progress did not reach the last step: %+v", phases)
+			}
+			checkJSONRoundTrip(t, rep)
+			var table, svg bytes.Buffer
+			if err := bench.WriteTable(&table, rep); err != nil {
+				t.Fatalf("WriteTable: %v", err)
+			}
+			for _, want := range []string{"cpu: ", store, "W6-churn", "limit-msync"} {
+				if !strings.Contains(table.String(), want) {
+					t.Errorf("table lacks %q:\n%s", want, table.String())
+				}
+			}
+			if err := bench.WriteSVG(&svg, rep); err != nil {
+				t.Fatalf("WriteSVG: %v", err)
+			}
+			if !strings.Contains(svg.String(), "<svg") || !strings.Contains(svg.String(), store) {
+				t.Errorf("SVG does not look like a chart of %s (%d bytes)", store, svg.Len())
+			}
+		})
+	}
+}
+
+// checkReport checks that rep has one sane row per (store, workload), and
+// a "cannot run" row exactly where the driver says so.
+func checkReport(t *testing.T, rep *bench.Report, d *bench.Driver) {
+	t.Helper()
+	if rep.Machine.Cores <= 0 || rep.Machine.Go == "" || rep.Machine.FS == "" || rep.Machine.Kernel == "" {
+		t.Errorf("machine description incomplete: %+v", rep.Machine)
+	}
+	want := map[string]int{ // rows per workload
+		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1,
+		"W1-append-sync": 1, "W2-append-pipelined": 1, "W3-append-nosync": 2,
+		"W4-get-random": 1, "W5-reopen": 1, "W6-churn": 1,
+	}
+	got := map[string]int{}
+	for _, r := range rep.Results {
+		got[r.Workload]++
+		id, _, _ := strings.Cut(r.Workload, "-")
+		if r.Store == "disk" {
+			if r.Workload == "limit-seqwrite-direct" && strings.HasPrefix(r.Note, "error: ") {
+				continue // O_DIRECT is optional (tmpfs before Linux 6.6)
+			}
+		} else if r.Store != d.Name {
+			t.Errorf("result for store %q, want %q", r.Store, d.Name)
+		}
+		if why, cannot := d.Cannot[id]; cannot {
+			if r.Ran() || !strings.Contains(r.Note, why) {
+				t.Errorf("%s: want a 'cannot run' row, got %+v", r.Workload, r)
+			}
+			continue
+		}
+		checkResult(t, r)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows per workload = %v, want %v", got, want)
+	}
+}
+
+func checkResult(t *testing.T, r bench.Result) {
+	t.Helper()
+	switch {
+	case !r.Ran() || strings.HasPrefix(r.Note, "error"):
+		t.Errorf("%s on %s did not run: %q", r.Workload, r.Store, r.Note)
+	case r.EntrySize <= 0 || r.Batch <= 0:
+		t.Errorf("%s on %s: entry size %d, batch %d", r.Workload, r.Store, r.EntrySize, r.Batch)
+	case r.P50us <= 0 || r.P99us < r.P50us || r.P999us < r.P99us || r.MaxUs < r.P999us:
+		t.Errorf("%s on %s: latencies not ordered: p50 %v p99 %v p99.9 %v max %v", r.Workload, r.Store, r.P50us, r.P99us, r.P999us, r.MaxUs)
+	case r.Workload != "W5-reopen" && r.MBPerSec <= 0:
+		t.Errorf("%s on %s: %v MB/s", r.Workload, r.Store, r.MBPerSec)
+	case r.OpsPerSec > 1e9:
+		t.Errorf("%s on %s: implausible %v ops/s", r.Workload, r.Store, r.OpsPerSec)
+	}
+	if r.Workload == "W5-reopen" && r.HeapBytes == 0 {
+		t.Errorf("W5 on %s: no heap figure", r.Store)
+	}
+	if r.Workload == "W3-append-nosync" && r.EntrySize != 128 && r.EntrySize != 4096 {
+		t.Errorf("W3 on %s: entry size %d", r.Store, r.EntrySize)
+	}
+}
+
+func checkJSONRoundTrip(t *testing.T, rep *bench.Report) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatalf("WriteJSON: %v", err)
+	}
+	for _, key := range []string{`"machine"`, `"cpu"`, `"cores"`, `"kernel"`, `"fs"`, `"go"`, `"results"`,
+		`"store"`, `"workload"`, `"entry_size"`, `"batch"`, `"ops_per_sec"`, `"mb_per_sec"`,
+		`"p50_us"`, `"p99_us"`, `"p999_us"`, `"max_us"`, `"heap_bytes"`, `"note"`} {
+		if !bytes.Contains(buf.Bytes(), []byte(key)) {
+			t.Errorf("JSON lacks key %s", key)
+		}
+	}
+	back, err := bench.ReadJSON(&buf)
+	if err != nil {
+		t.Fatalf("ReadJSON: %v", err)
+	}
+	if !reflect.DeepEqual(back, rep) {
+		t.Errorf("JSON round trip changed the report:\n got %+v\nwant %+v", back, rep)
+	}
+}
+
+// brokenStore fails its appends after a few calls.
+type brokenStore struct{ calls int }
+
+var errBroken = errors.New("broken store")
+
+func (s *brokenStore) Append([]bench.Entry) error {
+	if s.calls++; s.calls > 3 {
+		return errBroken
+	}
+	return nil
+}
+func (s *brokenStore) Sync() error                { return nil }
+func (s *brokenStore) Get(uint64) ([]byte, error) { return nil, errBroken }
+func (s *brokenStore) Purge(uint64) error         { return nil }
+func (s *brokenStore) Close() error               { return nil }
+
+// TestRunReportsFailures checks that a failing store is reported in the
+// error and in the result's note, and that the other stores still run.
+func TestRunReportsFailures(t *testing.T) {
+	defer bench.RegisterForTest(&bench.Driver{
+		Name: "broken",
+		Open: func(string, bench.OpenOptions) (bench.Store, error) { return &brokenStore{}, nil },
+	})()
+	cfg := tiny(t)
+	rep, err := bench.Run(cfg, []string{"broken", "raftwal"}, []string{"W1"})
+	if !errors.Is(err, errBroken) {
+		t.Fatalf("Run error = %v, want one wrapping %v", err, errBroken)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want 2: %+v", len(rep.Results), rep.Results)
+	}
+	if b := rep.Results[0]; b.Ran() || !strings.HasPrefix(b.Note, "error: ") || !strings.Contains(b.Note, "broken store") {
+		t.Errorf("broken store's row = %+v", b)
+	}
+	checkResult(t, rep.Results[1])
+}
+
+func TestLookup(t *testing.T) {
+	for _, s := range []string{"W1", "w1", "append-sync", "W1-append-sync"} {
+		w, err := bench.LookupWorkload(s)
+		if err != nil || w.ID != "W1" {
+			t.Errorf("LookupWorkload(%q) = %v, %v", s, w, err)
+		}
+	}
+	if _, err := bench.LookupWorkload("W9"); err == nil {
+		t.Error("LookupWorkload(W9) succeeded")
+	}
+	if _, err := bench.LookupDriver("nosuch"); err == nil {
+		t.Error("LookupDriver(nosuch) succeeded")
+	}
+	names := bench.StoreNames()
+	if len(names) < 5 || names[0] != "mmaplog" {
+		t.Errorf("StoreNames() = %v, want mmaplog first and the four peers", names)
+	}
+	if _, err := bench.Run(bench.Config{}, []string{"raftwal"}, []string{"W1"}); err == nil {
+		t.Error("Run without a directory succeeded")
+	}
+}
