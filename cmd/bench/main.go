@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer, progress bool) int {
 		long      = fs.Bool("long", false, "full run: every workload, 10s runs, W5 over 10 M entries")
 		preload   = fs.Int("preload", 0, "W4 entries (default 1 M)")
 		reopen    = fs.Int("reopen", 0, "W5 entries (default 1 M, 10 M with -long)")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: bench [flags]\n\nRuns Raft log store benchmarks side by side. Flags:\n")
@@ -103,6 +105,19 @@ func run(args []string, stdout, stderr io.Writer, progress bool) int {
 		fmt.Fprintf(stderr, "bench: WARNING: %s is on %s: syncs cost nothing there, durability results are meaningless\n", root, name)
 	}
 
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var bar *progressLine
 	if progress {
 		bar = newProgressLine(stderr)
