@@ -178,7 +178,11 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 		if sc.stop != nil {
 			why = sc.stop.Error()
 		}
-		return nil, format.Corruptf(segs[cut].Path, sc.end, sc.state.Last.Index+1,
+		var idx uint64 // unknown when the segment's snapshot is the damage
+		if sc.hasState {
+			idx = sc.state.Last.Index + 1
+		}
+		return nil, format.Corruptf(segs[cut].Path, sc.end, idx,
 			"invalid record (%s) before the durable watermark: the log was proven durable to position %d, this is position %d", why, res.Durable, pos)
 	}
 	// A torn tail: everything from the cut on was never acknowledged.

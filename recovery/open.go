@@ -183,6 +183,13 @@ func apply(fs vfs.FS, dir string, log *slog.Logger, list dirList, segs []Segment
 			keep(err)
 			dirDirty = dirDirty || created
 		}
+		if last && st.RebuildIndex {
+			// What lies after the end (a torn tail, stale records behind an
+			// earlier cut) must read as zeros before anything is appended:
+			// the writer leaves a record's padding untouched, and nonzero
+			// padding makes the record unreadable.
+			keep(zeroTail(s))
+		}
 		if last && s.Index != nil {
 			// Mark the last index open (not complete) before anything new
 			// can become durable: a crash from here on rescans it.
@@ -207,6 +214,21 @@ func apply(fs vfs.FS, dir string, log *slog.Logger, list dirList, segs []Segment
 		return nil, fmt.Errorf("mmaplog: recovery of %s: %w", dir, firstErr)
 	}
 	return o, nil
+}
+
+// zeroTail zeroes s's bytes from its end to the last nonzero byte and
+// makes them durable.
+func zeroTail(s *OpenSegment) error {
+	var z int64
+	err := guardFault(func() error {
+		z = lastNonzero(s.Data, s.End)
+		clear(s.Data[s.End:z])
+		return nil
+	})
+	if err != nil || z == s.End {
+		return err
+	}
+	return s.File.Msync(s.End, z-s.End)
 }
 
 // rebuildIndex writes s.Slots into s's index file, creating a new file

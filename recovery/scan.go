@@ -83,7 +83,7 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 		if id.Index != s.base+s.count {
 			return format.Corruptf(path, off, id.Index, "entry %d out of place in a segment holding %d..%d", id.Index, s.base, s.base+s.count-1)
 		}
-		s.state.Last = id
+		raftstate.ApplyAppend(&s.state, id)
 		s.count++
 		s.entries++
 		if keepSlots {
@@ -105,6 +105,11 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 		first, last, err := format.Truncate(r.Body)
 		if err != nil {
 			return bad(err)
+		}
+		// The writer truncates within [Purged+1, Last] and records the entry
+		// before the cut (or Purged) as the new Last.
+		if err := raftstate.CheckTruncate(&s.state, first); err != nil || last.Index != first-1 {
+			return format.Corruptf(path, off, first, "truncate at %d to last %v breaks the log order (last %v, purged %v)", first, last, s.state.Last, s.state.Purged)
 		}
 		s.state.Last = last
 		if s.base != 0 {
@@ -163,7 +168,7 @@ func resync(data []byte, from, limit int64, startPos uint64) evidence {
 		}
 		ev.lastByte = off + 8
 		t := format.Type(data[off])
-		if !t.Valid() || off+format.FrameSize > limit || budget <= 0 {
+		if !t.Valid() || data[off+1]|data[off+2]|data[off+3] != 0 || off+format.FrameSize > limit || budget <= 0 {
 			continue
 		}
 		durable := le64(data[off+8:])
@@ -171,6 +176,9 @@ func resync(data []byte, from, limit int64, startPos uint64) evidence {
 			continue
 		}
 		n := int64(le32(data[off+4:]))
+		if off+format.RecordSize(int(n)) > limit {
+			continue // ReadRecord rejects it without checksumming
+		}
 		budget -= n
 		r, err := format.ReadRecord(data, off)
 		if err != nil {

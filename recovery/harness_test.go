@@ -1,0 +1,507 @@
+package recovery_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/mmaplog"
+	"github.com/raftlog/raftlog/recovery"
+)
+
+// The harness writes real logs with mmaplog on real files, damages them
+// with plain file writes, and checks what Open, Verify and Repair make of
+// them. A "crash" is a copy of the directory taken while the Log is open
+// and idle: the bytes a kill -9 would leave behind (page cache included).
+
+var testOpts = mmaplog.Options{
+	SegmentSize: mmaplog.MinSegmentSize,
+	Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+}
+
+// pay is the payload of entry idx written in term: its own index and term
+// in readable form, of varying length (so that padding varies).
+func pay(term, idx uint64) []byte {
+	p := fmt.Appendf(nil, "t%d-i%d-", term, idx)
+	return append(p, strings.Repeat("x", int(idx%7)*5)...)
+}
+
+// model tracks what the test wrote: the latest entry written at each index.
+type model struct {
+	ents map[uint64]mmaplog.Entry
+	last uint64
+}
+
+func newModel() *model { return &model{ents: map[uint64]mmaplog.Entry{}} }
+
+func (m *model) clone() *model {
+	c := &model{ents: map[uint64]mmaplog.Entry{}, last: m.last}
+	for k, v := range m.ents {
+		c.ents[k] = v
+	}
+	return c
+}
+
+func (m *model) put(e mmaplog.Entry) {
+	m.ents[e.ID.Index] = e
+	m.last = max(m.last, e.ID.Index)
+}
+
+// appendN appends entries from..to in term, batch entries per call.
+func (m *model) appendN(t testing.TB, l *mmaplog.Log, from, to, term uint64, batch int) {
+	t.Helper()
+	var es []mmaplog.Entry
+	flush := func() {
+		if len(es) == 0 {
+			return
+		}
+		if err := l.Append(es...); err != nil {
+			t.Fatalf("append %d..%d: %v", es[0].ID.Index, es[len(es)-1].ID.Index, err)
+		}
+		es = es[:0]
+	}
+	for i := from; i <= to; i++ {
+		e := mmaplog.Entry{ID: mmaplog.LogID{Term: term, Index: i}, Payload: pay(term, i)}
+		es = append(es, e)
+		m.put(e)
+		if len(es) == batch {
+			flush()
+		}
+	}
+	flush()
+}
+
+func (m *model) truncate(t testing.TB, l *mmaplog.Log, idx uint64) {
+	t.Helper()
+	if err := l.Truncate(idx); err != nil {
+		t.Fatal(err)
+	}
+	m.last = idx - 1
+}
+
+func mustSync(t testing.TB, l *mmaplog.Log) {
+	t.Helper()
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openLog(t testing.TB, dir string) *mmaplog.Log {
+	t.Helper()
+	l, err := mmaplog.Open(dir, testOpts)
+	if err != nil {
+		t.Fatalf("open %s: %v", dir, err)
+	}
+	return l
+}
+
+// crashed writes a log with f and returns a copy of its directory taken
+// while the Log was still open: what a kill -9 after f leaves.
+func crashed(t testing.TB, f func(l *mmaplog.Log, m *model)) (string, *model) {
+	t.Helper()
+	m := newModel()
+	return crashedIn(t, t.TempDir(), m, f), m
+}
+
+// crashedIn is crashed on an existing log directory.
+func crashedIn(t testing.TB, src string, m *model, f func(l *mmaplog.Log, m *model)) string {
+	t.Helper()
+	l := openLog(t, src)
+	f(l, m)
+	dst := copyDir(t, src)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// closed writes a log with f and closes it cleanly.
+func closed(t testing.TB, f func(l *mmaplog.Log, m *model)) (string, *model) {
+	t.Helper()
+	dir := t.TempDir()
+	l := openLog(t, dir)
+	m := newModel()
+	f(l, m)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, m
+}
+
+// copyDir copies the regular files of src into a new directory.
+func copyDir(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if errors.Is(err, os.ErrNotExist) && strings.HasSuffix(e.Name(), format.TempSuffix) {
+			continue // a segment being prepared went away
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// snapshot returns every file of dir and its bytes.
+func snapshot(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]byte{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = b
+	}
+	return m
+}
+
+func sameSnapshot(t testing.TB, what string, a, b map[string][]byte) {
+	t.Helper()
+	for name, x := range a {
+		y, ok := b[name]
+		if !ok {
+			t.Errorf("%s: %s disappeared", what, name)
+			continue
+		}
+		if !bytes.Equal(x, y) {
+			k := 0
+			for k < min(len(x), len(y)) && x[k] == y[k] {
+				k++
+			}
+			t.Errorf("%s: %s changed (first difference at byte %d, sizes %d/%d)", what, name, k, len(x), len(y))
+		}
+	}
+	for name := range b {
+		if _, ok := a[name]; !ok {
+			t.Errorf("%s: %s appeared", what, name)
+		}
+	}
+}
+
+// rec is one record as found on disk.
+type rec struct {
+	Seg     string // segment file name
+	Off     int64
+	Size    int64
+	Type    format.Type
+	Index   uint64 // entry index (entries only)
+	Body    int    // body length
+	Durable uint64
+	CRC     uint32
+}
+
+// segNames lists the segment files of dir in ID order.
+func segNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if _, ok := format.ParseSegmentName(e.Name()); ok {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// records walks the chained records of one segment file.
+func records(t testing.TB, dir, name string) []rec {
+	t.Helper()
+	data := readFile(t, filepath.Join(dir, name))
+	_, prev, err := format.ReadSegmentHeader(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var out []rec
+	for off := int64(format.SegmentHeaderSize); ; {
+		r, err := format.ReadRecord(data, off)
+		if err != nil || r.Prev != prev {
+			return out
+		}
+		x := rec{Seg: name, Off: off, Size: r.Size, Type: r.Type, Body: len(r.Body), Durable: r.Durable, CRC: r.CRC}
+		if r.Type == format.TypeEntry {
+			id, _ := format.EntryID(r.Body)
+			x.Index = id.Index
+		}
+		out = append(out, x)
+		prev = r.CRC
+		off += r.Size
+	}
+}
+
+// allRecords walks every segment of dir.
+func allRecords(t testing.TB, dir string) []rec {
+	t.Helper()
+	var out []rec
+	for _, n := range segNames(t, dir) {
+		out = append(out, records(t, dir, n)...)
+	}
+	return out
+}
+
+// entry returns the live (last written) record of entry idx.
+func entry(t testing.TB, dir string, idx uint64) rec {
+	t.Helper()
+	var found *rec
+	rs := allRecords(t, dir)
+	for k := range rs {
+		if rs[k].Type == format.TypeEntry && rs[k].Index == idx {
+			found = &rs[k]
+		}
+	}
+	if found == nil {
+		t.Fatalf("entry %d not found in %s", idx, dir)
+	}
+	return *found
+}
+
+// lastOf returns the last record of type typ in dir.
+func lastOf(t testing.TB, dir string, typ format.Type) rec {
+	t.Helper()
+	rs := allRecords(t, dir)
+	for k := len(rs) - 1; k >= 0; k-- {
+		if rs[k].Type == typ {
+			return rs[k]
+		}
+	}
+	t.Fatalf("no %v record in %s", typ, dir)
+	return rec{}
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// writeAt overwrites bytes of a file.
+func writeAt(t testing.TB, path string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flip inverts the bits of mask in the byte at off.
+func flip(t testing.TB, path string, off int64, mask byte) {
+	t.Helper()
+	b := readFile(t, path)
+	if off >= int64(len(b)) {
+		t.Fatalf("flip %s at %d: file is %d bytes", path, off, len(b))
+	}
+	writeAt(t, path, off, []byte{b[off] ^ mask})
+}
+
+func zero(t testing.TB, path string, off, n int64) {
+	t.Helper()
+	writeAt(t, path, off, make([]byte, n))
+}
+
+// mutateRecord changes the body of the record at off in place (same
+// length), reseals its checksum and rechains the records after it: a
+// well-formed record with unexpected content, as a buggy writer would
+// leave it.
+func mutateRecord(t testing.TB, path string, off int64, f func(body []byte)) {
+	t.Helper()
+	data := readFile(t, path)
+	r, err := format.ReadRecord(data, off)
+	if err != nil {
+		t.Fatalf("mutate %s at %d: %v", path, off, err)
+	}
+	f(r.Body)
+	crc := format.PutFrame(data[off:], r.Type, len(r.Body), r.Durable, r.Prev)
+	rechain(data, off+r.Size, crc)
+	writeAt(t, path, 0, data)
+}
+
+// rechain reseals the chain of the records of data from off on.
+func rechain(data []byte, off int64, prev uint32) {
+	for {
+		f := data[off:]
+		if len(f) < format.FrameSize || !format.Type(f[0]).Valid() {
+			return
+		}
+		n := int(uint32(f[4]) | uint32(f[5])<<8 | uint32(f[6])<<16 | uint32(f[7])<<24)
+		size := format.RecordSize(n)
+		if off+size > int64(len(data)) {
+			return
+		}
+		r, err := format.ReadRecord(data, off)
+		if err != nil {
+			return
+		}
+		prev = format.PutFrame(data[off:], r.Type, n, r.Durable, prev)
+		off += size
+	}
+}
+
+// appendRecord writes a record after the last chained record of segment
+// name, chained to it, with the given body and durable watermark, and
+// returns its offset.
+func appendRecord(t testing.TB, dir, name string, typ format.Type, body []byte, durable uint64) int64 {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	data := readFile(t, path)
+	rs := records(t, dir, name)
+	_, prev, _ := format.ReadSegmentHeader(data)
+	off := int64(format.SegmentHeaderSize)
+	if len(rs) > 0 {
+		last := rs[len(rs)-1]
+		off, prev = last.Off+last.Size, last.CRC
+	}
+	b := make([]byte, format.RecordSize(len(body)))
+	copy(b[format.FrameSize:], body)
+	format.PutFrame(b, typ, len(body), durable, prev)
+	writeAt(t, path, off, b)
+	return off
+}
+
+// rewriteHeader changes fields of a segment header and reseals its CRC.
+func rewriteHeader(t testing.TB, path string, f func(h *format.SegmentHeader)) {
+	t.Helper()
+	data := readFile(t, path)
+	h, _, err := format.ReadSegmentHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(&h)
+	b := make([]byte, format.SegmentHeaderSize)
+	format.PutSegmentHeader(b, h)
+	writeAt(t, path, 0, b)
+}
+
+func header(t testing.TB, path string) format.SegmentHeader {
+	t.Helper()
+	h, _, err := format.ReadSegmentHeader(readFile(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// checkEntries checks that l holds exactly the model's entries first..last.
+func checkEntries(t testing.TB, l *mmaplog.Log, m *model, first, last uint64) {
+	t.Helper()
+	st := l.State()
+	if st.Last.Index != last {
+		t.Fatalf("Last = %v, want index %d", st.Last, last)
+	}
+	if last >= first && st.Purged.Index+1 != first {
+		t.Fatalf("Purged = %v, want first index %d", st.Purged, first)
+	}
+	for i := first; i <= last; i++ {
+		e, err := l.Get(i)
+		if err != nil {
+			t.Fatalf("Get(%d): %v", i, err)
+		}
+		w, ok := m.ents[i]
+		if !ok {
+			t.Fatalf("entry %d is not in the model", i)
+		}
+		if e.ID != w.ID || !bytes.Equal(e.Payload, w.Payload) {
+			t.Fatalf("Get(%d) = %v %.40q, want %v %.40q", i, e.ID, e.Payload, w.ID, w.Payload)
+		}
+	}
+	if _, err := l.Get(last + 1); !errors.Is(err, mmaplog.ErrNotFound) {
+		t.Fatalf("Get(%d) after the last entry: %v, want ErrNotFound", last+1, err)
+	}
+}
+
+// checkAppendable appends one entry after last, syncs, and reads it back.
+func checkAppendable(t testing.TB, l *mmaplog.Log, m *model, last uint64) {
+	t.Helper()
+	term := max(l.State().Last.Term, 1)
+	e := mmaplog.Entry{ID: mmaplog.LogID{Term: term, Index: last + 1}, Payload: pay(term, last+1)}
+	if err := l.Append(e); err != nil {
+		t.Fatalf("append after recovery: %v", err)
+	}
+	mustSync(t, l)
+	m.ents[last+1] = e
+	got, err := l.Get(last + 1)
+	if err != nil || !bytes.Equal(got.Payload, e.Payload) {
+		t.Fatalf("Get(%d) after append: %v %q", last+1, err, got.Payload)
+	}
+}
+
+func asCorrupt(t testing.TB, err error) *mmaplog.CorruptError {
+	t.Helper()
+	var ce *mmaplog.CorruptError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v (%T) is not a *CorruptError", err, err)
+	}
+	if !errors.Is(err, mmaplog.ErrCorrupt) {
+		t.Fatalf("error %v does not match ErrCorrupt", err)
+	}
+	return ce
+}
+
+// anyIndex in a want means: do not check the CorruptError's Index.
+const anyIndex = ^uint64(0)
+
+func checkLocation(t testing.TB, what string, ce *mmaplog.CorruptError, path string, off int64, idx uint64) {
+	t.Helper()
+	if ce.Path != path || ce.Offset != off || (idx != anyIndex && ce.Index != idx) {
+		t.Fatalf("%s: corruption at %s offset %d entry %d (%s); want %s offset %d entry %d",
+			what, ce.Path, ce.Offset, ce.Index, ce.Reason, path, off, int64(idx))
+	}
+}
+
+// verify runs recovery.Verify and checks that it changed nothing.
+func verify(t testing.TB, dir string) *recovery.Report {
+	t.Helper()
+	before := snapshot(t, dir)
+	rep, err := recovery.Verify(dir)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	sameSnapshot(t, "Verify", before, snapshot(t, dir))
+	return rep
+}
+
+func describe(rep *recovery.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "status %v, state {%s}", rep.Status, recovery.DescribeState(&rep.State))
+	for _, p := range rep.Problems {
+		fmt.Fprintf(&b, "\n  problem %v", p)
+	}
+	if rep.Torn != nil {
+		fmt.Fprintf(&b, "\n  torn at %s:%d (%v)", filepath.Base(rep.Torn.Path), rep.Torn.Offset, rep.Torn.Reason)
+	}
+	if c := rep.Cut; c != nil {
+		fmt.Fprintf(&b, "\n  cut %s:%d whole=%v resize=%v kept last %v lost %+v", filepath.Base(c.Path), c.Offset, c.Whole, c.Resize, c.Kept.Last, c.Lost)
+	}
+	return b.String()
+}
