@@ -2,10 +2,12 @@ package mmaplog
 
 import (
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
 )
 
 // syncRange is a written, not yet durable byte range of a segment.
@@ -72,7 +74,11 @@ func (w *work) merge(src *work) {
 
 // flusher is the one goroutine that syncs and runs callbacks.
 type flusher struct {
-	l        *Log
+	l *Log
+	// syncMu is held while a batch is taken from pending and synced, by
+	// the flusher goroutine or inline by Sync: batches complete in order.
+	syncMu   sync.Mutex
+	inline   work // Sync's batch, under syncMu
 	mu       sync.Mutex
 	pending  work // handed off, not yet picked up
 	kick     chan struct{}
@@ -84,7 +90,6 @@ type flusher struct {
 	flushes, syncs     uint64
 	syncTotal, syncMax time.Duration
 	lastSync           time.Duration
-	pendingRemovals    int
 }
 
 func (f *flusher) start(l *Log) {
@@ -121,18 +126,24 @@ func (f *flusher) run() {
 			// quitting, so pending holds nothing that needs a callback.
 			return
 		}
+		f.syncMu.Lock()
 		f.mu.Lock()
 		w, f.pending = f.pending, w
 		f.mu.Unlock()
 		if w.empty() {
+			f.syncMu.Unlock()
 			continue
 		}
 		err := f.sync(&w)
+		// Callbacks run before syncMu is released, so that a Sync that
+		// returns has seen every earlier callback run (a callback must
+		// not call Sync).
 		for _, cb := range w.cbs {
 			if cb != nil {
 				cb(err)
 			}
 		}
+		f.syncMu.Unlock()
 		w.reset()
 	}
 }
@@ -165,7 +176,6 @@ func (f *flusher) sync(w *work) error {
 	f.syncTotal += d
 	f.syncMax = max(f.syncMax, d)
 	f.lastSync = d
-	f.pendingRemovals -= len(w.removes)
 	f.mu.Unlock()
 	return nil
 }
@@ -199,12 +209,13 @@ func (f *flusher) remove(segs []*segment) error {
 	for _, s := range segs {
 		s.gone = true
 	}
+	l.dropped -= len(segs)
 	l.mu.Unlock()
 	for _, s := range segs {
 		if err := s.close(); err != nil {
 			l.log.Warn("mmaplog: close purged segment", "file", s.path, "err", err)
 		}
-		for _, p := range []string{s.path, s.idx.Path()} {
+		for _, p := range []string{s.path, filepath.Join(l.dir, format.IndexName(s.id))} {
 			if err := l.fs.Remove(p); err != nil {
 				return fmt.Errorf("remove purged %s: %w", p, err)
 			}
@@ -221,20 +232,32 @@ func (f *flusher) keepRemovals(w *work) {
 	f.mu.Unlock()
 }
 
-// handOff moves the writer's accumulated work and done into the
-// flusher's pending batch and wakes it. Call with wmu held.
-func (l *Log) handOff(done func(error)) {
+// handOff moves the writer's accumulated work into the flusher's pending
+// batch. Call with wmu held.
+func (l *Log) handOff() {
 	s := l.open
 	l.todo.addRange(s, l.handed, s.end)
 	l.handed = s.end
 	l.todo.pos = s.globalEnd()
 	f := &l.fl
 	f.mu.Lock()
-	f.pendingRemovals += len(l.todo.removes)
 	f.pending.merge(&l.todo)
-	f.pending.cbs = append(f.pending.cbs, done)
 	f.pending.flushes++
 	f.mu.Unlock()
+}
+
+// handOffWith is handOff plus done queued as the batch's next callback,
+// and a wake-up for the flusher. Call with wmu held.
+func (l *Log) handOffWith(done func(error)) {
+	l.handOff()
+	f := &l.fl
+	f.mu.Lock()
+	f.pending.cbs = append(f.pending.cbs, done)
+	f.mu.Unlock()
+	f.wake()
+}
+
+func (f *flusher) wake() {
 	select {
 	case f.kick <- struct{}{}:
 	default:
@@ -249,22 +272,58 @@ func (l *Log) handOff(done func(error)) {
 // issued while a sync is running are coalesced into the next one.
 //
 // When Flush itself returns an error (the Log is closed or has failed),
-// done is not called.
+// done is not called. done must not call Sync or Close (they wait for the
+// flusher that is running done); it may call Flush and the write methods.
 func (l *Log) Flush(done func(error)) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if err := l.writable(); err != nil {
 		return err
 	}
-	l.handOff(done)
+	l.handOffWith(done)
 	return nil
 }
 
-// Sync is Flush followed by waiting for it.
+// Sync makes every write that returned before it durable, like Flush
+// followed by waiting for it. When no Flush callback is waiting, the sync
+// runs on the calling goroutine (saving two goroutine wake-ups); batches
+// still complete in order and coalesce with concurrent flushes.
 func (l *Log) Sync() error {
-	ch := make(chan error, 1)
-	if err := l.Flush(func(err error) { ch <- err }); err != nil {
+	l.wmu.Lock()
+	if err := l.writable(); err != nil {
+		l.wmu.Unlock()
 		return err
 	}
-	return <-ch
+	l.handOff()
+	l.wmu.Unlock()
+
+	f := &l.fl
+	f.syncMu.Lock()
+	f.mu.Lock()
+	if len(f.pending.cbs) > 0 {
+		// Callbacks must run on the flusher goroutine, after this batch:
+		// queue behind them and wait.
+		f.mu.Unlock()
+		f.syncMu.Unlock()
+		ch := make(chan error, 1)
+		f.mu.Lock()
+		f.pending.cbs = append(f.pending.cbs, func(err error) { ch <- err })
+		f.mu.Unlock()
+		f.wake()
+		return <-ch
+	}
+	f.inline, f.pending = f.pending, f.inline
+	f.mu.Unlock()
+	var err error
+	if f.inline.empty() {
+		// The flusher already synced the batch holding this call's writes.
+		if p := l.failure.Load(); p != nil {
+			err = *p
+		}
+	} else {
+		err = f.sync(&f.inline)
+		f.inline.reset()
+	}
+	f.syncMu.Unlock()
+	return err
 }

@@ -30,17 +30,20 @@ type Log struct {
 	open      *segment // where appends go
 	prev      uint32   // chain value at open.end
 	lastState bool     // the last record written is a State record
+	wfirst    uint64   // first as the writer sees it mid-call (snapshots)
 	handed    int64    // open.end already handed to the flusher
 	todo      work     // sync work not yet handed to the flusher
 	wclosed   bool
 	scratch   raftstate.State
 
 	// Reader side, guarded by mu (written under wmu and mu).
-	mu     sync.RWMutex
-	state  raftstate.State
-	segs   []*segment // in ID order, including the open one
-	runs   []recovery.Run
-	closed bool
+	mu      sync.RWMutex
+	state   raftstate.State
+	segs    []*segment // in ID order, including the open one
+	runs    []recovery.Run
+	dropped int    // purged segments out of segs, not yet deleted
+	first   uint64 // lowest index that can exist; see firstIndex
+	closed  bool
 
 	durable atomic.Uint64 // global position proven durable
 	failure atomic.Pointer[error]
@@ -72,7 +75,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	l.prep = newPreparer(fs, dir, opts.SegmentSize, !opts.NoZeroFill)
+	l.prep = newPreparer(fs, dir, opts.SegmentSize, opts.ZeroFill)
 	l.fl.start(l)
 	return l, nil
 }
@@ -101,6 +104,8 @@ func (l *Log) load() error {
 	l.lastState = last.Checkpoint
 	l.handed = l.open.end
 	l.state = o.Result.State
+	l.first = o.Result.First
+	l.wfirst = l.first
 	l.durable.Store(l.open.globalEnd())
 	l.rebuildRuns()
 	return nil
@@ -113,7 +118,9 @@ func (l *Log) createFirst() error {
 	if err != nil {
 		return err
 	}
-	s, crc, err := install(l.fs, l.dir, b, format.SegmentHeader{ID: 1, FileSize: uint64(size)}, &l.state, 0)
+	b.prefaultAsync()
+	l.first, l.wfirst = 1, 1
+	s, crc, err := install(l.fs, l.dir, b, format.SegmentHeader{ID: 1, FileSize: uint64(size)}, &l.state, l.first, 0)
 	if err != nil {
 		b.discard(l.fs)
 		return err
@@ -195,7 +202,7 @@ func (l *Log) Close() error {
 	l.wclosed = true
 	done := make(chan error, 1)
 	if err == nil {
-		l.handOff(func(e error) { done <- e })
+		l.handOffWith(func(e error) { done <- e })
 	}
 	l.wmu.Unlock()
 	if err == nil {

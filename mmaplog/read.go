@@ -9,7 +9,6 @@ import (
 	"sort"
 
 	"github.com/raftlog/raftlog/internal/format"
-	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -29,8 +28,8 @@ func (l *Log) Get(i uint64) (e Entry, err error) {
 // readEntry reads entry i, copying the payload when withPayload. Call with
 // mu read-locked or wmu held.
 func (l *Log) readEntry(i uint64, withPayload bool) (Entry, error) {
-	if i <= l.state.Purged.Index || i > l.state.Last.Index {
-		return Entry{}, fmt.Errorf("%w: index %d outside [%d, %d]", ErrNotFound, i, l.state.Purged.Index+1, l.state.Last.Index)
+	if first := l.firstIndex(); i < first || i > l.state.Last.Index {
+		return Entry{}, fmt.Errorf("%w: index %d outside [%d, %d]", ErrNotFound, i, first, l.state.Last.Index)
 	}
 	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].First > i }) - 1
 	if k < 0 {
@@ -71,12 +70,15 @@ func (l *Log) Entries(from, to uint64) iter.Seq2[Entry, error] {
 		for i := from; i < to; i++ {
 			e, err := l.Get(i)
 			if errors.Is(err, ErrNotFound) {
-				st := l.bounds()
-				if i <= st.Purged.Index {
-					i = st.Purged.Index // resume at the first live index
+				first, last := l.bounds()
+				if i < first {
+					i = first - 1 // resume at the first live index
 					continue
 				}
-				return // beyond Last
+				if i > last {
+					return
+				}
+				continue
 			}
 			if err != nil {
 				yield(Entry{}, err)
@@ -89,12 +91,17 @@ func (l *Log) Entries(from, to uint64) iter.Seq2[Entry, error] {
 	}
 }
 
-// bounds returns Purged and Last.
-func (l *Log) bounds() raftstate.State {
+// bounds returns the first and last existing index.
+func (l *Log) bounds() (first, last uint64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return raftstate.State{Purged: l.state.Purged, Last: l.state.Last}
+	return l.firstIndex(), l.state.Last.Index
 }
+
+// firstIndex is the lowest index that can exist: Purged.Index+1, or, when
+// the log was empty and never purged, the index its first append started
+// at (raft-log allows any). Call with mu read-locked or wmu held.
+func (l *Log) firstIndex() uint64 { return l.first }
 
 // State returns the durable Raft state as of every call that returned nil,
 // flushed or not. UserData is a copy.
@@ -108,6 +115,7 @@ func (l *Log) State() State {
 func (l *Log) Stats() Stats {
 	l.mu.RLock()
 	var st Stats
+	st.Segments, st.PendingRemovals = l.dropped, l.dropped
 	for _, s := range l.segs {
 		st.Segments++
 		st.BytesUsed += s.pubEnd
@@ -116,8 +124,8 @@ func (l *Log) Stats() Stats {
 			st.IndexBytes += int64(s.idx.Slots())*4 + 64
 		}
 	}
-	if l.state.Last.Index > l.state.Purged.Index {
-		st.FirstIndex, st.LastIndex = l.state.Purged.Index+1, l.state.Last.Index
+	if first := l.firstIndex(); l.state.Last.Index >= first {
+		st.FirstIndex, st.LastIndex = first, l.state.Last.Index
 		st.Entries = st.LastIndex - st.FirstIndex + 1
 	}
 	l.mu.RUnlock()
@@ -126,9 +134,7 @@ func (l *Log) Stats() Stats {
 	f.mu.Lock()
 	st.Flushes, st.Syncs = f.flushes, f.syncs
 	st.SyncTotal, st.SyncMax, st.LastSync = f.syncTotal, f.syncMax, f.lastSync
-	st.PendingRemovals = f.pendingRemovals
 	f.mu.Unlock()
-	st.Segments += st.PendingRemovals
 	if p := l.failure.Load(); p != nil {
 		st.Failed = *p
 	}

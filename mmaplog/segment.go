@@ -29,13 +29,19 @@ type segment struct {
 	stateOff int64  // (w) offset of the last State record
 	pubEnd   int64  // (r) end as of the last publish (Dump, Stats)
 	gone     bool   // (r) unmapped: purged and removed, or closed
+
+	prefaulted chan struct{} // closed when a background prefault ends; nil if none
 }
 
 // globalEnd is the global position of the segment's end.
 func (s *segment) globalEnd() uint64 { return s.startPos + uint64(s.end) }
 
-// close unmaps and closes the segment and its index.
+// close unmaps and closes the segment and its index, after any
+// background prefault of its mapping has finished.
 func (s *segment) close() error {
+	if s.prefaulted != nil {
+		<-s.prefaulted
+	}
 	var err error
 	if s.idx != nil {
 		err = s.idx.Close()
@@ -49,15 +55,34 @@ func (s *segment) close() error {
 // blank is a freshly created, mapped segment file and index, under
 // temporary names until the writer installs it.
 type blank struct {
-	file    vfs.File
-	data    []byte
-	idx     *index.File
-	segPath string // temporary paths
-	idxPath string
-	err     error
+	file       vfs.File
+	data       []byte
+	idx        *index.File
+	segPath    string // temporary paths
+	idxPath    string
+	err        error
+	prefaulted chan struct{} // see segment.prefaulted
+}
+
+// prefaultAsync faults in b's mapping on another goroutine (blanks
+// created on the writer's path); the segment waits for it before closing.
+func (b *blank) prefaultAsync() {
+	pf, ok := b.file.(vfs.Prefaulter)
+	if !ok {
+		return
+	}
+	ch := make(chan struct{})
+	b.prefaulted = ch
+	go func() {
+		defer close(ch)
+		_ = pf.Prefault()
+	}()
 }
 
 func (b *blank) discard(fs vfs.FS) {
+	if b.prefaulted != nil {
+		<-b.prefaulted
+	}
 	if b.idx != nil {
 		_ = b.idx.Close()
 		_ = fs.Remove(b.idxPath)
@@ -115,12 +140,12 @@ func zeroFillFile(f vfs.File, size int64) error {
 // install writes the segment header and the initial State snapshot into
 // b, renames its files to their final names and returns the segment and
 // the chain value after the snapshot.
-func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftstate.State, durable uint64) (*segment, uint32, error) {
+func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftstate.State, first, durable uint64) (*segment, uint32, error) {
 	seed := format.PutSegmentHeader(b.data, h)
 	n := format.StateSize(st)
 	size := format.RecordSize(n)
 	rec := b.data[format.SegmentHeaderSize : format.SegmentHeaderSize+size]
-	format.PutState(rec[format.FrameSize:], st)
+	format.PutStateFirst(rec[format.FrameSize:], st, first)
 	crc := format.PutFrame(rec, format.TypeState, n, durable, seed)
 	s := &segment{
 		id:       h.ID,
@@ -131,6 +156,8 @@ func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftst
 		startPos: h.StartPos,
 		end:      format.SegmentHeaderSize + size,
 		stateOff: format.SegmentHeaderSize,
+
+		prefaulted: b.prefaulted,
 	}
 	s.pubEnd = s.end
 	s.idx.SetHeader(index.Header{SegmentID: h.ID, ValidEnd: s.end, StateOff: s.stateOff})
@@ -188,6 +215,8 @@ func (p *preparer) run() {
 		b, err := createBlank(p.fs, p.dir, p.tempNumber(), p.size, p.zeroFill)
 		if err != nil {
 			b = &blank{err: err}
+		} else if pf, ok := b.file.(vfs.Prefaulter); ok {
+			_ = pf.Prefault() // a hint: without it the writer takes the faults
 		}
 		select {
 		case p.ready <- b:
@@ -221,7 +250,11 @@ func (p *preparer) take(size int64) (*blank, error) {
 		}
 	default:
 	}
-	return createBlank(p.fs, p.dir, p.tempNumber(), size, false)
+	b, err := createBlank(p.fs, p.dir, p.tempNumber(), size, false)
+	if err == nil {
+		b.prefaultAsync()
+	}
+	return b, err
 }
 
 // stop ends the background goroutine and deletes an unused segment.

@@ -35,6 +35,11 @@ func (l *Log) Append(entries ...Entry) (err error) {
 	}
 	defer faultGuard(debugSetPanicOnFault(), &err)
 	cur := l.state // the snapshot a mid-batch rotation writes
+	if cur.Last.IsZero() {
+		// An empty log (never purged) starts where its first entry says.
+		l.wfirst = entries[0].ID.Index
+	}
+	defer func() { l.wfirst = l.first }() // a failed call publishes nothing
 	newRun := false
 	for i := range entries {
 		e := &entries[i]
@@ -56,12 +61,13 @@ func (l *Log) Append(entries ...Entry) (err error) {
 		s.idx.Set(int(e.ID.Index-s.base), s.end)
 		s.count++
 		s.end += int64(len(b))
-		cur.Last = e.ID
+		raftstate.ApplyAppend(&cur, e.ID)
 	}
 	l.lastState = false
 	l.appends.Add(uint64(len(entries)))
 	l.mu.Lock()
 	l.state.Last = cur.Last
+	l.first = l.wfirst
 	l.open.pubEnd = l.open.end
 	if newRun {
 		l.rebuildRuns()
@@ -107,7 +113,7 @@ func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
 		h := format.SegmentHeader{ID: old.id + 1, StartPos: old.startPos + uint64(len(old.data)), PrevEnd: uint64(old.end), FileSize: uint64(len(b.data))}
 		var s *segment
 		var crc uint32
-		if s, crc, err = install(l.fs, l.dir, b, h, cur, l.durable.Load()); err == nil {
+		if s, crc, err = install(l.fs, l.dir, b, h, cur, l.wfirst, l.durable.Load()); err == nil {
 			l.todo.addRange(old, l.handed, old.end)
 			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: indexHeader(old, true)})
 			l.todo.dir = true
@@ -127,9 +133,10 @@ func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
 	return err
 }
 
-// nudgePreparer asks for the next segment once the open one is half full.
+// nudgePreparer asks for the next segment once the open one is a quarter
+// full, leaving the preparer time to create and prefault it.
 func (l *Log) nudgePreparer() {
-	if s := l.open; s.end > int64(len(s.data))/2 {
+	if s := l.open; s.end > int64(len(s.data))/4 {
 		l.prep.nudge()
 	}
 }
@@ -154,7 +161,7 @@ func (l *Log) writeRecord(t format.Type, n int, put func(body []byte)) error {
 
 // writeState writes a State record holding st.
 func (l *Log) writeState(st *raftstate.State) error {
-	return l.writeRecord(format.TypeState, format.StateSize(st), func(b []byte) { format.PutState(b, st) })
+	return l.writeRecord(format.TypeState, format.StateSize(st), func(b []byte) { format.PutStateFirst(b, st, l.wfirst) })
 }
 
 // publish makes the writer's changes visible to readers. Call with wmu held.
@@ -245,7 +252,7 @@ func (l *Log) Truncate(idx uint64) (err error) {
 	}
 	defer faultGuard(debugSetPanicOnFault(), &err)
 	newLast := l.state.Purged
-	if idx-1 > l.state.Purged.Index {
+	if idx-1 >= l.firstIndex() {
 		// Read under the read lock's protection: the writer holds wmu, so
 		// nothing can unmap the segment, and idx-1 <= Last is published.
 		e, err := l.readEntry(idx-1, false)
@@ -293,6 +300,8 @@ func (l *Log) Purge(upto LogID) (err error) {
 	}
 	l.mu.Lock()
 	raftstate.ApplyPurge(&l.state, upto)
+	l.first = max(l.first, upto.Index+1)
+	l.wfirst = l.first
 	// Segments in front that hold nothing live leave the readers' view
 	// now; the flusher deletes them once this purge record is durable.
 	drop := 0
@@ -302,6 +311,7 @@ func (l *Log) Purge(upto LogID) (err error) {
 			break
 		}
 		l.todo.removes = append(l.todo.removes, s)
+		l.dropped++
 		drop++
 	}
 	if drop > 0 {

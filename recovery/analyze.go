@@ -47,6 +47,7 @@ type Torn struct {
 // Result is the outcome of Analyze: nothing on disk has been changed yet.
 type Result struct {
 	State    raftstate.State
+	First    uint64         // lowest index that exists (Purged.Index+1 unless the log started above 1)
 	Durable  uint64         // global position proven durable
 	Segments []SegmentState // survivors, in ID order
 	Remove   []int          // positions (in Analyze's input) of files to delete
@@ -60,41 +61,68 @@ type Result struct {
 // *format.CorruptError. segs must be sorted by ID.
 func Analyze(segs []Segment) (*Result, error) {
 	res := &Result{}
-	if len(segs) == 0 {
-		return res, nil
-	}
-	for i := 1; i < len(segs); i++ {
-		if segs[i].ID != segs[i-1].ID+1 {
-			return nil, format.Corruptf(segs[i].Path, 0, 0, "segment %d missing between %d and %d", segs[i-1].ID+1, segs[i-1].ID, segs[i].ID)
-		}
-	}
 	n := len(segs)
 	hdrs := make([]format.SegmentHeader, n)
 	seeds := make([]uint32, n)
+	// Find the first segment that breaks the chain: a missing ID, an
+	// unreadable header, or one that does not follow its predecessor.
+	bad, badOff := -1, int64(0)
+	var badErr error
 	for i := range n {
+		if i > 0 && segs[i].ID != segs[i-1].ID+1 {
+			bad, badErr = i, fmt.Errorf("segment %d missing between %d and %d", segs[i-1].ID+1, segs[i-1].ID, segs[i].ID)
+			break
+		}
 		h, seed, err := format.ReadSegmentHeader(segs[i].Data)
 		if err == nil && (h.ID != segs[i].ID || h.FileSize != uint64(len(segs[i].Data))) {
 			err = fmt.Errorf("segment header names segment %d of %d bytes; file is segment %d of %d bytes", h.ID, h.FileSize, segs[i].ID, len(segs[i].Data))
 		}
+		if err == nil && i > 0 && h.StartPos != hdrs[i-1].StartPos+hdrs[i-1].FileSize {
+			err, badOff = fmt.Errorf("start position %d does not follow segment %d (%d + %d)", h.StartPos, segs[i-1].ID, hdrs[i-1].StartPos, hdrs[i-1].FileSize), 24
+		}
 		if err != nil {
-			if i == n-1 && creationCrash(segs[i], hdrs[:i]) {
-				// Crash while creating the last segment: nothing in it
-				// was ever written, so nothing was acknowledged.
-				res.Remove = append(res.Remove, i)
-				n--
-				break
-			}
-			return nil, format.Corruptf(segs[i].Path, 0, 0, "%v", err)
+			bad, badErr = i, err
+			break
 		}
 		hdrs[i], seeds[i] = h, seed
-		if i > 0 && h.StartPos != hdrs[i-1].StartPos+hdrs[i-1].FileSize {
-			return nil, format.Corruptf(segs[i].Path, 24, 0, "start position %d does not follow segment %d (%d + %d)", h.StartPos, segs[i-1].ID, hdrs[i-1].StartPos, hdrs[i-1].FileSize)
+	}
+	if bad >= 0 {
+		// Segments created by rotations whose data never became durable
+		// (their names can reach the disk before their bytes) are crash
+		// leftovers when nothing written later vouches that the log was
+		// durable past the broken segment's start.
+		start, vouched := chainBreakEvidence(segs, hdrs, bad)
+		if (bad == 0 && segs[0].ID != 1) || vouched > start {
+			return nil, format.Corruptf(segs[bad].Path, badOff, 0, "%v (records written later vouch that the log was durable to position %d, past this segment's start %d)", badErr, vouched, start)
 		}
+		for j := n - 1; j >= bad; j-- {
+			res.Remove = append(res.Remove, j)
+		}
+		res.Durable = vouched
+		n = bad
 	}
 	if n == 0 {
 		return res, nil
 	}
 	return analyzeChain(res, segs[:n], hdrs[:n], seeds[:n])
+}
+
+// chainBreakEvidence returns the global start position of segment bad
+// (where the chain breaks) and the largest durable watermark that any
+// valid record in segments bad and later vouches for.
+func chainBreakEvidence(segs []Segment, hdrs []format.SegmentHeader, bad int) (start, vouched uint64) {
+	if bad > 0 {
+		start = hdrs[bad-1].StartPos + hdrs[bad-1].FileSize
+	}
+	for j := bad; j < len(segs); j++ {
+		pos := unknownPos
+		if h, _, err := format.ReadSegmentHeader(segs[j].Data); err == nil {
+			pos = h.StartPos
+		}
+		ev := resync(segs[j].Data, format.SegmentHeaderSize, int64(len(segs[j].Data)), pos)
+		vouched = max(vouched, ev.durable)
+	}
+	return start, vouched
 }
 
 func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seeds []uint32) (*Result, error) {
@@ -237,7 +265,7 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 	res.Segments = states[:cut+1]
 	last := &res.Segments[cut]
 	last.End, last.Prev = scans[cut].end, scans[cut].prev
-	res.State = scans[cut].state
+	res.State, res.First = scans[cut].state, scans[cut].first
 	return finish(res, segs, last)
 }
 
@@ -292,15 +320,20 @@ func finish(res *Result, segs []Segment, last *SegmentState) (*Result, error) {
 		if err != nil {
 			return nil, format.Corruptf(seg.Path, last.StateOff, 0, "closing State record: %v", err)
 		}
-		res.State = st
+		res.State, res.First = st, format.StateFirst(r.Body)
 		res.Durable = max(res.Durable, last.Header.StartPos+uint64(last.End))
 	}
 	s := &res.State
-	if s.Last.Index <= s.Purged.Index {
+	res.First = max(res.First, s.Purged.Index+1)
+	if s.Last.Index < res.First {
 		return res, nil
 	}
 	runs := BuildRuns(len(res.Segments), func(i int) (uint64, uint64) { return res.Segments[i].Base, res.Segments[i].Count })
-	want := s.Purged.Index + 1
+	want := res.First
+	if s.Purged.IsZero() && res.Segments[0].ID != 1 {
+		// Only a purge deletes segments.
+		return nil, format.Corruptf(segs[0].Path, 0, 0, "segments 1..%d missing in a log that was never purged", res.Segments[0].ID-1)
+	}
 	for k, r := range runs {
 		seg := &res.Segments[r.Seg]
 		end := seg.Base + seg.Count // exclusive
@@ -352,23 +385,12 @@ func AppendRuns(runs []Run, n int, span func(i int) (base, count uint64)) []Run 
 	return runs
 }
 
-// creationCrash reports whether the last segment, whose header is
-// unreadable, is a crash while it was being created: no valid record in it
-// vouches that anything at or after its start was durable. prev holds the
-// headers of the segments before it.
+// creationCrash reports whether seg, the last segment, whose header is
+// unreadable, is a crash leftover: nothing written vouches that the log
+// was durable past its start. prev holds the headers before it.
 func creationCrash(seg Segment, prev []format.SegmentHeader) bool {
-	var start uint64
-	if len(prev) > 0 {
-		p := prev[len(prev)-1]
-		start = p.StartPos + p.FileSize
-	} else if seg.ID != 1 {
-		// The only segment of a log whose earlier segments were purged:
-		// the purge that removed them was durable in this one.
-		return false
-	}
-	if int64(len(seg.Data)) <= format.SegmentHeaderSize {
-		return true
-	}
-	ev := resync(seg.Data, format.SegmentHeaderSize, int64(len(seg.Data)), start)
-	return ev.durable <= start
+	segs := make([]Segment, len(prev)+1)
+	segs[len(prev)] = seg
+	start, vouched := chainBreakEvidence(segs, prev, len(prev))
+	return (len(prev) > 0 || seg.ID == 1) && vouched <= start
 }

@@ -154,7 +154,9 @@ func apply(fs vfs.FS, dir string, log *slog.Logger, list dirList, segs []Segment
 	}
 	// Delete crash leftovers first: segments past a torn cut or never
 	// created, their indexes, preparation files and orphan indexes.
-	for i := range segs {
+	// Highest ID first: a crash part way leaves a contiguous run of
+	// segments, never a gap.
+	for i := len(segs) - 1; i >= 0; i-- {
 		if !removed[i] {
 			continue
 		}

@@ -19,6 +19,7 @@ type scan struct {
 	count    uint64
 	slots    []uint32 // record offset / 8 of entries base..base+count-1
 	stateOff int64
+	first    uint64 // lowest existing index; 0 = Purged.Index+1
 	lastType format.Type
 	durable  uint64 // largest durable watermark seen
 	entries  int    // entry records read
@@ -69,6 +70,7 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 			return bad(err)
 		}
 		s.state, s.hasState, s.stateOff = st, true, off
+		s.first = format.StateFirst(r.Body)
 	case format.TypeEntry:
 		id, err := format.EntryID(r.Body)
 		if err != nil {
@@ -82,6 +84,9 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 		}
 		if id.Index != s.base+s.count {
 			return format.Corruptf(path, off, id.Index, "entry %d out of place in a segment holding %d..%d", id.Index, s.base, s.base+s.count-1)
+		}
+		if s.state.Last.IsZero() {
+			s.first = id.Index // an empty log starts where its first entry says
 		}
 		raftstate.ApplyAppend(&s.state, id)
 		s.count++
@@ -108,7 +113,7 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 		}
 		// The writer truncates within [Purged+1, Last] and records the entry
 		// before the cut (or Purged) as the new Last.
-		if err := raftstate.CheckTruncate(&s.state, first); err != nil || last.Index != first-1 {
+		if err := raftstate.CheckTruncate(&s.state, first); err != nil || (last.Index != first-1 && last != s.state.Purged) {
 			return format.Corruptf(path, off, first, "truncate at %d to last %v breaks the log order (last %v, purged %v)", first, last, s.state.Last, s.state.Purged)
 		}
 		s.state.Last = last
@@ -128,6 +133,7 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 			return bad(err)
 		}
 		raftstate.ApplyPurge(&s.state, id)
+		s.first = max(s.first, id.Index+1)
 	case format.TypeUserData:
 		ud, err := format.UserData(r.Body)
 		if err != nil {
@@ -149,6 +155,10 @@ type evidence struct {
 	entries  int
 	lastByte int64 // offset after the last nonzero 8-byte word, or from
 }
+
+// unknownPos is the start position passed to resync for a segment whose
+// header is unreadable: candidates are then not filtered by position.
+const unknownPos = ^uint64(0)
 
 // maxResyncFactor bounds the checksum work of a resync scan to this many
 // times the scanned length, so that no input makes recovery quadratic.
@@ -172,7 +182,7 @@ func resync(data []byte, from, limit int64, startPos uint64) evidence {
 			continue
 		}
 		durable := le64(data[off+8:])
-		if durable > startPos+uint64(off) {
+		if startPos != unknownPos && durable > startPos+uint64(off) {
 			continue
 		}
 		n := int64(le32(data[off+4:]))

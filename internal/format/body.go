@@ -16,14 +16,15 @@ import (
 //	Purge     0 u64 term, 8 u64 index
 //	UserData  0 u8 present (0 = nil, 1 = set), 1 [7] zero, 8 data
 //	State     0 Vote (24 bytes as above), 24 Last (term, index),
-//	          40 Committed, 56 Purged, 72 UserData (as above)
+//	          40 Committed, 56 Purged, 72 u64 First (lowest index that
+//	          exists, 0 = Purged.Index+1), 80 UserData (as above)
 const (
 	EntryHeadSize   = 16
 	VoteBodySize    = 24
 	LogIDBodySize   = 16
 	TruncateSize    = 24
 	userDataHead    = 8
-	stateFixedSize  = VoteBodySize + 3*LogIDBodySize
+	stateFixedSize  = VoteBodySize + 3*LogIDBodySize + 8
 	StateHeadSize   = stateFixedSize + userDataHead
 	maxUserDataBody = MaxBody - StateHeadSize
 )
@@ -121,13 +122,28 @@ func UserData(body []byte) ([]byte, error) {
 // StateSize is the body size of a State record for s.
 func StateSize(s *raftstate.State) int { return stateFixedSize + UserDataSize(s.UserData) }
 
-// PutState encodes s as a State body into b[:StateSize(s)].
-func PutState(b []byte, s *raftstate.State) {
+// PutState encodes s as a State body into b[:StateSize(s)], with First 0
+// (meaning Purged.Index+1).
+func PutState(b []byte, s *raftstate.State) { PutStateFirst(b, s, 0) }
+
+// PutStateFirst is PutState recording first, the lowest index that
+// exists (it differs from Purged.Index+1 when a never-purged log's first
+// append started above 1).
+func PutStateFirst(b []byte, s *raftstate.State, first uint64) {
 	PutVote(b, s.Vote)
 	PutLogID(b[24:], s.Last)
 	PutLogID(b[40:], s.Committed)
 	PutLogID(b[56:], s.Purged)
-	PutUserData(b[72:], s.UserData)
+	le.PutUint64(b[72:], first)
+	PutUserData(b[80:], s.UserData)
+}
+
+// StateFirst returns the First field of a State body (0 when absent).
+func StateFirst(body []byte) uint64 {
+	if len(body) < StateHeadSize {
+		return 0
+	}
+	return le.Uint64(body[72:])
 }
 
 // State decodes a State body. UserData is copied.
@@ -143,7 +159,7 @@ func State(body []byte) (raftstate.State, error) {
 	s.Last, _ = LogID(body[24:40])
 	s.Committed, _ = LogID(body[40:56])
 	s.Purged, _ = LogID(body[56:72])
-	ud, err := UserData(body[72:])
+	ud, err := UserData(body[80:])
 	if err != nil {
 		return s, err
 	}

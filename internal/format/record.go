@@ -73,10 +73,10 @@ type Record struct {
 }
 
 // PutFrame writes the frame for a record whose body is already in place at
-// b[FrameSize:FrameSize+n], computes its CRC and returns it. b must hold the
-// whole aligned record; padding bytes must already be zero (the segment is
-// zero-filled and records are written once).
+// b[FrameSize:FrameSize+n], zeroes the padding, computes the CRC and
+// returns it. b must hold the whole aligned record (RecordSize(n) bytes).
 func PutFrame(b []byte, t Type, n int, durable uint64, prev uint32) uint32 {
+	clear(b[FrameSize+n:])
 	b[0] = byte(t)
 	b[1], b[2], b[3] = 0, 0, 0
 	le.PutUint32(b[4:], uint32(n))

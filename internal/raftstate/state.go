@@ -125,6 +125,11 @@ func CheckAppend(s *State, ids func(i int) LogID, n int) error {
 	return nil
 }
 
+// ApplyAppend makes id the new Last. (The first entry of an empty,
+// never-purged log may start above 1: the indexes below it simply do not
+// exist, and Purged stays as it is.)
+func ApplyAppend(s *State, id LogID) { s.Last = id }
+
 // CheckCommit validates committing id on state s.
 func CheckCommit(s *State, id LogID) error {
 	if id.Less(s.Committed) {

@@ -63,3 +63,10 @@ type File interface {
 // the seam stays out of the public API; only packages inside this module
 // (tests, fuzz/) can reach it.
 var WithFS func(opts any, fs FS) any
+
+// Prefaulter is implemented by Files that can fault in their whole mapping
+// ahead of time, so that first writes to fresh pages do not each take a
+// page fault on the writer's path. It is a hint; errors may be ignored.
+type Prefaulter interface {
+	Prefault() error
+}

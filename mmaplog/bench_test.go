@@ -1,0 +1,251 @@
+package mmaplog_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/edsrzf/mmap-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+// benchDir is a directory on the real disk (not tmpfs): syncs must cost
+// what they cost.
+func benchDir(b *testing.B) string {
+	b.Helper()
+	return b.TempDir()
+}
+
+func openBench(b *testing.B, dir string) *mmaplog.Log {
+	b.Helper()
+	l, err := mmaplog.Open(dir, mmaplog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+// BenchmarkAppend: appends without waiting for durability.
+func BenchmarkAppend(b *testing.B) {
+	for _, size := range []int{128, 4096} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			l := openBench(b, benchDir(b))
+			e := mmaplog.Entry{Payload: make([]byte, size)}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			i := uint64(0)
+			for b.Loop() {
+				i++
+				e.ID = mmaplog.LogID{Term: 1, Index: i}
+				if err := l.Append(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAppendSync: one 128-byte entry, then wait until it is durable.
+// Reports the latency percentiles of Append+Sync.
+func BenchmarkAppendSync(b *testing.B) {
+	l := openBench(b, benchDir(b))
+	e := mmaplog.Entry{Payload: make([]byte, 128)}
+	b.SetBytes(128)
+	b.ReportAllocs()
+	var lat []time.Duration
+	i := uint64(0)
+	for b.Loop() {
+		t0 := time.Now()
+		i++
+		e.ID = mmaplog.LogID{Term: 1, Index: i}
+		if err := l.Append(e); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkMsyncPage is the floor BenchmarkAppendSync is measured
+// against: write a 168-byte record into a shared mapping of a fallocated
+// file (as segments are) and msync that page.
+func BenchmarkMsyncPage(b *testing.B) {
+	path := filepath.Join(benchDir(b), "page")
+	const size = 64 << 20
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	m, err := mmap.Map(f, mmap.RDWR, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Unmap()
+	p := make([]byte, 168)
+	b.SetBytes(128)
+	var lat []time.Duration
+	off := 0
+	for b.Loop() {
+		t0 := time.Now()
+		copy(m[off:], p)
+		page := off &^ 4095
+		if err := unix.Msync(m[page:page+4096], unix.MS_SYNC); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		off = (off + 168) % (size - 4096)
+	}
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// BenchmarkAppendPipelined is raft-log's own bench pattern: append one
+// entry and Flush with a callback, never waiting; group commit makes many
+// appends share one sync. Each op counts once its callback ran.
+func BenchmarkAppendPipelined(b *testing.B) {
+	l := openBench(b, benchDir(b))
+	e := mmaplog.Entry{Payload: make([]byte, 128)}
+	b.SetBytes(128)
+	b.ReportAllocs()
+	var acked uint64
+	cb := func(err error) {
+		if err != nil {
+			panic(err)
+		}
+		acked++ // the flusher goroutine runs callbacks one at a time
+	}
+	i := uint64(0)
+	for b.Loop() {
+		i++
+		e.ID = mmaplog.LogID{Term: 1, Index: i}
+		if err := l.Append(e); err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Flush(cb); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := l.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	if acked != i {
+		b.Fatalf("acked %d of %d", acked, i)
+	}
+	st := l.Stats()
+	b.ReportMetric(float64(i)/float64(max(1, st.Syncs)), "entries/sync")
+}
+
+// BenchmarkGetRandom reads random entries of a 1 M-entry log.
+func BenchmarkGetRandom(b *testing.B) {
+	const n = 1 << 20
+	l := openBench(b, benchDir(b))
+	fill(b, l, n, 128)
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.SetBytes(128)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Get(1 + rng.Uint64N(n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGetRandomParallel: the same, from GOMAXPROCS readers.
+func BenchmarkGetRandomParallel(b *testing.B) {
+	const n = 1 << 20
+	l := openBench(b, benchDir(b))
+	fill(b, l, n, 128)
+	b.SetBytes(128)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+		for pb.Next() {
+			if _, err := l.Get(1 + rng.Uint64N(n)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func fill(b *testing.B, l *mmaplog.Log, n uint64, size int) {
+	b.Helper()
+	batch := make([]mmaplog.Entry, 1024)
+	p := make([]byte, size)
+	first := l.State().Last.Index + 1
+	for i := uint64(0); i < n; i += uint64(len(batch)) {
+		k := min(uint64(len(batch)), n-i)
+		for j := range k {
+			batch[j] = mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: first + i + j}, Payload: p}
+		}
+		if err := l.Append(batch[:k]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := l.Sync(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkReopen opens and closes a cleanly closed log of n entries:
+// time and heap must not grow with n.
+func BenchmarkReopen(b *testing.B) {
+	for _, n := range []uint64{10_000, 1 << 20} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			dir := benchDir(b)
+			l, err := mmaplog.Open(dir, mmaplog.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fill(b, l, n, 128)
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			var heap uint64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				l, err := mmaplog.Open(dir, mmaplog.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				runtime.ReadMemStats(&after)
+				heap = max(heap, after.TotalAlloc-before.TotalAlloc)
+				if l.State().Last.Index != n {
+					b.Fatalf("last %v", l.State().Last)
+				}
+				if err := l.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(heap), "open-heap-bytes")
+		})
+	}
+}
