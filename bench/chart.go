@@ -17,6 +17,10 @@ import (
 // (top row) and p99 latency (bottom row) as bars; where the disk limit
 // applies it is drawn as a dashed line.
 func WriteSVG(w io.Writer, rep *Report) error {
+	return writeChart(w, rep, func(w, h vg.Length) vg.CanvasWriterTo { return vgsvg.New(w, h) })
+}
+
+func writeChart(w io.Writer, rep *Report, newCanvas func(w, h vg.Length) vg.CanvasWriterTo) error {
 	type group struct {
 		workload string
 		size     int
@@ -53,7 +57,10 @@ func WriteSVG(w io.Writer, rep *Report) error {
 	for j, g := range groups {
 		for row := range 2 {
 			p := plot.New()
-			title, unit := "throughput", "ops/s"
+			title, unit := "throughput", "entries/s"
+			if strings.HasPrefix(g.workload, "W5") {
+				title, unit = "opens", "opens/s"
+			}
 			if row == 1 {
 				title, unit = "p99 latency", "µs"
 			}
@@ -62,8 +69,8 @@ func WriteSVG(w io.Writer, rep *Report) error {
 			p.Y.Min = 0
 			p.Y.Tick.Marker = countTicks{}
 			p.NominalX(stores...)
-			p.X.Tick.Label.Rotation = 0.6
-			p.X.Tick.Label.XAlign = draw.XRight
+			p.X.Min, p.X.Max = -0.5, float64(len(stores))-0.5
+			p.X.Tick.Label.Font.Size = vg.Points(7)
 			for i, s := range stores {
 				r, ok := rf.find(s, g.workload, g.size)
 				if !ok {
@@ -81,6 +88,20 @@ func WriteSVG(w io.Writer, rep *Report) error {
 				bar.Color = plotutil.Color(i)
 				bar.LineStyle.Width = 0
 				p.Add(bar)
+				label := fmtCount(v)
+				if row == 1 {
+					label = fmtUs(v)
+				}
+				labels, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: float64(i), Y: v}}, Labels: []string{label}})
+				if err != nil {
+					return fmt.Errorf("bench: svg: %w", err)
+				}
+				for k := range labels.TextStyle {
+					labels.TextStyle[k].Font.Size = vg.Points(6.5)
+					labels.TextStyle[k].XAlign = draw.XCenter
+				}
+				labels.Offset = vg.Point{Y: vg.Points(2)}
+				p.Add(labels)
 			}
 			if l, ok := limit(g.workload); ok {
 				v := l.OpsPerSec
@@ -100,9 +121,9 @@ func WriteSVG(w io.Writer, rep *Report) error {
 			plots[row][j] = p
 		}
 	}
-	width := vg.Points(150 * float64(len(groups)))
-	height := vg.Points(520)
-	c := vgsvg.New(width, height)
+	width := vg.Points(max(40*float64(len(stores)), 120) * float64(len(groups)))
+	height := vg.Points(480)
+	c := newCanvas(width, height)
 	dc := draw.New(c)
 	tiles := draw.Tiles{Rows: 2, Cols: len(groups), PadX: vg.Points(8), PadY: vg.Points(8),
 		PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}

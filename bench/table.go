@@ -92,10 +92,15 @@ func WriteTable(w io.Writer, rep *Report) error {
 			continue
 		}
 		ratio := func(v float64, ok bool) string {
-			if !ok {
+			switch {
+			case !ok:
 				return "-"
+			case v >= 100:
+				return fmt.Sprintf("%.0f", v)
+			case v >= 0.1:
+				return fmt.Sprintf("%.2f", v)
 			}
-			return fmt.Sprintf("%.2f", v)
+			return fmt.Sprintf("%.2g", v)
 		}
 		heap := ""
 		if r.HeapBytes != 0 {

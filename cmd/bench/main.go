@@ -6,6 +6,13 @@
 // disk limit) in under a minute, in a fresh temporary directory on a real
 // disk, and prints a table. See package bench for the workloads.
 //
+// Flags: -stores, -workloads (IDs or names, e.g. W1,get-random,limit),
+// -duration (per timed run; 2s, or 10s with -long), -size (entry bytes,
+// 128), -dir, -json FILE, -svg FILE, -long (every workload, W5 over 10 M
+// entries), and for investigations -preload (W4 entries), -reopen (W5
+// entries) and -cpuprofile FILE. A progress line is drawn on stderr when
+// it is a terminal; a directory on tmpfs draws a warning.
+//
 //	go run ./cmd/bench
 //	go run ./cmd/bench -stores mmaplog,raftwal,boltdb,tidwall,etcdwal -duration 3s
 //	go run ./cmd/bench -long -json bench.json -svg bench.svg
