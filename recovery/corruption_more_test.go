@@ -138,7 +138,7 @@ func segmentCases() []corruptionCase {
 			dir, m := closed(t, manySegments(t, 2100))
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
-			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg3, 0, 1},
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, 0, 0},
 				verifyLoc: &loc{seg2, format.SegmentHeaderSize, 1}}
 		}},
 		{"segment/file longer than its header says", func(t *testing.T) (string, *model, want) {

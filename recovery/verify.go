@@ -822,10 +822,15 @@ func (c *checker) planCut() {
 			start = c.segs[j].hdr.StartPos
 		}
 		lost.Bytes += max(0, end-from)
-		salvage(s.Data, from, end, start, lost)
+		// Records may end in zero bytes: read them to the end of the file.
+		salvage(s.Data, from, int64(len(s.Data)), start, lost)
 	}
 	if lost.First == ^uint64(0) {
 		lost.First, lost.Last = cut.Kept.Last.Index+1, cut.Kept.Last.Index
+	} else if lost.Last > cut.Kept.Last.Index {
+		// The entries between the kept ones and those found were in the
+		// damaged bytes.
+		lost.First = min(lost.First, cut.Kept.Last.Index+1)
 	}
 	rep.State = cut.Kept
 }

@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+// The tests build the real binary and run it on real logs written by
+// mmaplog.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "raftlog-cli-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	binary = filepath.Join(dir, "raftlog")
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if out, err := exec.Command(goBin, "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// raftlog runs the binary.
+func raftlog(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run raftlog %v: %v", args, err)
+	}
+	t.Logf("raftlog %s → %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+	return result{code, out.String(), errb.String()}
+}
+
+func expectCode(t *testing.T, r result, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit status %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+func expectOutput(t *testing.T, out string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(out, p) {
+			t.Fatalf("output lacks %q:\n%s", p, out)
+		}
+	}
+}
+
+var opts = mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+
+func payload(i uint64) []byte { return fmt.Appendf(nil, "payload of entry %d", i) }
+
+// writeLog appends entries 1..n in synced batches of 10 and returns a copy
+// of the directory taken while the Log is open (a kill -9), or the
+// directory after a clean Close.
+func writeLog(t *testing.T, n uint64, crash bool) string {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= n; i++ {
+		if err := l.Append(mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: i}, Payload: payload(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if crash {
+		cp := t.TempDir()
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue // a segment being prepared went away
+			}
+			if err := os.WriteFile(filepath.Join(cp, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dir = cp
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// entryOffset finds the record of entry idx in segment 1 by following the chain.
+func entryOffset(t *testing.T, path string, idx uint64) int64 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, prev, err := format.ReadSegmentHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for off := int64(format.SegmentHeaderSize); ; {
+		r, err := format.ReadRecord(data, off)
+		if err != nil || r.Prev != prev {
+			t.Fatalf("entry %d not found", idx)
+		}
+		if r.Type == format.TypeEntry {
+			if id, _ := format.EntryID(r.Body); id.Index == idx {
+				return off
+			}
+		}
+		prev, off = r.CRC, off+r.Size
+	}
+}
+
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+func sameSnapshot(t *testing.T, what string, a, b map[string]string) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d files became %d", what, len(a), len(b))
+	}
+	for k, v := range a {
+		if b[k] != v {
+			t.Fatalf("%s changed %s", what, k)
+		}
+	}
+}
+
+// TestRepairEndToEnd damages a real log, finds the damage with verify,
+// repairs it, and opens the log again.
+func TestRepairEndToEnd(t *testing.T) {
+	dir := writeLog(t, 40, true)
+	seg := format.SegmentName(1)
+	off := entryOffset(t, filepath.Join(dir, seg), 10)
+	f, err := os.OpenFile(filepath.Join(dir, seg), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff}, off+format.FrameSize+format.EntryHeadSize+3); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := mmaplog.Open(dir, opts); !errors.Is(err, mmaplog.ErrCorrupt) {
+		t.Fatalf("Open of the damaged log: %v, want ErrCorrupt", err)
+	}
+	before := snapshot(t, dir)
+
+	r := raftlog(t, "verify", dir)
+	expectCode(t, r, exitCorrupt)
+	expectOutput(t, r.stdout, "PROBLEM", seg, fmt.Sprintf("offset %d", off), "(entry 10)", "LOST entries 10..40", "repair "+dir+" -yes")
+
+	r = raftlog(t, "stat", dir)
+	expectCode(t, r, exitCorrupt)
+	expectOutput(t, r.stdout, seg, fmt.Sprintf("offset %d", off), "(entry 10)")
+
+	r = raftlog(t, "repair", dir)
+	expectCode(t, r, exitCorrupt)
+	expectOutput(t, r.stdout, "would cut "+seg+fmt.Sprintf(" at offset %d", off), "nothing changed")
+	sameSnapshot(t, "verify, stat and repair without -yes", before, snapshot(t, dir))
+
+	r = raftlog(t, "repair", dir, "-yes")
+	expectCode(t, r, exitOK)
+	expectOutput(t, r.stdout, "saved     "+seg+".broken", "repaired")
+	if _, err := os.Stat(filepath.Join(dir, seg+".broken")); err != nil {
+		t.Fatal(err)
+	}
+
+	r = raftlog(t, "verify", dir)
+	expectCode(t, r, exitOK)
+
+	l, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open after repair: %v", err)
+	}
+	if st := l.State(); st.Last.Index != 9 || st.Vote != (mmaplog.Vote{Term: 1, NodeID: 1}) {
+		t.Fatalf("after repair: last %v vote %v, want 9 and the vote (restored from beyond the cut)", st.Last, st.Vote)
+	}
+	for i := uint64(1); i <= 9; i++ {
+		e, err := l.Get(i)
+		if err != nil || !bytes.Equal(e.Payload, payload(i)) {
+			t.Fatalf("Get(%d) after repair: %v %q", i, err, e.Payload)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = raftlog(t, "repair", dir, "-yes")
+	expectCode(t, r, exitOK)
+	expectOutput(t, r.stdout, "nothing to repair")
+}
+
+func TestVerifyClean(t *testing.T) {
+	dir := writeLog(t, 25, false)
+	r := raftlog(t, "verify", dir)
+	expectCode(t, r, exitOK)
+	expectOutput(t, r.stdout, "status    clean", "entries   1..25 (25)", "vote 1:1", "ok: ")
+	if r.stderr != "" {
+		t.Fatalf("stderr is not a terminal, yet: %q", r.stderr)
+	}
+	r = raftlog(t, "stat", dir)
+	expectCode(t, r, exitOK)
+	expectOutput(t, r.stdout, "status    clean", format.SegmentName(1), "index trusted")
+}
+
+func TestVerifyTornTail(t *testing.T) {
+	dir := writeLog(t, 25, true)
+	seg := filepath.Join(dir, format.SegmentName(1))
+	off := entryOffset(t, seg, 25)
+	f, err := os.OpenFile(seg, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Entry 25 and the vote after it were synced, but nothing durable was
+	// written after them: damage there is a torn tail (the one ambiguity).
+	if _, err := f.WriteAt([]byte{0xee}, off+format.FrameSize+format.EntryHeadSize); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r := raftlog(t, "verify", dir)
+	expectCode(t, r, exitOK)
+	expectOutput(t, r.stdout, "status    torn-tail", fmt.Sprintf("torn tail %s offset %d (entry 25 on)", format.SegmentName(1), off))
+	r = raftlog(t, "repair", dir, "-yes")
+	expectCode(t, r, exitOK)
+	expectOutput(t, r.stdout, "nothing to repair")
+}
+
+func TestLocked(t *testing.T) {
+	dir := writeLog(t, 5, false)
+	l, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, args := range [][]string{{"stat", dir}, {"verify", dir}, {"dump", dir}, {"repair", dir}, {"repair", dir, "-yes"}} {
+		r := raftlog(t, args...)
+		expectCode(t, r, exitError)
+		expectOutput(t, r.stderr, "is locked by another process")
+	}
+}
+
+func TestUsage(t *testing.T) {
+	dir := writeLog(t, 1, false)
+	for _, args := range [][]string{
+		{},
+		{"frobnicate", dir},
+		{"verify"},
+		{"verify", dir, dir},
+		{"dump", dir, "-from", "x"},
+		{"dump", dir, "-from", "5", "-to", "2"},
+		{"repair", dir, "-no"},
+	} {
+		r := raftlog(t, args...)
+		expectCode(t, r, exitError)
+		if r.stderr == "" {
+			t.Fatalf("raftlog %v: no message on stderr", args)
+		}
+	}
+	r := raftlog(t, "verify", filepath.Join(dir, "missing"))
+	expectCode(t, r, exitError)
+	r = raftlog(t, "help")
+	expectCode(t, r, exitOK)
+}
+
+func TestDump(t *testing.T) {
+	dir := writeLog(t, 30, false)
+	r := raftlog(t, "dump", dir)
+	expectCode(t, r, exitOK)
+	expectOutput(t, r.stdout, "segment 1 "+format.SegmentName(1), "R-00000 [64, ", "State(", "Entry(1-30, ", "Vote(1:1)", "  end at ")
+
+	r = raftlog(t, "dump", "-from", "3", "-to", "5", dir)
+	expectCode(t, r, exitOK)
+	if n := strings.Count(r.stdout, "\n"); n != 3 {
+		t.Fatalf("dump -from 3 -to 5 printed %d lines", n)
+	}
+
+	r = raftlog(t, "dump", dir, "-json")
+	expectCode(t, r, exitOK)
+	var entries, stops int
+	sc := bufio.NewScanner(strings.NewReader(r.stdout))
+	for sc.Scan() {
+		var rec struct {
+			Type    string `json:"type"`
+			Index   uint64 `json:"index"`
+			Payload []byte `json:"payload"`
+			Stop    string `json:"stop"`
+			End     bool   `json:"end"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		switch {
+		case rec.Stop != "":
+			stops++
+			if !rec.End {
+				t.Fatalf("a clean log's records stop for %q", rec.Stop)
+			}
+		case rec.Type == "Entry":
+			entries++
+			if !bytes.Equal(rec.Payload, payload(rec.Index)) {
+				t.Fatalf("entry %d payload %q", rec.Index, rec.Payload)
+			}
+		}
+	}
+	if entries != 30 || stops != 1 {
+		t.Fatalf("json dump: %d entries, %d stops", entries, stops)
+	}
+	r = raftlog(t, "dump", dir, "-json", "-from", "29")
+	expectCode(t, r, exitOK)
+	if n := strings.Count(r.stdout, "\n"); n != 2 {
+		t.Fatalf("dump -json -from 29 printed %d lines", n)
+	}
+}

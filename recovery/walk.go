@@ -1,0 +1,86 @@
+package recovery
+
+import (
+	"github.com/raftlog/raftlog/internal/format"
+)
+
+// WalkItem is one step of Walk: a record, or the place where a segment's
+// records stop.
+type WalkItem struct {
+	Segment uint64 // segment ID
+	Path    string
+	Header  format.SegmentHeader // zero when the header is damaged (see Stop)
+	Offset  int64
+	Seq     int // record number within the segment, from 0
+	// Record is the record at Offset; its Body aliases a read-only
+	// mapping and is valid only during the call. Nil when the records stop
+	// at Offset.
+	Record *format.Record
+	// Stop says why the records stop at Offset: format.ErrUnwritten at the
+	// ordinary end (zeros), or the damage found (a bad header stops the
+	// segment at offset 0).
+	Stop error
+	// Done and Total are the bytes walked so far and in all, for progress.
+	Done, Total int64
+}
+
+// Walk calls fn for every record of every segment of dir in log order,
+// following each segment's checksum chain from its header to the first
+// bytes that are not a valid chained record, and once more there (Record
+// nil, Stop set). It shows the records as they are on disk, including ones
+// a later Truncate record removed and a torn tail Open would cut. Like
+// Verify it takes the directory's shared lock and maps the files
+// read-only. It returns fn's first error, or an I/O error.
+func Walk(dir string, fn func(WalkItem) error) error {
+	lk, err := lockDir(dir, false)
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	d, err := loadDir(readOnly{}, dir)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	var total int64
+	for _, s := range d.segs {
+		total += int64(len(s.Data))
+	}
+	return guardFault(func() error {
+		var done int64
+		for _, s := range d.segs {
+			if err := walkSegment(s, done, total, fn); err != nil {
+				return err
+			}
+			done += int64(len(s.Data))
+		}
+		return nil
+	})
+}
+
+func walkSegment(s Segment, done, total int64, fn func(WalkItem) error) error {
+	it := WalkItem{Segment: s.ID, Path: s.Path, Total: total, Done: done}
+	h, prev, err := format.ReadSegmentHeader(s.Data)
+	if err != nil {
+		it.Stop = err
+		return fn(it)
+	}
+	it.Header = h
+	off := int64(format.SegmentHeaderSize)
+	for n := 0; ; n++ {
+		r, err := format.ReadRecord(s.Data, off)
+		if err == nil && r.Prev != prev {
+			err = errStale
+		}
+		it.Offset, it.Seq, it.Done = off, n, done+off
+		if err != nil {
+			it.Record, it.Stop = nil, err
+			return fn(it)
+		}
+		it.Record = &r
+		if err := fn(it); err != nil {
+			return err
+		}
+		prev, off = r.CRC, off+r.Size
+	}
+}
