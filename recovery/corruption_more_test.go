@@ -138,8 +138,7 @@ func segmentCases() []corruptionCase {
 			dir, m := closed(t, manySegments(t, 2100))
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
-			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, 0, 0},
-				verifyLoc: &loc{seg2, format.SegmentHeaderSize, 1}}
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, 0, 0}}
 		}},
 		{"segment/file longer than its header says", func(t *testing.T) (string, *model, want) {
 			dir, m := closed(t, syncedThen(t, 20, 0))
@@ -214,6 +213,28 @@ func segmentCases() []corruptionCase {
 			mutateRecord(t, p(dir, seg2), format.SegmentHeaderSize, func(body []byte) { body[40] = 9 }) // Committed.Term
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1),
 				loc: loc{seg2, format.SegmentHeaderSize, 0}}
+		}},
+		{"segment/first append above index 1", func(t *testing.T) (string, *model, want) {
+			dir, m := closed(t, func(l *mmaplog.Log, m *model) { m.appendN(t, l, 100, 110, 1, 4) })
+			return dir, m, want{status: recovery.StatusClean, first: 100, last: 110}
+		}},
+		{"segment/first append above index 1, crashed", func(t *testing.T) (string, *model, want) {
+			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
+				m.appendN(t, l, 100, 1200, 1, 20)
+				mustSync(t, l)
+			})
+			return dir, m, want{status: recovery.StatusRecoverable, first: 100, last: 1200}
+		}},
+		{"segment/first append above index 1, damaged", func(t *testing.T) (string, *model, want) {
+			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
+				m.appendN(t, l, 100, 1200, 1, 20)
+				mustSync(t, l)
+			})
+			// Segment 1 is sealed: Open trusts its index and does not read it.
+			e := entry(t, dir, 150)
+			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			at := loc{seg1, e.Off, 150}
+			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, first: 100, last: 149, loc: at, bad: map[uint64]loc{150: at}}
 		}},
 		{"segment/purged segments", func(t *testing.T) (string, *model, want) {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {

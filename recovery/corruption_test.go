@@ -184,6 +184,9 @@ func (w want) checkOpens(t *testing.T, dir string, m *model, rep *recovery.Repor
 	if rep.State.Last.Index != w.last {
 		t.Fatalf("Verify predicts last index %d, want %d", rep.State.Last.Index, w.last)
 	}
+	if w.last >= w.first && (rep.FirstIndex != w.first || rep.LastIndex != w.last || rep.Entries != w.last-w.first+1) {
+		t.Fatalf("Verify reports entries %d..%d (%d), want %d..%d", rep.FirstIndex, rep.LastIndex, rep.Entries, w.first, w.last)
+	}
 	l := openLog(t, dir)
 	checkEntries(t, l, m, w.first, w.last)
 	w.checkVote(t, l)

@@ -323,7 +323,10 @@ type checker struct {
 	res  *Result // Analyze's result; nil when Open would fail
 	opts ScanOptions
 	segs []segCheck
-	done int64
+	// first is the lowest entry index that exists in what Open recovers
+	// (or Repair keeps); 0 means Purged.Index+1.
+	first uint64
+	done  int64
 	all  int64
 }
 
@@ -363,6 +366,9 @@ func (d *dirView) check(opts ScanOptions) (*Report, error) {
 		rep.State, rep.Durable, rep.Torn = res.State, res.Durable, res.Torn
 	}
 	c := &checker{d: d, rep: rep, res: res, opts: opts, segs: make([]segCheck, len(d.segs))}
+	if res != nil {
+		c.first = res.First
+	}
 	for _, s := range d.segs {
 		c.all += int64(len(s.Data))
 	}
@@ -649,12 +655,19 @@ func (c *checker) coverage(n int) {
 	if n == 0 || c.segs[n-1].leftover {
 		return
 	}
-	st := c.segs[n-1].sc.state
-	if st.Last.Index <= st.Purged.Index {
+	last := c.segs[n-1].sc
+	st := last.state
+	want := max(last.first, st.Purged.Index+1)
+	if st.Last.Index < want {
+		return
+	}
+	if st.Purged.IsZero() && c.d.segs[0].ID != 1 {
+		// Only a purge deletes segments.
+		c.problem(ProblemSegment, c.d.segs[0].Path, 0, 0, "segments 1..%d missing in a log that was never purged", c.d.segs[0].ID-1)
+		c.segs[0].failed = true
 		return
 	}
 	runs := BuildRuns(n, func(i int) (uint64, uint64) { return c.segs[i].sc.base, c.segs[i].sc.count })
-	want := st.Purged.Index + 1
 	for k, r := range runs {
 		sc := c.segs[r.Seg].sc
 		end := sc.base + sc.count
@@ -713,8 +726,8 @@ func (c *checker) conclude() {
 		c.planCut()
 	}
 	s := &rep.State
-	if s.Last.Index > s.Purged.Index {
-		rep.FirstIndex, rep.LastIndex = s.Purged.Index+1, s.Last.Index
+	if first := max(c.first, s.Purged.Index+1); s.Last.Index >= first {
+		rep.FirstIndex, rep.LastIndex = first, s.Last.Index
 		rep.Entries = rep.LastIndex - rep.FirstIndex + 1
 	}
 }
@@ -782,7 +795,7 @@ func (c *checker) planCut() {
 		cut.Resize, cut.End, cut.Size = true, int64(len(seg.Data)), int64(w.hdr.FileSize)
 		cut.Kept = rep.State
 		if w.sc != nil {
-			cut.Kept = w.sc.state
+			cut.Kept, c.first = w.sc.state, w.sc.first
 		}
 		return
 	}
@@ -793,15 +806,15 @@ func (c *checker) planCut() {
 	// The state that survives: replay up to the cut.
 	if !cut.Whole {
 		if sc, err := scanSegment(seg.Path, seg.Data, w.seed, off, false); err == nil && sc.hasState && sc.end == off {
-			cut.Kept = sc.state
+			cut.Kept, c.first = sc.state, sc.first
 		} else {
 			cut.Whole, cut.Offset = true, 0
 		}
 	}
 	if cut.Whole {
-		cut.Kept = raftstate.State{}
+		cut.Kept, c.first = raftstate.State{}, 0
 		if i > 0 && c.segs[i-1].sc != nil {
-			cut.Kept = c.segs[i-1].sc.state
+			cut.Kept, c.first = c.segs[i-1].sc.state, c.segs[i-1].sc.first
 		}
 	}
 	// What lies beyond: every record that still checks out.
