@@ -217,32 +217,60 @@ func filesWithSuffix(t testing.TB, dir, suffix string) []string {
 func segFiles(t testing.TB, dir string) []string { t.Helper(); return filesWithSuffix(t, dir, ".seg") }
 func idxFiles(t testing.TB, dir string) []string { t.Helper(); return filesWithSuffix(t, dir, ".idx") }
 
-// crashCopy copies every file of dir (except the lock) into a new
-// directory while the log may still be open: the copy is what the disk
-// would show after a kill -9 (the mapping's writes are in the page cache).
+// crashCopy copies the log files of dir into a new directory while the log
+// may still be open: the copy is what the disk would show after a kill -9
+// (the mapping's writes are in the page cache). The caller must not write
+// meanwhile; the flusher may still delete purged segments, so the copy is
+// retried until no file vanished during it (a real kill is instantaneous).
 func crashCopy(t testing.TB, dir string) string {
 	t.Helper()
 	dst := t.TempDir()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, de := range des {
-		if !de.Type().IsRegular() || de.Name() == "LOCK" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
-		if errors.Is(err, os.ErrNotExist) {
-			continue // a preparation file renamed or removed meanwhile
-		}
+	list := func() []string {
+		des, err := os.ReadDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dst, de.Name()), b, 0o644); err != nil {
+		var names []string
+		for _, de := range des {
+			// Skip the lock and segments being prepared (Open deletes those).
+			if de.Type().IsRegular() && de.Name() != "LOCK" && !strings.HasSuffix(de.Name(), ".tmp") {
+				names = append(names, de.Name())
+			}
+		}
+		return names
+	}
+	for attempt := 0; ; attempt++ {
+		if attempt == 100 {
+			t.Fatalf("crashCopy: %s keeps changing", dir)
+		}
+		before := list()
+		old, err := os.ReadDir(dst)
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, de := range old {
+			if err := os.Remove(filepath.Join(dst, de.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vanished := false
+		for _, name := range before {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if errors.Is(err, os.ErrNotExist) {
+				vanished = true
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !vanished && slices.Equal(before, list()) {
+			return dst
+		}
 	}
-	return dst
 }
 
 // snapshotDir returns name → contents of every file in dir but the lock.
@@ -1487,4 +1515,44 @@ func TestConcurrentReads(t *testing.T) {
 	if n := bad.Load(); n != 0 {
 		t.Fatalf("%d reads failed or returned wrong entries", n)
 	}
+}
+
+// Truncating below the first entry of the open segment, then reopening and
+// appending: the new entries go into that segment at lower indexes. A later
+// scan of it (after a kill -9, or with the index files lost) must accept
+// what the writer wrote.
+func TestTruncateBelowSegmentReopenCrash(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, smallOpts())
+	es := run(1, 1, 70, 1000) // entries 61..70 are in segment 2
+	mustAppend(t, l, es...)
+	if n := len(segFiles(t, dir)); n != 2 {
+		t.Fatalf("want 2 segments, have %d", n)
+	}
+	if err := l.Truncate(50); err != nil {
+		t.Fatal(err)
+	}
+	l = reopen(t, l, dir, smallOpts())
+	es = append(es[:49], run(2, 50, 55, 100)...)
+	mustAppend(t, l, es[49:]...)
+	mustSync(t, l)
+	want := l.State()
+	checkEntries(t, l, es)
+
+	crash := crashCopy(t, dir)
+	c := openLog(t, crash, smallOpts())
+	checkState(t, c, want)
+	checkEntries(t, c, es)
+	closeLog(t, c)
+
+	// The same after a clean Close with the index files gone.
+	closeLog(t, l)
+	for _, name := range idxFiles(t, dir) {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l = openLog(t, dir, smallOpts())
+	checkState(t, l, want)
+	checkEntries(t, l, es)
 }
