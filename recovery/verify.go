@@ -327,7 +327,7 @@ type checker struct {
 	// (or Repair keeps); 0 means Purged.Index+1.
 	first uint64
 	done  int64
-	all  int64
+	all   int64
 }
 
 // segCheck is what the walk learned about one segment.
