@@ -34,7 +34,6 @@ type Log struct {
 	handed    int64    // open.end already handed to the flusher
 	todo      work     // sync work not yet handed to the flusher
 	wclosed   bool
-	scratch   raftstate.State
 
 	// Reader side, guarded by mu (written under wmu and mu).
 	mu      sync.RWMutex
