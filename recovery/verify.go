@@ -173,6 +173,8 @@ type Cut struct {
 	Kept raftstate.State
 	// Lost is what the cut removes.
 	Lost Lost
+
+	first uint64 // lowest entry index that exists in Kept (0: Purged.Index+1)
 }
 
 // Report is the outcome of Verify (or of Inspect).
@@ -186,7 +188,7 @@ type Report struct {
 	// log holds no entry.
 	FirstIndex, LastIndex uint64
 	// State is what Open recovers; when Open would fail, the state up to
-	// the first problem (what Repair keeps).
+	// the first problem (what Repair keeps, as in Cut.Kept).
 	State raftstate.State
 	// Durable is the global position proven durable by the log's records.
 	Durable uint64
@@ -795,7 +797,7 @@ func (c *checker) planCut() {
 		cut.Resize, cut.End, cut.Size = true, int64(len(seg.Data)), int64(w.hdr.FileSize)
 		cut.Kept = rep.State
 		if w.sc != nil {
-			cut.Kept, c.first = w.sc.state, w.sc.first
+			cut.Kept, cut.first = w.sc.state, w.sc.first
 		}
 		return
 	}
@@ -806,15 +808,15 @@ func (c *checker) planCut() {
 	// The state that survives: replay up to the cut.
 	if !cut.Whole {
 		if sc, err := scanSegment(seg.Path, seg.Data, w.seed, off, false); err == nil && sc.hasState && sc.end == off {
-			cut.Kept, c.first = sc.state, sc.first
+			cut.Kept, cut.first = sc.state, sc.first
 		} else {
 			cut.Whole, cut.Offset = true, 0
 		}
 	}
 	if cut.Whole {
-		cut.Kept, c.first = raftstate.State{}, 0
+		cut.Kept, cut.first = raftstate.State{}, 0
 		if i > 0 && c.segs[i-1].sc != nil {
-			cut.Kept, c.first = c.segs[i-1].sc.state, c.segs[i-1].sc.first
+			cut.Kept, cut.first = c.segs[i-1].sc.state, c.segs[i-1].sc.first
 		}
 	}
 	// What lies beyond: every record that still checks out.
@@ -845,7 +847,10 @@ func (c *checker) planCut() {
 		// damaged bytes.
 		lost.First = min(lost.First, cut.Kept.Last.Index+1)
 	}
-	rep.State = cut.Kept
+	if c.res == nil {
+		// Open fails: report what Repair keeps.
+		rep.State, c.first = cut.Kept, cut.first
+	}
 }
 
 // salvage reads every record that checks out at an aligned offset in
