@@ -192,7 +192,10 @@ func checkState(t testing.TB, l *mmaplog.Log, want mmaplog.State) {
 func fmtState(s mmaplog.State) string {
 	ud := "nil"
 	if s.UserData != nil {
-		ud = fmt.Sprintf("%q", s.UserData)
+		ud = fmt.Sprintf("%q", trim(s.UserData))
+		if len(s.UserData) > 40 {
+			ud = fmt.Sprintf("%d bytes %s...", len(s.UserData), ud)
+		}
 	}
 	return fmt.Sprintf("{Vote:%v Last:%v Committed:%v Purged:%v UserData:%s}", s.Vote, s.Last, s.Committed, s.Purged, ud)
 }
@@ -1555,4 +1558,41 @@ func TestTruncateBelowSegmentReopenCrash(t *testing.T) {
 	l = openLog(t, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, es)
+}
+
+// A log whose first append started above 1, truncated empty, then appended
+// to below the old first index: the new entries exist and read back, also
+// after reopen and after a kill -9.
+func TestTruncateEmptyThenAppendLower(t *testing.T) {
+	for _, purge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("purged=%v", purge), func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, smallOpts())
+			mustAppend(t, l, ent(1, 10, 8), ent(1, 11, 8))
+			want := mmaplog.State{}
+			if purge {
+				if err := l.Purge(lid(1, 5)); err != nil { // in the gap below the first entry
+					t.Fatal(err)
+				}
+				want = mmaplog.State{Purged: lid(1, 5), Last: lid(1, 5)}
+			}
+			if err := l.Truncate(10); err != nil { // no entry is left
+				t.Fatal(err)
+			}
+			checkState(t, l, want)
+			checkEntries(t, l, nil)
+			es := run(2, want.Last.Index+1, want.Last.Index+4, 8)
+			mustAppend(t, l, es...)
+			want.Last = es[len(es)-1].ID
+			checkState(t, l, want)
+			checkEntries(t, l, es)
+			crash := crashCopy(t, dir)
+			c := openLog(t, crash, smallOpts())
+			checkState(t, c, want)
+			checkEntries(t, c, es)
+			l = reopen(t, l, dir, smallOpts())
+			checkState(t, l, want)
+			checkEntries(t, l, es)
+		})
+	}
 }
