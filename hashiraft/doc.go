@@ -30,7 +30,9 @@
 // the next StoreLogs may start at any index above the purge point (see
 // StoreLogs). The stable store's keys live in the log's user data, one blob
 // rewritten and synced on every Set. A missing key is ErrKeyNotFound, whose
-// text is exactly "not found" as hashicorp/raft requires.
+// text is exactly "not found" as hashicorp/raft requires. The Store owns the
+// log's entries and user data: do not write to its directory with mmaplog
+// directly (the directory lock forbids it while the Store is open).
 //
 // # Round trip
 //
