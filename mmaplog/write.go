@@ -35,8 +35,8 @@ func (l *Log) Append(entries ...Entry) (err error) {
 	}
 	defer faultGuard(debugSetPanicOnFault(), &err)
 	cur := l.state // the snapshot a mid-batch rotation writes
-	if cur.Last.IsZero() {
-		// An empty log (never purged) starts where its first entry says.
+	if cur.Last.Index < l.first {
+		// An empty log starts where its first entry says.
 		l.wfirst = entries[0].ID.Index
 	}
 	defer func() { l.wfirst = l.first }() // a failed call publishes nothing
@@ -265,14 +265,16 @@ func (l *Log) Truncate(idx uint64) (err error) {
 		return err
 	}
 	s := l.open
+	l.mu.Lock()
 	if s.base != 0 {
 		if idx <= s.base {
-			s.count = 0
+			// Emptied: the next entry, whatever its index, may start
+			// the segment afresh (recovery's scan does the same).
+			s.count, s.base = 0, 0
 		} else {
 			s.count = min(s.count, idx-s.base)
 		}
 	}
-	l.mu.Lock()
 	l.state.Last = newLast
 	s.pubEnd = s.end
 	l.rebuildRuns()

@@ -121,8 +121,29 @@ func chainBreakEvidence(segs []Segment, hdrs []format.SegmentHeader, bad int) (s
 		}
 		ev := resync(segs[j].Data, format.SegmentHeaderSize, int64(len(segs[j].Data)), pos)
 		vouched = max(vouched, ev.durable)
+		if j == bad {
+			// A complete index proves its segment was durable, header
+			// included, whatever the header now says.
+			vouched = max(vouched, indexEvidence(segs[j], start))
+		} else if pos != unknownPos {
+			vouched = max(vouched, indexEvidence(segs[j], pos))
+		}
 	}
 	return start, vouched
+}
+
+// indexEvidence is the global position a segment's complete index header
+// vouches for (start + ValidEnd), or 0. The complete flag is written only
+// after the segment's bytes up to ValidEnd were durable.
+func indexEvidence(seg Segment, start uint64) uint64 {
+	if seg.Index == nil {
+		return 0
+	}
+	h, err := seg.Index.Header()
+	if err != nil || !h.Complete || h.SegmentID != seg.ID || h.ValidEnd <= format.SegmentHeaderSize || h.ValidEnd > int64(len(seg.Data)) {
+		return 0
+	}
+	return start + uint64(h.ValidEnd)
 }
 
 func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seeds []uint32) (*Result, error) {
@@ -161,8 +182,11 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 	}
 
 	// The durable watermark: the largest any valid record vouches for, and
-	// at least the end of every segment whose index was sealed complete.
+	// at least the end of every segment whose index was sealed complete
+	// (written only after the segment was durable that far), even when
+	// the segment itself has to be scanned because it is damaged.
 	for i := range n {
+		res.Durable = max(res.Durable, indexEvidence(segs[i], hdrs[i].StartPos))
 		if scans[i] != nil {
 			res.Durable = max(res.Durable, scans[i].durable)
 		} else {

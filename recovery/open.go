@@ -50,6 +50,7 @@ type dirList struct {
 	segIDs []uint64
 	temps  []string // leftovers of segment preparation
 	orphan []string // index files without a segment
+	broken []string // files set aside by Repair (ignored by Open)
 }
 
 func listDir(fs vfs.FS, dir string) (dirList, error) {
@@ -62,6 +63,10 @@ func listDir(fs vfs.FS, dir string) (dirList, error) {
 	for _, name := range names {
 		if strings.HasSuffix(name, format.TempSuffix) {
 			l.temps = append(l.temps, name)
+			continue
+		}
+		if strings.Contains(name, format.SegmentSuffix+brokenSuffix) {
+			l.broken = append(l.broken, name)
 			continue
 		}
 		if id, ok := format.ParseSegmentName(name); ok {
@@ -178,8 +183,11 @@ func apply(fs vfs.FS, dir string, log *slog.Logger, list dirList, segs []Segment
 		o.Segments = append(o.Segments, s)
 		last := i == len(res.Segments)-1
 		if st.RebuildIndex {
-			// The bytes read are trusted from now on: make them durable
-			// before any index or new record says so.
+			// The bytes read are trusted from now on: make them durable,
+			// and the names of the files holding them (a kill -9 can leave
+			// renames not yet fsynced), before any index or new record
+			// says so.
+			dirDirty = true
 			keep(s.File.Msync(0, st.End))
 			created, err := rebuildIndex(fs, dir, s, !last)
 			keep(err)

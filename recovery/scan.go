@@ -85,7 +85,7 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 		if id.Index != s.base+s.count {
 			return format.Corruptf(path, off, id.Index, "entry %d out of place in a segment holding %d..%d", id.Index, s.base, s.base+s.count-1)
 		}
-		if s.state.Last.IsZero() {
+		if s.state.Last.Index < max(s.first, s.state.Purged.Index+1) {
 			s.first = id.Index // an empty log starts where its first entry says
 		}
 		raftstate.ApplyAppend(&s.state, id)
@@ -119,7 +119,9 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 		s.state.Last = last
 		if s.base != 0 {
 			if first <= s.base {
-				s.count = 0
+				// Emptied: the segment may take entries from any index
+				// again, as the writer does.
+				s.count, s.base = 0, 0
 			} else {
 				s.count = min(s.count, first-s.base)
 			}
