@@ -50,7 +50,6 @@ type dirList struct {
 	segIDs []uint64
 	temps  []string // leftovers of segment preparation
 	orphan []string // index files without a segment
-	broken []string // files set aside by Repair (ignored by Open)
 }
 
 func listDir(fs vfs.FS, dir string) (dirList, error) {
@@ -63,10 +62,6 @@ func listDir(fs vfs.FS, dir string) (dirList, error) {
 	for _, name := range names {
 		if strings.HasSuffix(name, format.TempSuffix) {
 			l.temps = append(l.temps, name)
-			continue
-		}
-		if strings.Contains(name, format.SegmentSuffix+brokenSuffix) {
-			l.broken = append(l.broken, name)
 			continue
 		}
 		if id, ok := format.ParseSegmentName(name); ok {
