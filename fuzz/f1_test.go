@@ -90,7 +90,7 @@ func f1Workloads() []f1Workload {
 			}
 			snap := d.fs.Snapshot()
 			d.abandon()
-			return d.recoverImage(snap.Crash(rand.New(rand.NewPCG(1, 1))))
+			return d.recoverImage(snap.Crash(rand.New(rand.NewPCG(1, 1))), true)
 		}, ops: []Op{{Kind: Reopen}, {Kind: Sync}}},
 	}
 }

@@ -27,7 +27,7 @@ func TestF2RandomCrashImages(t *testing.T) {
 	fam.summary()
 }
 
-const f2Generations = 3
+const f2Generations = 4
 
 func f2Seed(fam *family, seed uint64) error {
 	wr := rand.New(rand.NewPCG(seed, 1)) // the workload
@@ -43,9 +43,18 @@ func f2Seed(fam *family, seed uint64) error {
 		if err != nil {
 			return fmt.Errorf("generation %d: %w", gen, err)
 		}
+		if cr.IntN(3) == 0 {
+			// kill -9 instead: the next generation's power loss may
+			// still lose what this process never synced.
+			fam.add("kills", 1)
+			if err := d.recoverImage(snap.Restart(), false); err != nil {
+				return fmt.Errorf("generation %d (kill -9): %w", gen, err)
+			}
+			continue
+		}
 		img, model := crashImage(snap, cr)
 		fam.add("crash-images", 1)
-		if err := d.recoverImage(img); err != nil {
+		if err := d.recoverImage(img, true); err != nil {
 			return fmt.Errorf("generation %d (%s metadata): %w", gen, model, err)
 		}
 	}

@@ -100,7 +100,7 @@ func TestF6FaultSites(t *testing.T) {
 // any operation, its 1st to 60th call, EIO or ENOSPC, sticky or once.
 func TestF6RandomFaults(t *testing.T) {
 	fam := newFamily(t, "F6-random")
-	want := count(2000)
+	want := count(500)
 	fam.forSeeds(func() bool { return fam.get("sequences") >= want }, func(seed uint64) error {
 		rng := rand.New(rand.NewPCG(seed, 6))
 		ft := crashfs.Fault{

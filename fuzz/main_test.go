@@ -350,9 +350,12 @@ func (d *driver) abandon() {
 	}
 }
 
-// recover opens img (a crash image), checks it against the oracle from the
-// acknowledged step, and on success makes the driver go on from it.
-func (d *driver) recoverImage(img *crashfs.FS) error {
+// recoverImage opens img (a crash image), checks it against the oracle
+// from the acknowledged step, and on success makes the driver go on from
+// it. After a power loss everything in img is durable, so the recovered
+// step is acknowledged; after a kill (img from Snapshot.Restart) it is
+// not, until a flush of the new Log succeeds.
+func (d *driver) recoverImage(img *crashfs.FS, powerLoss bool) error {
 	l, err := mmaplog.Open(logDir, options(img))
 	if err != nil {
 		return fmt.Errorf("a crash-only image does not open (acknowledged step %d): %w", d.acked.Load(), err)
@@ -364,7 +367,9 @@ func (d *driver) recoverImage(img *crashfs.FS) error {
 	}
 	d.o.Rewind(step)
 	d.fs, d.l = img, l
-	d.acked.Store(int64(step))
+	if powerLoss {
+		d.acked.Store(int64(step))
+	}
 	d.crashed.Store(false)
 	d.failed = false
 	return nil

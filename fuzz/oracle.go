@@ -14,6 +14,7 @@ package fuzz
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -304,15 +305,11 @@ func NewGen(rng *rand.Rand, o *Oracle) *Gen {
 
 // Payload returns n random bytes (never nil).
 func (g *Gen) Payload(n int) []byte {
-	b := make([]byte, n)
-	for i := 0; i < n; i += 8 {
-		v := g.rng.Uint64()
-		for k := i; k < min(i+8, n); k++ {
-			b[k] = byte(v)
-			v >>= 8
-		}
+	b := make([]byte, (n+7)&^7)
+	for i := 0; i < len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], g.rng.Uint64())
 	}
-	return b
+	return b[:n:n]
 }
 
 // PayloadSize draws a payload size: 0–64 B (45%), to 1 KiB (25%), to 8 KiB

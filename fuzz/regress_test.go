@@ -215,3 +215,69 @@ func TestRegressRecoveryRemovesInOrder(t *testing.T) {
 	defer l.Close()
 	getT(t, l, entry(1, 1, 100))
 }
+
+// F6-random seed 59984386303243 (create failures, then a reopen): the
+// process dies after a rotation but before the flush that fsyncs the
+// directory; the restarted process recovers the new segment from the page
+// cache, appends, and a flush acknowledges everything — but nobody ever
+// fsynced the directory entry of that segment, so a power loss then loses
+// acknowledged entries.
+func TestRegressKillThenPowerLoss(t *testing.T) {
+	fs := crashfs.New()
+	l := openT(t, fs)
+	appendT(t, l, entry(1, 1, 100))
+	syncT(t, l)
+	for i := uint64(2); i <= 4; i++ {
+		appendT(t, l, entry(1, i, 40000)) // a new segment each, never flushed
+	}
+	killed := fs.Snapshot() // kill -9 here
+	_ = l.Close()
+	r := killed.Restart()
+	l = openT(t, r)
+	if got := l.State().Last.Index; got != 4 {
+		t.Fatalf("after restart Last %d, want 4 (the page cache survives a kill)", got)
+	}
+	appendT(t, l, entry(1, 5, 10))
+	syncT(t, l) // acknowledges 1..5
+	s := r.Snapshot()
+	_ = l.Close()
+	l, err := mmaplog.Open(logDir, options(s.Image(s.DropAll())))
+	if err != nil {
+		t.Fatalf("power loss after an acknowledged flush: %v", err)
+	}
+	defer l.Close()
+	for i := uint64(2); i <= 4; i++ {
+		getT(t, l, entry(1, i, 40000))
+	}
+	getT(t, l, entry(1, 5, 10))
+}
+
+// F2 seeds 55658392037745, 55658392037764: a segment whose entries were
+// all truncated away comes back from recovery with Base 0, so the writer
+// appends lower indexes into it; the next scan of that segment keeps the
+// base of its first entries and rejects them: "entry 5 out of place in a
+// segment holding 8..7" — an acknowledged log that no longer opens.
+func TestRegressAppendAfterTruncatedSegment(t *testing.T) {
+	fs := crashfs.New()
+	l := openT(t, fs)
+	for i := uint64(1); i <= 12; i++ {
+		appendT(t, l, entry(1, i, 9000)) // about 7 per segment
+	}
+	if err := l.Truncate(5); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, fs)
+	appendT(t, l, entry(2, 5, 100), entry(2, 6, 100))
+	syncT(t, l)
+	s := fs.Snapshot() // power loss: the segment must be scanned
+	_ = l.Close()
+	l, err := mmaplog.Open(logDir, options(s.Image(s.DropAll())))
+	if err != nil {
+		t.Fatalf("open after truncate, reopen, append: %v", err)
+	}
+	defer l.Close()
+	getT(t, l, entry(2, 6, 100))
+}

@@ -1,7 +1,6 @@
 package crashfs
 
 import (
-	"bytes"
 	"math/rand/v2"
 )
 
@@ -127,7 +126,7 @@ func (f *FS) Clone() *FS {
 func (s *Snapshot) Image(p Plan) *FS {
 	img := make([][]byte, len(s.inodes))
 	for i, ino := range s.inodes {
-		img[i] = bytes.Clone(ino.durable)
+		img[i] = racyClone(ino.durable)
 	}
 	for k, ref := range s.pages {
 		var c PageChoice
@@ -174,8 +173,8 @@ func (s *Snapshot) Image(p Plan) *FS {
 	for name, i := range ns {
 		ino, ok := inodes[i]
 		if !ok {
-			ino = &inode{mem: bytes.Clone(img[i]), durable: bytes.Clone(img[i]), sizeSynced: true}
-			if ino.mem == nil {
+			ino = &inode{mem: img[i], durable: racyClone(img[i]), sizeSynced: true}
+			if img[i] == nil {
 				ino.mem, ino.durable = []byte{}, []byte{}
 			}
 			inodes[i] = ino
@@ -210,7 +209,7 @@ func applyPage(dst, mem, old []byte, c PageChoice) {
 		rng := rand.New(rand.NewPCG(c.Seed, 0x9a7b1e))
 		for s := 0; s*SectorSize < len(dst); s++ {
 			lo, hi := s*SectorSize, min((s+1)*SectorSize, len(dst))
-			if bytes.Equal(mem[lo:hi], old[lo:hi]) {
+			if racyEqual(mem[lo:hi], old[lo:hi]) {
 				continue
 			}
 			switch rng.IntN(3) {
@@ -225,4 +224,46 @@ func applyPage(dst, mem, old []byte, c PageChoice) {
 			}
 		}
 	}
+}
+
+// Restart returns the file system a restarted process finds after the
+// process was killed (kill -9) at the snapshot: no power loss, so every
+// write is still there (the page cache survives), and what was not yet
+// durable is still not durable — a later power loss can lose it.
+func (s *Snapshot) Restart() *FS {
+	f := New()
+	for _, d := range s.dirs {
+		f.dirs[d] = true
+	}
+	inodes := make([]*inode, len(s.inodes))
+	for i, ino := range s.inodes {
+		inodes[i] = &inode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced}
+		if inodes[i].mem == nil {
+			inodes[i].mem, inodes[i].durable = []byte{}, []byte{}
+		}
+	}
+	for name, i := range s.names {
+		f.durable[name] = inodes[i]
+	}
+	// The process view: the durable names with every pending change.
+	for name, i := range s.names {
+		f.names[name] = inodes[i]
+	}
+	for _, m := range s.pending {
+		f.pending = append(f.pending, metaOp{kind: m.kind, path: m.path, newpath: m.newpath, ino: inodes[m.ino]})
+		switch m.kind {
+		case OpCreate:
+			f.names[m.path] = inodes[m.ino]
+		case OpRename:
+			if f.names[m.path] == inodes[m.ino] {
+				delete(f.names, m.path)
+			}
+			f.names[m.newpath] = inodes[m.ino]
+		case OpRemove:
+			if f.names[m.path] == inodes[m.ino] {
+				delete(f.names, m.path)
+			}
+		}
+	}
+	return f
 }

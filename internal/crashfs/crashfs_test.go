@@ -261,3 +261,24 @@ func TestMmaplogSurvivesCrash(t *testing.T) {
 		_ = l.Close()
 	}
 }
+
+func TestRestartKeepsWritesNotDurability(t *testing.T) {
+	f := crashfs.New()
+	_ = f.MkdirAll("/d")
+	h, b := mustCreate(t, f, "/d/tmp", crashfs.PageSize)
+	copy(b, "written")
+	_ = h.Msync(0, 3)
+	_ = f.Rename("/d/tmp", "/d/a")
+	r := f.Snapshot().Restart()
+	if got := read(t, r, "/d/a"); string(got[:7]) != "written" {
+		t.Fatalf("restart lost the page cache: %q", got[:7])
+	}
+	s := r.Snapshot()
+	if s.PendingMeta() != 2 || len(s.DirtyPages()) != 1 {
+		t.Fatalf("restart made things durable: pending %d dirty %d", s.PendingMeta(), len(s.DirtyPages()))
+	}
+	lost := s.Image(s.DropAll())
+	if names, _ := lost.ReadDir("/d"); len(names) != 0 {
+		t.Fatalf("power loss after restart kept %v", names)
+	}
+}

@@ -9,6 +9,7 @@ import "unsafe"
 // on disk too, and the image treats them as unsynced.
 //
 //go:norace
+//go:nocheckptr
 func racyCopy(dst, src []byte) int {
 	n := min(len(dst), len(src))
 	i := 0
@@ -21,9 +22,34 @@ func racyCopy(dst, src []byte) int {
 	return n
 }
 
-// racyClone returns a copy of b made with racyCopy.
+// racyClone returns a copy of b made with racyCopy. Bulk copies inside
+// the simulator use it even where no other goroutine can be writing: the
+// race detector's cost for copy is proportional to the bytes copied, and
+// the simulator copies whole files for every image.
 func racyClone(b []byte) []byte {
 	c := make([]byte, len(b))
 	racyCopy(c, b)
 	return c
+}
+
+// racyEqual is bytes.Equal for snapshot copies (see racyClone).
+//
+//go:norace
+//go:nocheckptr
+func racyEqual(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		if *(*uint64)(unsafe.Pointer(&a[i])) != *(*uint64)(unsafe.Pointer(&b[i])) {
+			return false
+		}
+	}
+	for ; i < len(a); i++ {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -1,7 +1,6 @@
 package crashfs
 
 import (
-	"bytes"
 	"maps"
 	"slices"
 )
@@ -53,7 +52,7 @@ func (f *FS) Snapshot() *Snapshot {
 			return i
 		}
 		ids[ino] = len(s.inodes)
-		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: bytes.Clone(ino.durable), sizeSynced: ino.sizeSynced, name: name})
+		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, name: name})
 		return ids[ino]
 	}
 	for _, p := range slices.Sorted(maps.Keys(f.durable)) {
@@ -73,7 +72,7 @@ func (f *FS) Snapshot() *Snapshot {
 		}
 		for p := 0; p*PageSize < len(ino.mem); p++ {
 			lo, hi := p*PageSize, min((p+1)*PageSize, len(ino.mem))
-			if !bytes.Equal(ino.mem[lo:hi], ino.durable[lo:hi]) {
+			if !racyEqual(ino.mem[lo:hi], ino.durable[lo:hi]) {
 				s.pages = append(s.pages, PageRef{Path: ino.name, Page: p})
 				s.pageIno = append(s.pageIno, i)
 			}
