@@ -61,14 +61,27 @@ func indexCases() []corruptionCase {
 			flip(t, p(dir, idx1), slotOff(7), 0x01)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
-		corruptionCase{"index/ahead of its segment", func(t *testing.T) (string, *model, want) {
+		corruptionCase{"index/ahead of its segment after a crash", func(t *testing.T) (string, *model, want) {
+			// The open index's slots for 21..30 reached the disk; the
+			// segment's pages holding those entries (never synced) did not.
+			dir, m := crashed(t, syncedThen(t, 20, 10))
+			e := entry(t, dir, 21)
+			zero(t, p(dir, seg1), e.Off, 4096)
+			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
+		}},
+		corruptionCase{"index/sealed, ahead of its segment", func(t *testing.T) (string, *model, want) {
+			// A sealed index says the segment was durable further than its
+			// records go: the segment lost durable bytes (or the files come
+			// from different times). Repair cuts nothing that exists and
+			// drops the index.
 			a, m := closed(t, syncedThen(t, 20, 0))
 			b := copyDir(t, a)
 			l := openLog(t, b)
 			m.clone().appendN(t, l, 21, 40, 1, 5)
 			must(t, l.Close())
 			writeAt(t, p(a, idx1), 0, readFile(t, p(b, idx1)))
-			return a, m, want{status: recovery.StatusRecoverable, last: 20}
+			end := lastOf(t, a, format.TypeState)
+			return a, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 20, loc: loc{seg1, end.Off + end.Size, 21}}
 		}},
 		corruptionCase{"index/behind its segment", func(t *testing.T) (string, *model, want) {
 			a, m := closed(t, syncedThen(t, 20, 0))
@@ -383,7 +396,9 @@ func tornCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusTorn, last: 9, torn: format.ErrBadChecksum}
 		}},
 		{"torn/the only State of a new log", func(t *testing.T) (string, *model, want) {
-			dir, m := closed(t, func(l *mmaplog.Log, m *model) {})
+			// A crash right after the first segment was created (its index
+			// not sealed): nothing vouches for the snapshot.
+			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {})
 			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: 0, torn: format.ErrBadChecksum}
 		}},

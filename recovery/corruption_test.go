@@ -288,7 +288,7 @@ func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.Repo
 	if rr.After.Status == recovery.StatusCorrupt {
 		t.Fatalf("after Repair: %s", describe(rr.After))
 	}
-	if len(rr.Cuts) > 0 && !rr.Cuts[0].Resize && len(rr.Broken) == 0 {
+	if len(rr.Cuts) > 0 && !rr.Cuts[0].Resize && (rr.Cuts[0].Whole || rr.Cuts[0].End > rr.Cuts[0].Offset) && len(rr.Broken) == 0 {
 		t.Fatal("Repair cut bytes but kept no .broken file")
 	}
 	for _, b := range rr.Broken {
@@ -606,12 +606,18 @@ func bitFlipCases() []corruptionCase {
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"flip/closing State of a closed log", func(t *testing.T) (string, *model, want) {
-			// The closing State repeats what the records say; nothing
-			// vouches for it, so losing it is a torn tail that loses nothing.
+			// The sealed index vouches that the closing State was durable.
+			// It only repeats what the records say: Repair cuts it and
+			// loses nothing.
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			st := lastOf(t, dir, format.TypeState)
 			flip(t, p(dir, seg1), st.Off+format.FrameSize+2, 0x01)
-			return dir, m, want{status: recovery.StatusTorn, last: 12, torn: format.ErrBadChecksum}
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, st.Off, 13}}
+		}},
+		corruptionCase{"flip/the only State of a closed new log", func(t *testing.T) (string, *model, want) {
+			dir, m := closed(t, func(l *mmaplog.Log, m *model) {})
+			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 	)
 	frameFields := []struct {

@@ -342,7 +342,7 @@ func mutateRecord(t testing.TB, path string, off int64, f func(body []byte)) {
 		t.Fatalf("mutate %s at %d: %v", path, off, err)
 	}
 	f(r.Body)
-	crc := format.PutFrame(data[off:], r.Type, len(r.Body), r.Durable, r.Prev)
+	crc := format.PutFrame(data[off:off+r.Size], r.Type, len(r.Body), r.Durable, r.Prev)
 	rechain(data, off+r.Size, crc)
 	writeAt(t, path, 0, data)
 }
@@ -363,7 +363,7 @@ func rechain(data []byte, off int64, prev uint32) {
 		if err != nil {
 			return
 		}
-		prev = format.PutFrame(data[off:], r.Type, n, r.Durable, prev)
+		prev = format.PutFrame(data[off:off+size], r.Type, n, r.Durable, prev)
 		off += size
 	}
 }

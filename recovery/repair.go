@@ -102,7 +102,10 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 			rr.Before = rep
 		}
 		rr.After = rep
-		if rep.Status != StatusCorrupt {
+		if newerVote(newest, rep.BrokenVote) {
+			newest = rep.BrokenVote
+		}
+		if onlyVoteProblems(rep) {
 			break
 		}
 		p := rep.Problems[0]
@@ -131,6 +134,9 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 		}
 		for _, p := range rep.Problems {
 			if p.Kind == ProblemIndex {
+				if err := crashPoint("remove index"); err != nil {
+					return rr, err
+				}
 				if err := removeFile(p.Err.Path); err != nil {
 					return rr, err
 				}
@@ -144,7 +150,7 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 	if rr.Lost.First == ^uint64(0) {
 		rr.Lost.First = 0
 	}
-	if newerVote(rr.After.State.Vote, newest) && rr.After.Status != StatusCorrupt {
+	if newerVote(rr.After.State.Vote, newest) && onlyVoteProblems(rr.After) {
 		if err := restoreVote(dir, newest, rr); err != nil {
 			return rr, err
 		}
@@ -156,6 +162,28 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 	}
 	return rr, nil
 }
+
+// onlyVoteProblems reports whether rep has no problem but a vote to write
+// back.
+func onlyVoteProblems(rep *Report) bool {
+	for _, p := range rep.Problems {
+		if p.Kind != ProblemVote {
+			return false
+		}
+	}
+	return true
+}
+
+// crashPoint is called before each change Repair makes; a test sets
+// crashHook to stop Repair there, as a crash would.
+func crashPoint(step string) error {
+	if crashHook != nil {
+		return crashHook(step)
+	}
+	return nil
+}
+
+var crashHook func(step string) error
 
 func (l *Lost) merge(o Lost) {
 	if !o.Empty() {
@@ -172,6 +200,9 @@ func (l *Lost) merge(o Lost) {
 // applyCut carries out one cut: later segments first (highest ID first, so
 // that a crash never leaves a gap in the IDs), then the cut segment.
 func applyCut(dir string, c *Cut, rr *RepairReport) error {
+	if err := crashPoint("cut"); err != nil {
+		return err
+	}
 	if c.Resize {
 		if err := resizeFile(c.Path, c.End, c.Size, rr); err != nil {
 			return err
@@ -201,6 +232,9 @@ func applyCut(dir string, c *Cut, rr *RepairReport) error {
 
 // moveAside renames segment id to <segment>.broken and deletes its index.
 func moveAside(dir string, id uint64, rr *RepairReport) error {
+	if err := crashPoint("move aside"); err != nil {
+		return err
+	}
 	src := filepath.Join(dir, format.SegmentName(id))
 	dst, err := brokenName(src)
 	if err != nil {
@@ -239,9 +273,15 @@ func cutSegment(dir string, c *Cut, rr *RepairReport) error {
 		if err := syncDir(dir); err != nil {
 			return err
 		}
+		if err := crashPoint("zero"); err != nil {
+			return err
+		}
 		if err := zeroRange(f, c.Offset, c.End); err != nil {
 			return err
 		}
+	}
+	if err := crashPoint("remove cut index"); err != nil {
+		return err
 	}
 	idx := filepath.Join(dir, format.IndexName(c.Segment))
 	if err := removeFile(idx); err != nil {
@@ -385,6 +425,9 @@ func restoreVote(dir string, v raftstate.Vote, rr *RepairReport) error {
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return fmt.Errorf("recovery: fdatasync %s: %w", path, err)
 	}
+	if err := crashPoint("restore vote"); err != nil {
+		return err
+	}
 	format.PutVote(rec[format.FrameSize:], v)
 	format.PutFrame(rec, format.TypeVote, format.VoteBodySize, last.Header.StartPos+uint64(last.End), last.Prev)
 	if _, err := f.WriteAt(rec, last.End); err != nil {
@@ -412,6 +455,9 @@ func createVoteSegment(dir string, v raftstate.Vote, rr *RepairReport) error {
 	rec := b[format.SegmentHeaderSize : format.SegmentHeaderSize+format.RecordSize(n)]
 	format.PutState(rec[format.FrameSize:], &st)
 	format.PutFrame(rec, format.TypeState, n, 0, seed)
+	if err := crashPoint("create vote segment"); err != nil {
+		return err
+	}
 	path := filepath.Join(dir, format.SegmentName(1))
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("recovery: %s exists", path)

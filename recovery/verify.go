@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
@@ -63,6 +64,10 @@ const (
 	// lookup through it fails with a CorruptError (it never returns the
 	// wrong entry).
 	ProblemIndex
+	// ProblemVote: a file that an earlier Repair set aside (*.broken)
+	// holds a newer vote than the log: the repair did not finish writing
+	// it back. Repair does.
+	ProblemVote
 )
 
 func (k ProblemKind) String() string {
@@ -73,6 +78,8 @@ func (k ProblemKind) String() string {
 		return "record"
 	case ProblemIndex:
 		return "index"
+	case ProblemVote:
+		return "vote"
 	}
 	return fmt.Sprintf("ProblemKind(%d)", int(k))
 }
@@ -210,6 +217,9 @@ type Report struct {
 	Leftovers []string
 	// Quick: only what Open reads was checked (see ScanOptions.Quick).
 	Quick bool
+	// BrokenVote is the newest vote found in the files earlier repairs set
+	// aside (*.broken); zero when there are none.
+	BrokenVote raftstate.Vote
 }
 
 // Err returns the first problem as a *format.CorruptError
@@ -276,10 +286,11 @@ func verifyDir(dir string, opts ScanOptions) (*Report, error) {
 
 // dirView is a log directory mapped for checking.
 type dirView struct {
-	dir   string
-	list  dirList
-	segs  []Segment
-	files []vfs.File
+	dir    string
+	list   dirList
+	broken []string // files set aside by Repair (Open ignores them)
+	segs   []Segment
+	files  []vfs.File
 }
 
 func loadDir(fs vfs.FS, dir string) (*dirView, error) {
@@ -288,6 +299,15 @@ func loadDir(fs vfs.FS, dir string) (*dirView, error) {
 		return nil, err
 	}
 	d := &dirView{dir: dir, list: list}
+	names, err := fs.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if strings.Contains(name, format.SegmentSuffix+BrokenSuffix) && !strings.HasSuffix(name, format.TempSuffix) {
+			d.broken = append(d.broken, name)
+		}
+	}
 	for _, id := range list.segIDs {
 		path := filepath.Join(dir, format.SegmentName(id))
 		f, err := fs.Open(path)
@@ -726,6 +746,7 @@ func (c *checker) conclude() {
 	}
 	if !c.opts.Quick {
 		c.planCut()
+		c.brokenVote()
 	}
 	s := &rep.State
 	if first := max(c.first, s.Purged.Index+1); s.Last.Index >= first {
@@ -744,13 +765,61 @@ func (c *checker) rebuilds() bool {
 	return false
 }
 
+// brokenVote looks for votes in the files earlier repairs set aside: a
+// vote newer than the log's (when Repair did not get to write it back) is
+// a problem, since a node must never forget a vote it cast.
+func (c *checker) brokenVote() {
+	rep := c.rep
+	for _, name := range c.d.broken {
+		path := filepath.Join(c.d.dir, name)
+		var l Lost
+		if err := readBroken(path, &l); err != nil {
+			continue // unreadable: it is not part of the log
+		}
+		if newerVote(rep.BrokenVote, l.NewestVote) {
+			rep.BrokenVote = l.NewestVote
+		}
+		cur := rep.State.Vote // with a cut planned, what Repair keeps
+		if rep.Cut != nil && newerVote(cur, rep.Cut.Lost.NewestVote) {
+			cur = rep.Cut.Lost.NewestVote // Repair writes that one back anyway
+		}
+		if newerVote(cur, l.NewestVote) {
+			c.problem(ProblemVote, path, 0, 0, "vote %v set aside by an earlier repair is newer than the log's vote %v", l.NewestVote, cur)
+			if rep.Status != StatusCorrupt {
+				rep.Status = StatusCorrupt
+			}
+		}
+	}
+}
+
+// readBroken salvages the records of a file set aside by Repair.
+func readBroken(path string, l *Lost) error {
+	f, err := readOnly{}.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := f.Map()
+	if err != nil {
+		return err
+	}
+	start := unknownPos
+	if h, _, err := format.ReadSegmentHeader(data); err == nil {
+		start = h.StartPos
+	}
+	return guardFault(func() error {
+		salvage(data, format.SegmentHeaderSize, int64(len(data)), start, l)
+		return nil
+	})
+}
+
 // position orders problems in the log: by segment, then offset.
 func (c *checker) position(p Problem) (int, int64) {
 	path := p.Err.Path
 	for i, s := range c.d.segs {
 		if s.Path == path || (s.Index != nil && s.Index.Path() == path) {
-			if p.Kind == ProblemIndex {
-				return i, 1 << 62 // index problems sort after the segment's records
+			if p.Kind == ProblemIndex || p.Kind == ProblemVote {
+				return i, 1 << 62 // they sort after the segment's records
 			}
 			return i, p.Err.Offset
 		}
@@ -778,7 +847,7 @@ func (c *checker) planCut() {
 	rep := c.rep
 	var first *Problem
 	for k := range rep.Problems {
-		if rep.Problems[k].Kind != ProblemIndex {
+		if kind := rep.Problems[k].Kind; kind != ProblemIndex && kind != ProblemVote {
 			first = &rep.Problems[k]
 			break
 		}
@@ -862,7 +931,7 @@ func salvage(data []byte, from, limit int64, startPos uint64, l *Lost) {
 			continue
 		}
 		r, err := format.ReadRecord(data[:limit], off)
-		if err != nil || r.Durable > startPos+uint64(off) {
+		if err != nil || (startPos != unknownPos && r.Durable > startPos+uint64(off)) {
 			continue
 		}
 		l.Records++

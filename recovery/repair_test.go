@@ -1,0 +1,231 @@
+package recovery_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/mmaplog"
+	"github.com/raftlog/raftlog/recovery"
+)
+
+var errCrash = errors.New("simulated crash")
+
+// TestRepairCrashes stops Repair before each change it makes, as a crash
+// would, lets the node open the log (it may, or may find it corrupt), and
+// runs Repair again: the outcome is always the one an uninterrupted
+// Repair gives, vote included.
+func TestRepairCrashes(t *testing.T) {
+	vote := mmaplog.Vote{Term: 5, NodeID: 2}
+	scenarios := []struct {
+		name  string
+		build func(t *testing.T) (dir string, last uint64, vote mmaplog.Vote)
+	}{
+		{"cut inside a segment, later segments, a vote beyond the cut", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
+				manySegments(t, 2100)(l, m)
+				must(t, l.SaveVote(vote))
+				mustSync(t, l)
+				m.appendN(t, l, 2101, 2110, 5, 5)
+				mustSync(t, l)
+			})
+			e := entry(t, dir, 500)
+			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			return dir, 499, vote
+		}},
+		{"nothing survives but the vote", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
+				must(t, l.SaveVote(vote))
+				m.appendN(t, l, 1, 10, 5, 5)
+				mustSync(t, l)
+			})
+			flip(t, p(dir, seg1), 0, 0x01)
+			return dir, 0, vote
+		}},
+		{"short segment file", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			dir, _ := crashed(t, syncedThen(t, 14, 0))
+			size := int64(len(readFile(t, p(dir, seg1))))
+			must(t, os.Truncate(p(dir, seg1), size-4))
+			return dir, 14, mmaplog.Vote{}
+		}},
+		{"wrong slot in a sealed index", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			dir, _ := closed(t, manySegments(t, 1500))
+			flip(t, p(dir, idx1), index.HeaderSize+4*9, 0x01)
+			return dir, 1500, mmaplog.Vote{}
+		}},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			base, last, v := sc.build(t)
+			var steps []string
+			restore := recovery.SetCrashHook(func(s string) error { steps = append(steps, s); return nil })
+			checkRepaired(t, repairOf(t, copyDir(t, base)), last, v)
+			restore()
+			t.Logf("steps: %q", steps)
+			if len(steps) == 0 {
+				t.Fatal("Repair made no change")
+			}
+			for k := range steps {
+				dir := copyDir(t, base)
+				n := 0
+				restore := recovery.SetCrashHook(func(string) error {
+					if n == k {
+						return errCrash
+					}
+					n++
+					return nil
+				})
+				_, err := recovery.Repair(dir)
+				restore()
+				if !errors.Is(err, errCrash) {
+					t.Fatalf("crash before step %d (%s): Repair returned %v", k, steps[k], err)
+				}
+				// The node starts: the log opens, or is still corrupt.
+				if l, err := mmaplog.Open(dir, testOpts); err != nil {
+					asCorrupt(t, err)
+				} else {
+					checkNoWrongEntry(t, l)
+					must(t, l.Close())
+				}
+				checkRepaired(t, repairOf(t, dir), last, v)
+			}
+		})
+	}
+}
+
+func repairOf(t *testing.T, dir string) string {
+	t.Helper()
+	rr, err := recovery.Repair(dir)
+	if err != nil {
+		t.Fatalf("Repair: %v", err)
+	}
+	if rr.After.Status == recovery.StatusCorrupt {
+		t.Fatalf("after Repair: %s", describe(rr.After))
+	}
+	return dir
+}
+
+// checkRepaired opens a repaired log: entries up to last, the vote, and
+// nothing left for Verify or Repair to do.
+func checkRepaired(t *testing.T, dir string, last uint64, v mmaplog.Vote) {
+	t.Helper()
+	l := openLog(t, dir)
+	st := l.State()
+	if st.Last.Index != last || st.Vote != v {
+		t.Fatalf("repaired log: last %v vote %v, want index %d vote %v", st.Last, st.Vote, last, v)
+	}
+	if n := checkNoWrongEntry(t, l); n > 0 {
+		t.Fatalf("%d entries fail to read", n)
+	}
+	must(t, l.Close())
+	if rep := verify(t, dir); rep.Status == recovery.StatusCorrupt {
+		t.Fatalf("Verify after repair: %s", describe(rep))
+	}
+	if rr, err := recovery.Repair(dir); err != nil || rr.Changed() {
+		t.Fatalf("another Repair: changed %v, err %v", rr != nil && rr.Changed(), err)
+	}
+}
+
+// TestRepairLocked: Repair and Verify refuse a directory a Log holds.
+func TestRepairLocked(t *testing.T) {
+	dir, _ := closed(t, syncedThen(t, 3, 0))
+	l := openLog(t, dir)
+	defer l.Close()
+	if _, err := recovery.Repair(dir); !errors.Is(err, mmaplog.ErrLocked) {
+		t.Fatalf("Repair of a locked directory: %v", err)
+	}
+	if _, err := recovery.Verify(dir); !errors.Is(err, mmaplog.ErrLocked) {
+		t.Fatalf("Verify of a locked directory: %v", err)
+	}
+	if err := recovery.Walk(dir, func(recovery.WalkItem) error { return nil }); !errors.Is(err, mmaplog.ErrLocked) {
+		t.Fatalf("Walk of a locked directory: %v", err)
+	}
+}
+
+// TestVerifyMissingDir: an I/O error, not a report.
+func TestVerifyMissingDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nope")
+	if _, err := recovery.Verify(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Verify of a missing directory: %v", err)
+	}
+	if _, err := recovery.Repair(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Repair of a missing directory: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("Repair created the directory")
+	}
+}
+
+// TestVerifyReport checks the counts of a clean multi-segment log, the
+// progress callback and the quick mode.
+func TestVerifyReport(t *testing.T) {
+	dir, _ := closed(t, func(l *mmaplog.Log, m *model) {
+		manySegments(t, 2100)(l, m)
+		must(t, l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 3}))
+		must(t, l.Commit(mmaplog.LogID{Term: 1, Index: 2000}))
+	})
+	var calls int
+	var done, total int64
+	rep, err := recovery.VerifyWith(dir, recovery.ScanOptions{Progress: func(d, tot int64) { calls, done, total = calls+1, d, tot }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != recovery.StatusClean || rep.FirstIndex != 1 || rep.LastIndex != 2100 || rep.Entries != 2100 || len(rep.Segments) != 3 {
+		t.Fatalf("report: %s, entries %d..%d, %d segments", describe(rep), rep.FirstIndex, rep.LastIndex, len(rep.Segments))
+	}
+	if rep.State.Vote != (mmaplog.Vote{Term: 1, NodeID: 3}) || rep.State.Committed.Index != 2000 {
+		t.Fatalf("state {%s}", recovery.DescribeState(&rep.State))
+	}
+	var recs int
+	var first uint64 = 1
+	for _, s := range rep.Segments {
+		recs += s.Records
+		if s.Index != recovery.IndexTrusted || s.First != first {
+			t.Fatalf("segment %+v", s)
+		}
+		first = s.Last + 1
+	}
+	if want := len(allRecords(t, dir)); recs != want || rep.Records != want {
+		t.Fatalf("%d/%d records checked, the log has %d", recs, rep.Records, want)
+	}
+	if calls < 3 || done != total || total == 0 {
+		t.Fatalf("progress: %d calls, last %d/%d", calls, done, total)
+	}
+	quick, err := recovery.VerifyWith(dir, recovery.ScanOptions{Quick: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quick.Status != recovery.StatusClean || !quick.State.Equal(rep.State) || quick.Records != 0 || !quick.Quick {
+		t.Fatalf("quick: %s, %d records", describe(quick), quick.Records)
+	}
+}
+
+// TestWalk follows the records Walk reports against the files.
+func TestWalk(t *testing.T) {
+	dir, _ := crashed(t, manySegments(t, 1500))
+	var n, stops int
+	err := recovery.Walk(dir, func(it recovery.WalkItem) error {
+		if it.Record == nil {
+			stops++
+			if !errors.Is(it.Stop, format.ErrUnwritten) {
+				t.Fatalf("stop at %s:%d: %v", it.Path, it.Offset, it.Stop)
+			}
+			return nil
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(allRecords(t, dir)); n != want || stops != len(segNames(t, dir)) {
+		t.Fatalf("Walk: %d records, %d stops; the log has %d records in %d segments", n, stops, want, len(segNames(t, dir)))
+	}
+	stop := errors.New("enough")
+	if err := recovery.Walk(dir, func(recovery.WalkItem) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("Walk returned %v, want the callback's error", err)
+	}
+}
