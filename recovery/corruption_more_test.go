@@ -153,6 +153,16 @@ func segmentCases() []corruptionCase {
 			must(t, os.Remove(p(dir, idx1)))
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, 0, 0}}
 		}},
+		{"segment/purged log missing its first remaining segment", func(t *testing.T) (string, *model, want) {
+			dir, m := closed(t, func(l *mmaplog.Log, m *model) {
+				manySegments(t, 2100)(l, m)
+				must(t, l.Purge(mmaplog.LogID{Term: 1, Index: 100}))
+			})
+			must(t, os.Remove(p(dir, seg1)))
+			must(t, os.Remove(p(dir, idx1)))
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg3, 0, 101},
+				verifyLoc: &loc{seg2, format.SegmentHeaderSize, 101}}
+		}},
 		{"segment/file longer than its header says", func(t *testing.T) (string, *model, want) {
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			size := int64(len(readFile(t, p(dir, seg1))))
@@ -342,6 +352,16 @@ func craftedCases() []corruptionCase {
 			le.PutUint64(b[16:], 19)
 			off := appendRecord(t, dir, seg1, format.TypeTruncate, b, 0)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 10, loc: loc{seg1, off, 20}}
+		}},
+		corruptionCase{"crafted/the rotation fallback finds an entry out of order", func(t *testing.T) (string, *model, want) {
+			// Segment 1 is sealed and trusted (its last State is intact), so
+			// only the fallback from segment 2's torn snapshot rescans it.
+			a, m := closed(t, syncedThen(t, 10, 0))
+			dir := crashedIn(t, a, m, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
+			e := entry(t, dir, 5)
+			mutateRecord(t, p(dir, seg1), e.Off, func(b []byte) { b[8] = 7 })
+			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 7}}
 		}},
 		corruptionCase{"crafted/first record of a new segment is not a State", func(t *testing.T) (string, *model, want) {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })

@@ -550,6 +550,18 @@ func etcdCases() []corruptionCase {
 			must(t, l.Close())
 			return again, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
+		{"etcd/truncate into an earlier segment and re-append", func(t *testing.T) (string, *model, want) {
+			// The open segment is emptied by the truncation and takes the
+			// new entries; it supersedes the segments before it from 500 on.
+			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
+				manySegments(t, 2100)(l, m)
+				m.truncate(t, l, 500)
+				mustSync(t, l)
+				m.appendN(t, l, 500, 520, 2, 7)
+				mustSync(t, l)
+			})
+			return dir, m, want{status: recovery.StatusRecoverable, last: 520}
+		}},
 		{"etcd/truncate and re-append", func(t *testing.T) (string, *model, want) {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 10, 1, 5)
