@@ -22,7 +22,7 @@ func raceSize(id mmaplog.LogID) int {
 	if (id.Index*7+id.Term)%397 == 0 {
 		return mmaplog.MinSegmentSize + 100
 	}
-	return int((id.Index*31 + id.Term*17) % 700)
+	return int((id.Index*31 + id.Term*17) % 400)
 }
 
 func raceEntry(term, index uint64) mmaplog.Entry {
@@ -106,7 +106,7 @@ func raceReader(t testing.TB, l *mmaplog.Log, seed uint64, stop *atomic.Bool) (n
 				return n
 			}
 		}
-		if k%512 == 0 && closedErr("Dump", l.Dump(io.Discard)) {
+		if k%1024 == 0 && closedErr("Dump", l.Dump(io.Discard)) {
 			return n
 		}
 	}
@@ -219,10 +219,10 @@ func TestRaceReadersVsWriter(t *testing.T) {
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		var reads atomic.Int64
-		for r := range 3 {
+		for r := range 2 {
 			wg.Go(func() { reads.Add(int64(raceReader(t, l, seed+uint64(cycle*10+r), &stop))) })
 		}
-		raceWriter(t, l, rng, &term, 1500)
+		raceWriter(t, l, rng, &term, 1000)
 		err := l.Close() // while the readers run
 		stop.Store(true)
 		wg.Wait()
