@@ -76,6 +76,9 @@ func TestRandomDamage(t *testing.T) {
 		b := bases[rng.IntN(len(bases))]
 		dir := copyDir(t, b.dir)
 		what := damage(t, rng, dir)
+		for k := rng.IntN(10); k >= 6; k -= 3 { // a second (30%) and third (10%) damage
+			what += "; " + damage(t, rng, dir)
+		}
 		t.Run(fmt.Sprintf("%03d", i), func(t *testing.T) {
 			t.Logf("%s: %s", b.name, what)
 			seen[checkAnyDamage(t, dir)]++
