@@ -148,9 +148,10 @@ func (f *flusher) run() {
 	}
 }
 
-// sync performs one group sync: data ranges, then sealed index headers
-// (written only now, after their data is durable), then the directory;
-// then it deletes purged segments whose purge record is now durable.
+// sync performs one group sync: data ranges, then the directory, then
+// sealed index headers (written only now, after their data and names are
+// durable); then it deletes purged segments whose purge record is now
+// durable.
 func (f *flusher) sync(w *work) error {
 	l := f.l
 	if p := l.failure.Load(); p != nil {
@@ -187,22 +188,24 @@ func (f *flusher) syncData(w *work) (err error) {
 			return err
 		}
 	}
+	// The directory before the seals: a complete index vouches for its
+	// segment, so the names of the files holding that data (renamed at
+	// rotation) must be durable first.
+	if w.dir {
+		if err := f.l.fs.SyncDir(f.l.dir); err != nil {
+			return err
+		}
+	}
 	for _, s := range w.seals {
 		s.seg.idx.SetHeader(s.hdr)
 		if err := s.seg.idx.Sync(int(s.hdr.Count)); err != nil {
 			return err
 		}
 	}
-	if w.dir {
-		if err := f.l.fs.SyncDir(f.l.dir); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
-// remove deletes purged segments (already out of every reader's view)
-// and fsyncs the directory.
+// remove deletes purged segments (already out of every reader's view).
 func (f *flusher) remove(segs []*segment) error {
 	l := f.l
 	l.mu.Lock()
@@ -220,8 +223,14 @@ func (f *flusher) remove(segs []*segment) error {
 				return fmt.Errorf("remove purged %s: %w", p, err)
 			}
 		}
+		// One directory fsync per segment, lowest ID first: whatever a
+		// crash keeps of these removals is a prefix, never a gap (file
+		// systems need not persist unlinks in order).
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return err
+		}
 	}
-	return l.fs.SyncDir(l.dir)
+	return nil
 }
 
 // keepRemovals remembers segments whose deletion cannot happen (the Log

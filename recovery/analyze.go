@@ -116,7 +116,9 @@ func chainBreakEvidence(segs []Segment, hdrs []format.SegmentHeader, bad int) (s
 	}
 	for j := bad; j < len(segs); j++ {
 		pos := unknownPos
-		if h, _, err := format.ReadSegmentHeader(segs[j].Data); err == nil {
+		if j == bad && bad > 0 && segs[j].ID == segs[bad-1].ID+1 {
+			pos = start // its header may be the damage
+		} else if h, _, err := format.ReadSegmentHeader(segs[j].Data); err == nil && h.ID == segs[j].ID {
 			pos = h.StartPos
 		}
 		ev := resync(segs[j].Data, format.SegmentHeaderSize, int64(len(segs[j].Data)), pos)
