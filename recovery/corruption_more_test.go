@@ -452,8 +452,8 @@ func repairCases() []corruptionCase {
 				m.appendN(t, l, 1, 10, 4, 5)
 				mustSync(t, l)
 			})
-			flip(t, p(dir, seg1), 0, 0x01)
-			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, 0, 0}, vote: &v41}
+			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}, vote: &v41}
 		}},
 		{"repair/the earliest of two problems", func(t *testing.T) (string, *model, want) {
 			dir, m := closed(t, manySegments(t, 2100))

@@ -367,15 +367,17 @@ func raftWALCases() []corruptionCase {
 			writeAt(t, p(dir, e.Seg), e.Off, []byte{65})
 			return dir, m, want{status: recovery.StatusTorn, last: 11, torn: format.ErrBadType}
 		}},
+		// A damaged header is corruption. Repair rebuilds it exactly (the
+		// first record's chain link proves it) and loses nothing.
 		{"raft-wal/bad segment header, valid commit", func(t *testing.T) (string, *model, want) {
 			dir, m := crashed(t, syncedThen(t, 2, 0))
 			writeAt(t, p(dir, seg1), 0, []byte{123})
-			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, 0, 0}}
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, 0, 0}}
 		}},
 		{"raft-wal/bad segment header field, valid commit", func(t *testing.T) (string, *model, want) {
 			dir, m := crashed(t, syncedThen(t, 2, 0))
 			writeAt(t, p(dir, seg1), 16, []byte{123})
-			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, 0, 0}}
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, 0, 0}}
 		}},
 		// raft-wal writes a segment's header with its first commit; here a
 		// header is synced when its segment is created or installed, so the
@@ -587,18 +589,26 @@ func bitFlipCases() []corruptionCase {
 		cs = append(cs, corruptionCase{"flip/segment header " + f.name, func(t *testing.T) (string, *model, want) {
 			dir, m := crashed(t, syncedThen(t, 12, 0))
 			flip(t, p(dir, seg1), f.off, 0x10)
-			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, 0, 0}}
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, 0, 0}}
 		}})
 	}
 	cs = append(cs,
 		corruptionCase{"flip/segment header of a closed log", func(t *testing.T) (string, *model, want) {
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			flip(t, p(dir, seg1), 17, 0x01)
-			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, 0, 0}}
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, 0, 0}}
 		}},
 		corruptionCase{"flip/second segment header of a closed log", func(t *testing.T) (string, *model, want) {
 			dir, m := closed(t, manySegments(t, 1500))
 			flip(t, p(dir, seg2), 3, 0x01)
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 1500, loc: loc{seg2, 0, 0}}
+		}},
+		corruptionCase{"flip/second segment header and its snapshot", func(t *testing.T) (string, *model, want) {
+			// The header cannot be proven without the snapshot's chain link:
+			// Repair cuts the segment.
+			dir, m := closed(t, manySegments(t, 1500))
+			flip(t, p(dir, seg2), 3, 0x01)
+			flip(t, p(dir, seg2), format.SegmentHeaderSize+17, 0x01) // the snapshot's prev field
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, 0, 0}}
 		}},
 		corruptionCase{"flip/State snapshot", func(t *testing.T) (string, *model, want) {

@@ -103,6 +103,9 @@ func damage(t *testing.T, rng *rand.Rand, dir string) string {
 			}
 		}
 	}
+	if len(files) == 0 {
+		return "nothing left to damage"
+	}
 	name := files[rng.IntN(len(files))]
 	path := filepath.Join(dir, name)
 	data := readFile(t, path)
@@ -110,7 +113,11 @@ func damage(t *testing.T, rng *rand.Rand, dir string) string {
 	for used > 0 && data[used-1] == 0 {
 		used--
 	}
-	used = max(used, 64)
+	used = min(max(used, 64), int64(len(data)))
+	if used == 0 {
+		must(t, os.Remove(path))
+		return "remove empty " + name
+	}
 	off := rng.Int64N(used)
 	switch k := rng.IntN(10); {
 	case k < 5:

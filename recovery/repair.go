@@ -38,6 +38,9 @@ type RepairReport struct {
 	// Resized lists segment files whose size was not the one their
 	// headers record and was restored.
 	Resized []string
+	// Rewritten lists segment files whose damaged header was rebuilt
+	// exactly and written back (no data lost).
+	Rewritten []string
 	// Lost is what the cuts removed (merged over every cut).
 	Lost Lost
 	// VoteRestored is set when a record beyond a cut held a newer vote
@@ -52,7 +55,7 @@ type RepairReport struct {
 
 // Changed reports whether Repair changed anything on disk.
 func (r *RepairReport) Changed() bool {
-	return len(r.Cuts) > 0 || len(r.RemovedIndexes) > 0 || len(r.Resized) > 0 || r.VoteRestored != nil
+	return len(r.Cuts) > 0 || len(r.RemovedIndexes) > 0 || len(r.Resized) > 0 || len(r.Rewritten) > 0 || r.VoteRestored != nil
 }
 
 // Repair makes the log in dir open again after corruption, at the price
@@ -64,6 +67,8 @@ func (r *RepairReport) Changed() bool {
 //     the damaged one are renamed to <segment>.broken; the damaged segment
 //     is saved to <segment>.broken and its bytes from the cut on are
 //     zeroed (a damaged header or State snapshot takes the whole segment);
+//   - writes back a damaged segment header that Verify rebuilt exactly
+//     (proven by the chain link in the segment's first record);
 //   - restores the size of a segment file that is not the one its header
 //     records (a short one is extended with zeros);
 //   - deletes index files that disagree with their segments;
@@ -127,7 +132,7 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 				return rr, err
 			}
 			rr.Cuts = append(rr.Cuts, *c)
-			if !c.Resize {
+			if !c.Resize && c.Header == nil {
 				rr.Lost.merge(c.Lost)
 			}
 			continue
@@ -202,6 +207,13 @@ func (l *Lost) merge(o Lost) {
 func applyCut(dir string, c *Cut, rr *RepairReport) error {
 	if err := crashPoint("cut"); err != nil {
 		return err
+	}
+	if c.Header != nil {
+		if err := rewriteHeader(c.Path, *c.Header, c.End, rr); err != nil {
+			return err
+		}
+		rr.Rewritten = append(rr.Rewritten, c.Path)
+		return syncDir(dir)
 	}
 	if c.Resize {
 		if err := resizeFile(c.Path, c.End, c.Size, rr); err != nil {
@@ -347,6 +359,36 @@ func zeroRange(f *os.File, lo, hi int64) error {
 	}
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return fmt.Errorf("recovery: fdatasync %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
+// rewriteHeader saves the segment to <segment>.broken and writes h over
+// its damaged header.
+func rewriteHeader(path string, h format.SegmentHeader, end int64, rr *RepairReport) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	defer f.Close()
+	dst, err := brokenName(path)
+	if err != nil {
+		return err
+	}
+	if err := copyToFile(dst, io.NewSectionReader(f, 0, max(end, format.SegmentHeaderSize))); err != nil {
+		return err
+	}
+	rr.Broken = append(rr.Broken, dst)
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	b := make([]byte, format.SegmentHeaderSize)
+	format.PutSegmentHeader(b, h)
+	if _, err := f.WriteAt(b, 0); err != nil {
+		return fmt.Errorf("recovery: rewrite header of %s: %w", path, err)
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("recovery: fdatasync %s: %w", path, err)
 	}
 	return nil
 }

@@ -42,8 +42,13 @@ func TestRepairCrashes(t *testing.T) {
 				m.appendN(t, l, 1, 10, 5, 5)
 				mustSync(t, l)
 			})
-			flip(t, p(dir, seg1), 0, 0x01)
+			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
 			return dir, 0, vote
+		}},
+		{"damaged header, rebuilt", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			dir, _ := closed(t, manySegments(t, 1500))
+			flip(t, p(dir, seg2), 30, 0x01)
+			return dir, 1500, mmaplog.Vote{}
 		}},
 		{"short segment file", func(t *testing.T) (string, uint64, mmaplog.Vote) {
 			dir, _ := crashed(t, syncedThen(t, 14, 0))

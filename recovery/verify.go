@@ -168,6 +168,9 @@ type Cut struct {
 	// goes, and so does every later segment.
 	Offset int64
 	Whole  bool
+	// Header is set when the segment's header is damaged but was rebuilt
+	// exactly (see Verify): Repair writes it back and checks again.
+	Header *format.SegmentHeader
 	// Resize: the segment file's size is not the one its header records.
 	// Repair restores it: a short file is extended with zeros (the missing
 	// bytes are gone; what they held is checked again afterwards), a long
@@ -357,12 +360,13 @@ type segCheck struct {
 	hdr      format.SegmentHeader
 	seed     uint32
 	hdrOK    bool
-	resize   bool  // the file's size is not its header's
-	resizeAt int64 // offset of that problem
-	limit    int64 // where its records must end (or may end, for the last)
-	openEnd  bool  // no valid next segment says where its records end
-	sc       *scan // nil when not scanned or replay failed
-	failed   bool  // a problem was found in this segment
+	rebuilt  *format.SegmentHeader // the damaged header, rebuilt and proven
+	resize   bool                  // the file's size is not its header's
+	resizeAt int64                 // offset of that problem
+	limit    int64                 // where its records must end (or may end, for the last)
+	openEnd  bool                  // no valid next segment says where its records end
+	sc       *scan                 // nil when not scanned or replay failed
+	failed   bool                  // a problem was found in this segment
 	leftover bool
 }
 
@@ -506,9 +510,14 @@ func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
 			c.rep.Leftovers = append(c.rep.Leftovers, seg.Path)
 			return
 		}
-		c.problem(ProblemSegment, seg.Path, 0, 0, "%v", err)
 		w.failed = true
-		return
+		rh, rseed, ok := c.rebuildHeader(i)
+		if !ok {
+			c.problem(ProblemSegment, seg.Path, 0, 0, "%v", err)
+			return
+		}
+		c.problem(ProblemSegment, seg.Path, 0, 0, "%v (Repair can rewrite it: its fields follow from the segments around it, and the first record's chain link proves them)", err)
+		h, seed, w.rebuilt = rh, rseed, &rh
 	}
 	w.hdr, w.seed, w.hdrOK = h, seed, true
 	if i > 0 && c.segs[i-1].hdrOK {
@@ -518,6 +527,36 @@ func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
 			w.failed = true
 		}
 	}
+}
+
+// rebuildHeader rebuilds segment i's damaged header from what the log
+// says about it: its ID (the file name), its size (the file's), its start
+// and prevEnd (the previous segment's header and records; both 0 for
+// segment 1). The rebuilt header is right only if its checksum is the
+// chain link stored in the segment's first record, which is then checked.
+func (c *checker) rebuildHeader(i int) (format.SegmentHeader, uint32, bool) {
+	segs := c.d.segs
+	seg := segs[i]
+	h := format.SegmentHeader{ID: seg.ID, FileSize: uint64(len(seg.Data))}
+	switch {
+	case i == 0 && seg.ID == 1:
+	case i > 0 && c.segs[i-1].hdrOK && segs[i-1].ID+1 == seg.ID:
+		p, ps := c.segs[i-1].hdr, segs[i-1]
+		sc, err := scanSegment(ps.Path, ps.Data, c.segs[i-1].seed, int64(len(ps.Data)), false)
+		if err != nil {
+			return h, 0, false
+		}
+		h.StartPos, h.PrevEnd = p.StartPos+p.FileSize, uint64(sc.end)
+	default:
+		return h, 0, false // the first segment of a purged log: its prevEnd is gone
+	}
+	b := make([]byte, format.SegmentHeaderSize)
+	seed := format.PutSegmentHeader(b, h)
+	r, err := format.ReadRecord(seg.Data, format.SegmentHeaderSize)
+	if err != nil || r.Prev != seed {
+		return h, 0, false
+	}
+	return h, seed, true
 }
 
 // limit sets where segment i's records must end: the next segment's
@@ -865,6 +904,13 @@ func (c *checker) planCut() {
 	if w.resize && first.Kind == ProblemSegment && off == w.resizeAt {
 		cut.Resize, cut.End, cut.Size = true, int64(len(seg.Data)), int64(w.hdr.FileSize)
 		cut.Kept = rep.State
+		if w.sc != nil {
+			cut.Kept, cut.first = w.sc.state, w.sc.first
+		}
+		return
+	}
+	if w.rebuilt != nil && first.Kind == ProblemSegment && off == 0 {
+		cut.Header, cut.End = w.rebuilt, lastNonzero(seg.Data, 0)
 		if w.sc != nil {
 			cut.Kept, cut.first = w.sc.state, w.sc.first
 		}

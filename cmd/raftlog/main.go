@@ -295,6 +295,10 @@ func (c *cli) plan(rep *recovery.Report) {
 		return
 	}
 	switch {
+	case cut.Header != nil:
+		fmt.Fprintf(w, "repair    would rewrite the damaged header of %s (rebuilt exactly, proven by its first record's chain link; saving the file to %s%s), then check again; no entry is lost\n",
+			base(cut.Path), base(cut.Path), recovery.BrokenSuffix)
+		return
 	case cut.Resize:
 		fmt.Fprintf(w, "repair    would restore %s to the %d bytes its header records (it has %d), then check again\n", base(cut.Path), cut.Size, cut.End)
 		return
@@ -323,6 +327,8 @@ func (c *cli) done(rr *recovery.RepairReport) {
 	w := c.out
 	for _, cut := range rr.Cuts {
 		switch {
+		case cut.Header != nil:
+			fmt.Fprintf(w, "rewrote   the header of %s\n", base(cut.Path))
 		case cut.Resize:
 			fmt.Fprintf(w, "resized   %s to %d bytes\n", base(cut.Path), cut.Size)
 		case cut.Whole:
@@ -337,8 +343,11 @@ func (c *cli) done(rr *recovery.RepairReport) {
 	for _, x := range rr.RemovedIndexes {
 		fmt.Fprintf(w, "removed   %s (rebuilt by the next Open)\n", base(x))
 	}
-	if len(rr.Cuts) > 0 {
-		fmt.Fprintf(w, "lost      %s\n", lostText(rr.Lost))
+	for _, cut := range rr.Cuts {
+		if cut.Header == nil && !cut.Resize {
+			fmt.Fprintf(w, "lost      %s\n", lostText(rr.Lost))
+			break
+		}
 	}
 	if v := rr.VoteRestored; v != nil {
 		fmt.Fprintf(w, "vote      %v written back (it was beyond the cut)\n", *v)
