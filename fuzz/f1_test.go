@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 
@@ -26,6 +27,9 @@ func TestF1CrashPoints(t *testing.T) {
 		random = 64 * int(scale())
 	}
 	for _, w := range f1Workloads() {
+		if only := os.Getenv("FUZZ_F1_ONLY"); only != "" && only != w.name {
+			continue
+		}
 		seed := baseSeed("F1")
 		if err := runSafe(seed, func(uint64) error { return f1Run(fam, w, seed, random) }); err != nil {
 			fam.violation(seed, "workload %s: %v", w.name, err)
@@ -165,6 +169,9 @@ func f1Run(fam *family, w f1Workload, seed uint64, random int) error {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = fmt.Errorf("%s: %w", j.desc, err)
+						if trace {
+							fmt.Fprintf(os.Stderr, "pending: %q\nmeta kept: %v\n", j.c.snap.PendingOps(), j.plan.Meta)
+						}
 					}
 					mu.Unlock()
 				}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -29,6 +30,59 @@ import (
 
 var updateCorpus = flag.Bool("update-corpus", false, "regenerate the F5 seed corpora in testdata/fuzz")
 
+// TestF5Seeds runs every seed corpus input of the three targets through
+// their properties once and prints F5's summary line (go test runs the
+// same seeds again under each Fuzz target).
+func TestF5Seeds(t *testing.T) {
+	fam := newFamily(t, "F5")
+	for _, target := range []string{"FuzzRecordDecode", "FuzzOpenSegmentImage", "FuzzOpenDirectory"} {
+		files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", target, "*"))
+		for _, p := range files {
+			args, err := readCorpusFile(p)
+			if err != nil || len(args) == 0 {
+				fam.violation(0, "%s: unreadable corpus file: %v", p, err)
+				continue
+			}
+			ok := t.Run(target+"/"+filepath.Base(p), func(t *testing.T) {
+				switch target {
+				case "FuzzRecordDecode":
+					checkRecordDecode(t, args[0], 0)
+				case "FuzzOpenSegmentImage":
+					fs := crashfs.New()
+					fs.WriteFile(filepath.Join(logDir, format.SegmentName(1)), padSegment(args[0]))
+					openAndRead(t, fs)
+				case "FuzzOpenDirectory":
+					openAndRead(t, dirFS(args[0]))
+				}
+			})
+			fam.add("seeds", 1)
+			if !ok {
+				fam.violation(0, "%s fails", p)
+			}
+		}
+	}
+	fam.summary()
+}
+
+// readCorpusFile reads the []byte arguments of a "go test fuzz v1" file.
+func readCorpusFile(path string) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var args [][]byte
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		if q, ok := strings.CutPrefix(line, "[]byte("); ok {
+			s, err := strconv.Unquote(strings.TrimSuffix(q, ")"))
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, []byte(s))
+		}
+	}
+	return args, nil
+}
+
 // FuzzRecordDecode: ReadRecord never panics or reads out of bounds, and a
 // record that decodes re-encodes to the same bytes.
 func FuzzRecordDecode(f *testing.F) {
@@ -40,21 +94,23 @@ func FuzzRecordDecode(f *testing.F) {
 	f.Add(make([]byte, 24), int64(0))
 	f.Add(rec[:30], int64(0))
 	f.Add(append(make([]byte, 8), rec...), int64(8))
-	f.Fuzz(func(t *testing.T, b []byte, off int64) {
-		r, err := format.ReadRecord(b, off)
-		if err != nil {
-			return
-		}
-		if off < 0 || off+r.Size > int64(len(b)) || r.Size%format.Align != 0 {
-			t.Fatalf("record [%d, +%d) outside %d bytes", off, r.Size, len(b))
-		}
-		out := make([]byte, r.Size)
-		copy(out[format.FrameSize:], r.Body)
-		crc := format.PutFrame(out, r.Type, len(r.Body), r.Durable, r.Prev)
-		if crc != r.CRC || !bytes.Equal(out, b[off:off+r.Size]) {
-			t.Fatalf("re-encoding differs:\n got %x\nwant %x", out, b[off:off+r.Size])
-		}
-	})
+	f.Fuzz(checkRecordDecode)
+}
+
+func checkRecordDecode(t *testing.T, b []byte, off int64) {
+	r, err := format.ReadRecord(b, off)
+	if err != nil {
+		return
+	}
+	if off < 0 || off+r.Size > int64(len(b)) || r.Size%format.Align != 0 {
+		t.Fatalf("record [%d, +%d) outside %d bytes", off, r.Size, len(b))
+	}
+	out := make([]byte, r.Size)
+	copy(out[format.FrameSize:], r.Body)
+	crc := format.PutFrame(out, r.Type, len(r.Body), r.Durable, r.Prev)
+	if crc != r.CRC || !bytes.Equal(out, b[off:off+r.Size]) {
+		t.Fatalf("re-encoding differs:\n got %x\nwant %x", out, b[off:off+r.Size])
+	}
 }
 
 // FuzzOpenSegmentImage: a log directory holding one segment file with
@@ -78,16 +134,20 @@ func FuzzOpenSegmentImage(f *testing.F) {
 func FuzzOpenDirectory(f *testing.F) {
 	f.Add([]byte{})
 	f.Add(encodeDir(map[string][]byte{format.SegmentName(2): {1}, format.IndexName(2): {2}}))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		fs := crashfs.New()
-		for name, b := range decodeDir(data) {
-			if strings.HasSuffix(name, format.SegmentSuffix) {
-				b = padSegment(b)
-			}
-			fs.WriteFile(filepath.Join(logDir, name), b)
+	f.Fuzz(func(t *testing.T, data []byte) { openAndRead(t, dirFS(data)) })
+}
+
+// dirFS is a file system holding the directory encoded in data.
+func dirFS(data []byte) *crashfs.FS {
+	fs := crashfs.New()
+	_ = fs.MkdirAll(logDir)
+	for name, b := range decodeDir(data) {
+		if strings.HasSuffix(name, format.SegmentSuffix) {
+			b = padSegment(b)
 		}
-		openAndRead(t, fs)
-	})
+		fs.WriteFile(filepath.Join(logDir, name), b)
+	}
+	return fs
 }
 
 func openAndRead(t *testing.T, fs *crashfs.FS) {

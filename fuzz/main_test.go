@@ -297,9 +297,9 @@ func (d *driver) do(op Op) error {
 	case Flush:
 		err = d.l.Flush(d.ack(d.o.Steps(), nil))
 	case Sync:
-		ch := make(chan error, 1)
-		if err = d.l.Flush(d.ack(d.o.Steps(), func(e error) { ch <- e })); err == nil {
-			err = <-ch
+		step := d.o.Steps()
+		if err = d.l.Sync(); err == nil && !d.crashed.Load() {
+			storeMax(&d.acked, int64(step))
 		}
 	case Reopen:
 		return d.reopen()

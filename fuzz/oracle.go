@@ -312,18 +312,18 @@ func (g *Gen) Payload(n int) []byte {
 	return b[:n:n]
 }
 
-// PayloadSize draws a payload size: 0–64 B (45%), to 1 KiB (25%), to 8 KiB
-// (15%), to 60 KiB (8%), to MaxPayload (7%).
+// PayloadSize draws a payload size: 0–64 B (45%), to 1 KiB (27%), to 8 KiB
+// (16%), to 60 KiB (8%), to MaxPayload (4%).
 func (g *Gen) PayloadSize() int {
 	var lo, hi int
 	switch r := g.rng.IntN(100); {
 	case r < 45:
 		lo, hi = 0, 64
-	case r < 70:
+	case r < 72:
 		lo, hi = 65, 1024
-	case r < 85:
+	case r < 88:
 		lo, hi = 1025, 8192
-	case r < 93:
+	case r < 96:
 		lo, hi = 8193, 60<<10
 	default:
 		lo, hi = 60<<10+1, 256<<10

@@ -92,3 +92,15 @@ func (s *Snapshot) UnsyncedSizes() int { return len(s.sizes) }
 
 // Items is the number of independent choices in a Plan.
 func (s *Snapshot) Items() int { return len(s.pages) + len(s.pending) + len(s.sizes) }
+
+// PendingOps describes the pending namespace changes, in Plan.Meta order.
+func (s *Snapshot) PendingOps() []string {
+	out := make([]string, len(s.pending))
+	for i, m := range s.pending {
+		out[i] = m.kind.String() + " " + m.path
+		if m.kind == OpRename {
+			out[i] += " -> " + m.newpath
+		}
+	}
+	return out
+}
