@@ -26,6 +26,7 @@ func indexCases() []corruptionCase {
 	}{{"magic", 1}, {"segment", 8}, {"base", 16}, {"count", 24}, {"valid end", 33}, {"state offset", 40}, {"flags", 48}, {"crc", 57}}
 	for _, f := range fields {
 		cs = append(cs, corruptionCase{"index/flip header " + f.name + " of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			flip(t, p(dir, idx1), f.off, 0x01)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
@@ -34,6 +35,7 @@ func indexCases() []corruptionCase {
 	slotOff := func(i uint64) int64 { return index.HeaderSize + int64(i-1)*index.SlotSize }
 	cs = append(cs,
 		corruptionCase{"index/flip slot of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			flip(t, p(dir, idx1), slotOff(7), 0x01) // 8 bytes off the record
 			at := int64(le.Uint32(readFile(t, p(dir, idx1))[slotOff(7):])) * 8
@@ -41,6 +43,7 @@ func indexCases() []corruptionCase {
 				loc: loc{idx1, slotOff(7), 7}, bad: map[uint64]loc{7: {seg1, at, 7}}}
 		}},
 		corruptionCase{"index/slot pointing at another entry", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			e8 := entry(t, dir, 8)
 			b := make([]byte, 4)
@@ -50,6 +53,7 @@ func indexCases() []corruptionCase {
 				loc: loc{idx1, slotOff(7), 7}, bad: map[uint64]loc{7: {seg1, e8.Off, 7}}}
 		}},
 		corruptionCase{"index/flip slot of a sealed segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			e := entry(t, dir, 10)
 			flip(t, p(dir, idx1), slotOff(10)+2, 0x40) // far past the file
@@ -57,11 +61,13 @@ func indexCases() []corruptionCase {
 				loc: loc{idx1, slotOff(10), 10}, bad: map[uint64]loc{10: {seg1, e.Off + 0x40<<16*8, 10}}}
 		}},
 		corruptionCase{"index/flip slot of a crashed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 20, 0))
 			flip(t, p(dir, idx1), slotOff(7), 0x01)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/ahead of its segment after a crash", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// The open index's slots for 21..30 reached the disk; the
 			// segment's pages holding those entries (never synced) did not.
 			dir, m := crashed(t, syncedThen(t, 20, 10))
@@ -70,6 +76,7 @@ func indexCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/sealed, ahead of its segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// A sealed index says the segment was durable further than its
 			// records go: the segment lost durable bytes (or the files come
 			// from different times). Repair cuts nothing that exists and
@@ -84,6 +91,7 @@ func indexCases() []corruptionCase {
 			return a, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 20, loc: loc{seg1, end.Off + end.Size, 21}}
 		}},
 		corruptionCase{"index/behind its segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			a, m := closed(t, syncedThen(t, 20, 0))
 			b := copyDir(t, a)
 			l := openLog(t, b)
@@ -93,6 +101,7 @@ func indexCases() []corruptionCase {
 			return b, m, want{status: recovery.StatusRecoverable, last: 40}
 		}},
 		corruptionCase{"index/behind its sealed segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			a, m := closed(t, syncedThen(t, 20, 0))
 			b := copyDir(t, a)
 			l := openLog(t, b)
@@ -102,27 +111,32 @@ func indexCases() []corruptionCase {
 			return b, m, want{status: recovery.StatusRecoverable, last: m.last}
 		}},
 		corruptionCase{"index/zeroed", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			zero(t, p(dir, idx1), 0, int64(len(readFile(t, p(dir, idx1)))))
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/missing", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			must(t, os.Remove(p(dir, idx1)))
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/missing in a crashed multi-segment log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, manySegments(t, 1500))
 			must(t, os.Remove(p(dir, idx1)))
 			must(t, os.Remove(p(dir, idx2)))
 			return dir, m, want{status: recovery.StatusRecoverable, last: 1500}
 		}},
 		corruptionCase{"index/short file", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			must(t, os.Truncate(p(dir, idx1), 10))
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/of another segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			writeAt(t, p(dir, idx1), 0, readFile(t, p(dir, idx2)))
 			return dir, m, want{status: recovery.StatusRecoverable, last: 1500}
@@ -135,11 +149,13 @@ func indexCases() []corruptionCase {
 func segmentCases() []corruptionCase {
 	return []corruptionCase{
 		{"segment/empty middle segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))
 			must(t, os.Truncate(p(dir, seg2), 0))
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, 0, 0}}
 		}},
 		{"segment/missing middle segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))
 			last := lastEntryIn(t, dir, seg1)
 			must(t, os.Remove(p(dir, seg2)))
@@ -147,6 +163,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: last, loc: loc{seg3, 0, 0}}
 		}},
 		{"segment/missing first segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// No prefix of the log is whole: Repair cuts all of it.
 			dir, m := closed(t, manySegments(t, 2100))
 			must(t, os.Remove(p(dir, seg1)))
@@ -154,6 +171,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, 0, 0}}
 		}},
 		{"segment/purged log missing its first remaining segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {
 				manySegments(t, 2100)(l, m)
 				must(t, l.Purge(mmaplog.LogID{Term: 1, Index: 100}))
@@ -164,6 +182,7 @@ func segmentCases() []corruptionCase {
 				verifyLoc: &loc{seg2, format.SegmentHeaderSize, 101}}
 		}},
 		{"segment/file longer than its header says", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			size := int64(len(readFile(t, p(dir, seg1))))
 			writeAt(t, p(dir, seg1), size, []byte("appended by someone else"))
@@ -171,16 +190,19 @@ func segmentCases() []corruptionCase {
 				verifyLoc: &loc{seg1, size, 0}}
 		}},
 		{"segment/start position does not follow", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))
 			rewriteHeader(t, p(dir, seg2), func(h *format.SegmentHeader) { h.StartPos += 4096 })
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, 24, 0}}
 		}},
 		{"segment/previous end outside the previous segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))
 			rewriteHeader(t, p(dir, seg2), func(h *format.SegmentHeader) { h.PrevEnd = 12345 })
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, 32, 0}}
 		}},
 		{"segment/previous end short of the previous segment's records", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// A valid header whose prevEnd cuts the previous segment inside a
 			// record: the records there do not end where they must.
 			dir, m := closed(t, manySegments(t, 2100))
@@ -189,6 +211,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 99, loc: loc{seg1, e.Off, 100}}
 		}},
 		{"segment/only segment after a purge has no State", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
@@ -196,6 +219,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, format.SegmentHeaderSize, 0}}
 		}},
 		{"segment/only segment after a purge has a zero header", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
@@ -203,11 +227,13 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, 0, 0}}
 		}},
 		{"segment/rotation crash, the new snapshot torn", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: lastEntryIn(t, dir, seg1), torn: format.ErrBadChecksum}
 		}},
 		{"segment/rotation, both snapshots damaged", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// Segment 1 holds a closing State after its snapshot, so its
 			// sealed index is trusted without reading the snapshot; the
 			// fallback from segment 2's damaged snapshot rescans it.
@@ -218,6 +244,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 		{"segment/rotation, new snapshot and an old entry damaged", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
 			e := entry(t, dir, 5)
 			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
@@ -225,6 +252,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}}
 		}},
 		{"segment/torn tail in a segment that is not the last", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			last := lastEntryIn(t, dir, seg1)
 			e := entry(t, dir, last)
@@ -232,16 +260,19 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusTorn, last: last - 1, torn: format.ErrBadChecksum}
 		}},
 		{"segment/snapshot disagrees with the previous segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			mutateRecord(t, p(dir, seg2), format.SegmentHeaderSize, func(body []byte) { body[40] = 9 }) // Committed.Term
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1),
 				loc: loc{seg2, format.SegmentHeaderSize, 0}}
 		}},
 		{"segment/first append above index 1", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) { m.appendN(t, l, 100, 110, 1, 4) })
 			return dir, m, want{status: recovery.StatusClean, first: 100, last: 110}
 		}},
 		{"segment/first append above index 1, crashed", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 100, 1200, 1, 20)
 				mustSync(t, l)
@@ -249,6 +280,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusRecoverable, first: 100, last: 1200}
 		}},
 		{"segment/first append above index 1, damaged", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 100, 1200, 1, 20)
 				mustSync(t, l)
@@ -260,6 +292,7 @@ func segmentCases() []corruptionCase {
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, first: 100, last: 149, loc: at, bad: map[uint64]loc{150: at}}
 		}},
 		{"segment/purged segments", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				manySegments(t, 2100)(l, m)
 				must(t, l.Purge(mmaplog.LogID{Term: 1, Index: 1500}))
@@ -302,6 +335,7 @@ func craftedCases() []corruptionCase {
 	var cs []corruptionCase
 	for _, c := range malformed {
 		cs = append(cs, corruptionCase{"crafted/" + c.name, func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			off := appendRecord(t, dir, seg1, c.typ, c.body(), 0)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 10, loc: loc{seg1, off, 0}}
@@ -322,21 +356,25 @@ func craftedCases() []corruptionCase {
 	}
 	cs = append(cs,
 		corruptionCase{"crafted/State snapshot malformed", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			mutateRecord(t, p(dir, seg1), format.SegmentHeaderSize, func(b []byte) { b[16] = 2 })
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"crafted/entry out of order", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			off := appendRecord(t, dir, seg1, format.TypeEntry, entryBody(1, 13), 0)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 10, loc: loc{seg1, off, 13}}
 		}},
 		corruptionCase{"crafted/entry term going back", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			off := appendRecord(t, dir, seg1, format.TypeEntry, entryBody(0, 11), 0)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 10, loc: loc{seg1, off, 11}}
 		}},
 		corruptionCase{"crafted/entry out of place after a purge", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// The writer starts a new segment for an entry after a purge
 			// beyond Last; one in the same segment is out of place.
 			dir, m := crashed(t, syncedThen(t, 10, 0))
@@ -345,6 +383,7 @@ func craftedCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, first: 16, last: 15, loc: loc{seg1, off, 16}}
 		}},
 		corruptionCase{"crafted/truncate beyond the last entry", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			b := make([]byte, format.TruncateSize)
 			le.PutUint64(b, 20)
@@ -354,6 +393,7 @@ func craftedCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 10, loc: loc{seg1, off, 20}}
 		}},
 		corruptionCase{"crafted/the rotation fallback finds an entry out of order", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// Segment 1 is sealed and trusted (its last State is intact), so
 			// only the fallback from segment 2's torn snapshot rescans it.
 			a, m := closed(t, syncedThen(t, 10, 0))
@@ -364,6 +404,7 @@ func craftedCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 7}}
 		}},
 		corruptionCase{"crafted/first record of a new segment is not a State", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			last := lastEntryIn(t, dir, seg1)
 			data := readFile(t, p(dir, seg2))
@@ -383,6 +424,7 @@ func craftedCases() []corruptionCase {
 func tornCases() []corruptionCase {
 	return []corruptionCase{
 		{"torn/nonzero padding", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			for i := uint64(11); i <= 14; i++ {
 				e := entry(t, dir, i)
@@ -395,18 +437,21 @@ func tornCases() []corruptionCase {
 			return "", nil, want{}
 		}},
 		{"torn/the whole unsynced batch is zeros", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 11)
 			zero(t, p(dir, seg1), e.Off, 4096)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 10}
 		}},
 		{"torn/garbage after the end", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			e := entry(t, dir, 10)
 			writeAt(t, p(dir, seg1), e.Off+e.Size, []byte("\x09garbage written by a crash in the middle of a page"))
 			return dir, m, want{status: recovery.StatusTorn, last: 10, torn: format.ErrBadType}
 		}},
 		{"torn/ambiguity: the last synced batch damaged, nothing after it", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// Entry 10 was synced (acknowledged) and nothing durable was
 			// written after it: its damage cannot be told from a torn write.
 			// This is the one case where an acknowledged entry is cut.
@@ -416,6 +461,7 @@ func tornCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusTorn, last: 9, torn: format.ErrBadChecksum}
 		}},
 		{"torn/the only State of a new log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// A crash right after the first segment was created (its index
 			// not sealed): nothing vouches for the snapshot.
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {})
@@ -431,6 +477,7 @@ func repairCases() []corruptionCase {
 	v41 := mmaplog.Vote{Term: 4, NodeID: 1, Committed: true}
 	return []corruptionCase{
 		{"repair/a newer vote beyond the cut is written back", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 10, 1, 5)
 				must(t, l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 2}))
@@ -446,6 +493,7 @@ func repairCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}, vote: &v33}
 		}},
 		{"repair/nothing survives, the vote does", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				must(t, l.SaveVote(v41))
 				mustSync(t, l)
@@ -456,6 +504,7 @@ func repairCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}, vote: &v41}
 		}},
 		{"repair/the earliest of two problems", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))
 			e := entry(t, dir, 100)
 			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)

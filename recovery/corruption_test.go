@@ -74,6 +74,7 @@ var (
 // syncedThen appends entries 1..a one at a time, syncing each, then
 // a+1..a+b as one batch that is never synced.
 func syncedThen(t testing.TB, a, b uint64) func(l *mmaplog.Log, m *model) {
+	t.Helper()
 	return func(l *mmaplog.Log, m *model) {
 		for i := uint64(1); i <= a; i++ {
 			m.appendN(t, l, i, i, 1, 1)
@@ -107,6 +108,7 @@ func fillThenRotate(t testing.TB, l *mmaplog.Log, m *model, sync bool) {
 
 // manySegments appends n entries in synced batches of 20.
 func manySegments(t testing.TB, n uint64) func(l *mmaplog.Log, m *model) {
+	t.Helper()
 	return func(l *mmaplog.Log, m *model) {
 		for i := uint64(1); i <= n; i += 20 {
 			m.appendN(t, l, i, min(i+19, n), 1, 20)
@@ -321,14 +323,17 @@ func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.Repo
 func raftWALCases() []corruptionCase {
 	return []corruptionCase{
 		{"raft-wal/recover empty", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {})
 			return dir, m, want{status: recovery.StatusClean, last: 0}
 		}},
 		{"raft-wal/recover first batch", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) { m.appendN(t, l, 1, 1, 1, 1) })
 			return dir, m, want{status: recovery.StatusClean, last: 1}
 		}},
 		{"raft-wal/recover later batch", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 10, 1, 1)
 				m.appendN(t, l, 11, 11, 1, 1)
@@ -336,6 +341,7 @@ func raftWALCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusClean, last: 11}
 		}},
 		{"raft-wal/recover multi-entry batch", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 10, 1, 1)
 				m.appendN(t, l, 11, 14, 1, 4)
@@ -343,6 +349,7 @@ func raftWALCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusClean, last: 14}
 		}},
 		{"raft-wal/missing end of commit", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// The last frame of the unsynced batch is zeros; its body is not.
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 14)
@@ -350,18 +357,21 @@ func raftWALCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusTorn, last: 13, torn: format.ErrUnwritten}
 		}},
 		{"raft-wal/partial initial commit", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 0, 4))
 			e := entry(t, dir, 1)
 			writeAt(t, p(dir, e.Seg), e.Off+format.FrameSize, []byte{127})
 			return dir, m, want{status: recovery.StatusTorn, last: 0, torn: format.ErrBadChecksum}
 		}},
 		{"raft-wal/torn write with data in the middle of the commit missing", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 11)
 			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
 			return dir, m, want{status: recovery.StatusTorn, last: 10, torn: format.ErrBadChecksum}
 		}},
 		{"raft-wal/torn write with a frame in the commit corrupt", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 12)
 			writeAt(t, p(dir, e.Seg), e.Off, []byte{65})
@@ -370,11 +380,13 @@ func raftWALCases() []corruptionCase {
 		// A damaged header is corruption. Repair rebuilds it exactly (the
 		// first record's chain link proves it) and loses nothing.
 		{"raft-wal/bad segment header, valid commit", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 2, 0))
 			writeAt(t, p(dir, seg1), 0, []byte{123})
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, 0, 0}}
 		}},
 		{"raft-wal/bad segment header field, valid commit", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 2, 0))
 			writeAt(t, p(dir, seg1), 16, []byte{123})
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, 0, 0}}
@@ -385,16 +397,19 @@ func raftWALCases() []corruptionCase {
 		// made durable: its header may be anything, and nothing in it was
 		// acknowledged.
 		{"raft-wal/bad segment header, part of initial commit", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			writeAt(t, p(dir, seg2), 0, []byte{123})
 			return dir, m, want{status: recovery.StatusRecoverable, last: lastEntryIn(t, dir, seg1)}
 		}},
 		{"raft-wal/bad segment header field, part of initial commit", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			writeAt(t, p(dir, seg2), 24, []byte{123})
 			return dir, m, want{status: recovery.StatusRecoverable, last: lastEntryIn(t, dir, seg1)}
 		}},
 		{"raft-wal/sealed tail", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			if n := len(segNames(t, dir)); n < 2 {
 				t.Fatalf("%d segments", n)
@@ -402,6 +417,7 @@ func raftWALCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusClean, last: 1500}
 		}},
 		{"raft-wal/value larger than the segment size", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 3, 1, 3)
 				big := mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: 4}, Payload: make([]byte, mmaplog.MinSegmentSize+1000)}
@@ -417,6 +433,7 @@ func raftWALCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusClean, last: 6}
 		}},
 		{"raft-wal/ALICE: empty tail file", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			if err := os.Truncate(p(dir, seg2), 0); err != nil {
 				t.Fatal(err)
@@ -424,10 +441,12 @@ func raftWALCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusRecoverable, last: lastEntryIn(t, dir, seg1)}
 		}},
 		{"raft-wal/single segment recovery", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			return dir, m, want{status: recovery.StatusRecoverable, last: 10}
 		}},
 		{"raft-wal/multiple segment recovery", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, manySegments(t, 2100))
 			if n := len(segNames(t, dir)); n < 3 {
 				t.Fatalf("%d segments", n)
@@ -435,6 +454,7 @@ func raftWALCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusRecoverable, last: 2100}
 		}},
 		{"raft-wal/ALICE: missing tail file", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			for _, f := range []string{seg2, idx2} {
 				if err := os.Remove(p(dir, f)); err != nil {
@@ -452,12 +472,14 @@ func raftWALCases() []corruptionCase {
 func etcdCases() []corruptionCase {
 	return []corruptionCase{
 		{"etcd/tail cut by a few bytes", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 14)
 			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+int64(e.Body)-4, 4)
 			return dir, m, want{status: recovery.StatusTorn, last: 13, torn: format.ErrBadChecksum}
 		}},
 		{"etcd/file cut by a few bytes", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// A preallocated segment file never shrinks: a short one was
 			// damaged after it was durable. Repair restores its size.
 			dir, m := crashed(t, syncedThen(t, 14, 0))
@@ -469,6 +491,7 @@ func etcdCases() []corruptionCase {
 				verifyLoc: &loc{seg1, size - 4, 0}}
 		}},
 		{"etcd/tail torn with zeros", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 40))
 			e := entry(t, dir, 30)
 			sector := e.Off &^ 511
@@ -482,30 +505,35 @@ func etcdCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusTorn, last: first - 1}
 		}},
 		{"etcd/zeros in the middle of an unsynced record", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 12)
 			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+8, 8)
 			return dir, m, want{status: recovery.StatusTorn, last: 11, torn: format.ErrBadChecksum}
 		}},
 		{"etcd/zeros in the middle of a durable record", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 14, 1))
 			e := entry(t, dir, 5)
 			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+8, 8)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}}
 		}},
 		{"etcd/length past the end of the file, torn", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 14)
 			writeAt(t, p(dir, e.Seg), e.Off+4, []byte{0, 0xff, 0xff, 0xff})
 			return dir, m, want{status: recovery.StatusTorn, last: 13, torn: format.ErrTruncated}
 		}},
 		{"etcd/length past the end of the file, durable", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 11, 0))
 			e := entry(t, dir, 3)
 			writeAt(t, p(dir, e.Seg), e.Off+4, []byte{0, 0xff, 0xff, 0xff})
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, e.Off, 3}}
 		}},
 		{"etcd/stale records after a torn cut and re-append", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// Entries 11..20 are torn at 11; Open cuts there (and zeroes what
 			// follows). New entries 11 and 12 (term 2) are written in their
 			// place. Then the old bytes of 13..20 are put back, as a disk that
@@ -532,6 +560,7 @@ func etcdCases() []corruptionCase {
 			return again, m, want{status: recovery.StatusTorn, last: 12}
 		}},
 		{"etcd/re-append over a torn tail with other record sizes", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// New records land on the torn bytes at other offsets: their
 			// padding must not keep the old bytes.
 			dir, m := crashed(t, syncedThen(t, 10, 10))
@@ -553,6 +582,7 @@ func etcdCases() []corruptionCase {
 			return again, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		{"etcd/truncate into an earlier segment and re-append", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// The open segment is emptied by the truncation and takes the
 			// new entries; it supersedes the segments before it from 500 on.
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
@@ -565,6 +595,7 @@ func etcdCases() []corruptionCase {
 			return dir, m, want{status: recovery.StatusRecoverable, last: 520}
 		}},
 		{"etcd/truncate and re-append", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 10, 1, 5)
 				mustSync(t, l)
@@ -587,6 +618,7 @@ func bitFlipCases() []corruptionCase {
 	}{{"magic", 0}, {"version", 8}, {"reserved", 12}, {"id", 16}, {"start", 24}, {"prevEnd", 32}, {"size", 40}, {"reserved2", 50}, {"crc", 60}}
 	for _, f := range headerFields {
 		cs = append(cs, corruptionCase{"flip/segment header " + f.name, func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 12, 0))
 			flip(t, p(dir, seg1), f.off, 0x10)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, 0, 0}}
@@ -594,16 +626,19 @@ func bitFlipCases() []corruptionCase {
 	}
 	cs = append(cs,
 		corruptionCase{"flip/segment header of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			flip(t, p(dir, seg1), 17, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, 0, 0}}
 		}},
 		corruptionCase{"flip/second segment header of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			flip(t, p(dir, seg2), 3, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 1500, loc: loc{seg2, 0, 0}}
 		}},
 		corruptionCase{"flip/second segment header and its snapshot", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// The header cannot be proven without the snapshot's chain link:
 			// Repair cuts the segment.
 			dir, m := closed(t, manySegments(t, 1500))
@@ -612,22 +647,26 @@ func bitFlipCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, 0, 0}}
 		}},
 		corruptionCase{"flip/State snapshot", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 12, 0))
 			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+3, 0x04)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"flip/State snapshot of the second segment", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := crashed(t, manySegments(t, 1500))
 			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+30, 0x04)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"flip/State snapshot of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// A clean Open reads the closing State, not the snapshot.
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+3, 0x04)
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"flip/closing State of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			// The sealed index vouches that the closing State was durable.
 			// It only repeats what the records say: Repair cuts it and
 			// loses nothing.
@@ -637,6 +676,7 @@ func bitFlipCases() []corruptionCase {
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, st.Off, 13}}
 		}},
 		corruptionCase{"flip/the only State of a closed new log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {})
 			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
@@ -649,12 +689,14 @@ func bitFlipCases() []corruptionCase {
 	for _, f := range frameFields {
 		cs = append(cs,
 			corruptionCase{"flip/durable entry " + f.name, func(t *testing.T) (string, *model, want) {
+				t.Helper()
 				dir, m := crashed(t, syncedThen(t, 12, 0))
 				e := entry(t, dir, 5)
 				flip(t, p(dir, seg1), e.Off+f.off, 0x02)
 				return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}}
 			}},
 			corruptionCase{"flip/unsynced entry " + f.name, func(t *testing.T) (string, *model, want) {
+				t.Helper()
 				dir, m := crashed(t, syncedThen(t, 10, 4))
 				e := entry(t, dir, 12)
 				flip(t, p(dir, seg1), e.Off+f.off, 0x02)
@@ -664,6 +706,7 @@ func bitFlipCases() []corruptionCase {
 	}
 	cs = append(cs,
 		corruptionCase{"flip/entry payload of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			e := entry(t, dir, 5)
 			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x80)
@@ -671,6 +714,7 @@ func bitFlipCases() []corruptionCase {
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 4, loc: at, bad: map[uint64]loc{5: at}}
 		}},
 		corruptionCase{"flip/entry in a sealed segment of a closed log", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			e := entry(t, dir, 100)
 			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize+1, 0x80)
@@ -685,6 +729,7 @@ func bitFlipCases() []corruptionCase {
 	}{{"vote", format.TypeVote}, {"commit", format.TypeCommit}, {"user data", format.TypeUserData}, {"purge", format.TypePurge}, {"truncate", format.TypeTruncate}}
 	for _, o := range others {
 		cs = append(cs, corruptionCase{"flip/durable " + o.name + " record", func(t *testing.T) (string, *model, want) {
+			t.Helper()
 			var kept *model
 			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 6, 1, 3)

@@ -403,15 +403,6 @@ func rewriteHeader(t testing.TB, path string, f func(h *format.SegmentHeader)) {
 	writeAt(t, path, 0, b)
 }
 
-func header(t testing.TB, path string) format.SegmentHeader {
-	t.Helper()
-	h, _, err := format.ReadSegmentHeader(readFile(t, path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
 // checkEntries checks that l holds exactly the model's entries first..last.
 func checkEntries(t testing.TB, l *mmaplog.Log, m *model, first, last uint64) {
 	t.Helper()

@@ -402,9 +402,9 @@ func resizeFile(path string, have, want int64, rr *RepairReport) error {
 	}
 	defer f.Close()
 	if want < have {
-		dst, err := brokenName(path)
-		if err != nil {
-			return err
+		dst, berr := brokenName(path)
+		if berr != nil {
+			return berr
 		}
 		if err := copyToFile(dst, io.NewSectionReader(f, 0, have)); err != nil {
 			return err

@@ -25,6 +25,7 @@ func TestRepairCrashes(t *testing.T) {
 		build func(t *testing.T) (dir string, last uint64, vote mmaplog.Vote)
 	}{
 		{"cut inside a segment, later segments, a vote beyond the cut", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			t.Helper()
 			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
 				manySegments(t, 2100)(l, m)
 				must(t, l.SaveVote(vote))
@@ -37,6 +38,7 @@ func TestRepairCrashes(t *testing.T) {
 			return dir, 499, vote
 		}},
 		{"nothing survives but the vote", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			t.Helper()
 			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
 				must(t, l.SaveVote(vote))
 				m.appendN(t, l, 1, 10, 5, 5)
@@ -46,17 +48,20 @@ func TestRepairCrashes(t *testing.T) {
 			return dir, 0, vote
 		}},
 		{"damaged header, rebuilt", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			t.Helper()
 			dir, _ := closed(t, manySegments(t, 1500))
 			flip(t, p(dir, seg2), 30, 0x01)
 			return dir, 1500, mmaplog.Vote{}
 		}},
 		{"short segment file", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			t.Helper()
 			dir, _ := crashed(t, syncedThen(t, 14, 0))
 			size := int64(len(readFile(t, p(dir, seg1))))
 			must(t, os.Truncate(p(dir, seg1), size-4))
 			return dir, 14, mmaplog.Vote{}
 		}},
 		{"wrong slot in a sealed index", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+			t.Helper()
 			dir, _ := closed(t, manySegments(t, 1500))
 			flip(t, p(dir, idx1), index.HeaderSize+4*9, 0x01)
 			return dir, 1500, mmaplog.Vote{}

@@ -613,7 +613,7 @@ func (c *checker) scanOne(i, n int) {
 		}
 		c.problem(ProblemRecord, seg.Path, format.SegmentHeaderSize, 0, "no valid State snapshot: %v", sc.stop)
 		w.failed = true
-	case sc.end < w.limit && (c.res != nil || !(last || w.openEnd)):
+	case sc.end < w.limit && (c.res != nil || (!last && !w.openEnd)):
 		why := "bytes"
 		if sc.stop != nil {
 			why = sc.stop.Error()
@@ -837,7 +837,7 @@ func readBroken(path string, l *Lost) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	data, err := f.Map()
 	if err != nil {
 		return err

@@ -11,9 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/mmaplog"
@@ -31,8 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	binary = filepath.Join(dir, "raftlog")
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if out, err := exec.Command(goBin, "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(2)
@@ -367,5 +366,29 @@ func TestDump(t *testing.T) {
 	expectCode(t, r, exitOK)
 	if n := strings.Count(r.stdout, "\n"); n != 2 {
 		t.Fatalf("dump -json -from 29 printed %d lines", n)
+	}
+}
+
+// TestProgress: silent when stderr is not a terminal or the scan is
+// quick; a bar once a scan on a terminal has run for a second.
+func TestProgress(t *testing.T) {
+	var buf bytes.Buffer
+	p := newProgress(&buf, "verifying") // a buffer is not a terminal
+	p.start = p.start.Add(-2 * time.Second)
+	p.update(10, 100)
+	p.finish()
+	if buf.Len() != 0 {
+		t.Fatalf("progress on a non-terminal: %q", buf.String())
+	}
+	p = &progress{w: &buf, what: "verifying", on: true, start: time.Now()}
+	p.update(10, 100)
+	if p.bar != nil || buf.Len() != 0 {
+		t.Fatal("a bar before a second has passed")
+	}
+	p.start = p.start.Add(-2 * time.Second)
+	p.update(50, 100)
+	p.finish()
+	if p.bar == nil || !strings.Contains(buf.String(), "verifying") {
+		t.Fatalf("no bar after a second: %q", buf.String())
 	}
 }
