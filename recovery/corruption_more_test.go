@@ -503,6 +503,25 @@ func repairCases() []corruptionCase {
 			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}, vote: &v41}
 		}},
+		{"repair/damage before a header that cannot be rebuilt", func(t *testing.T) (string, *model, want) {
+			t.Helper()
+			// Segment 3's header can only be proven with segment 2's end,
+			// which the damage in segment 2 hides. Verify still finds that
+			// damage first (records after it in segment 2 vouch for it).
+			v := mmaplog.Vote{Term: 3, NodeID: 2}
+			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
+				manySegments(t, 2100)(l, m)
+				must(t, l.SaveVote(v))
+				mustSync(t, l)
+				m.appendN(t, l, 2101, 2110, 3, 5)
+				mustSync(t, l)
+			})
+			e := entry(t, dir, 1500)
+			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			flip(t, p(dir, seg3), 5, 0x01)
+			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 1499, loc: loc{seg3, 0, 0},
+				verifyLoc: &loc{e.Seg, e.Off, 1500}, vote: &v}
+		}},
 		{"repair/the earliest of two problems", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -482,7 +483,9 @@ func restoreVote(dir string, v raftstate.Vote, rr *RepairReport) error {
 	if err := removeFile(idx); err != nil {
 		return err
 	}
-	rr.RemovedIndexes = append(rr.RemovedIndexes, idx)
+	if !slices.Contains(rr.RemovedIndexes, idx) {
+		rr.RemovedIndexes = append(rr.RemovedIndexes, idx)
+	}
 	rr.VoteRestored = &v
 	return syncDir(dir)
 }

@@ -620,11 +620,45 @@ func (c *checker) scanOne(i, n int) {
 		}
 		c.problem(ProblemRecord, seg.Path, sc.end, sc.state.Last.Index+1, "invalid record (%s) where the records must go on to offset %d", why, w.limit)
 		w.failed = true
+	case sc.end < w.limit && c.res == nil:
+		// Where the records must end is not known (the last segment, or
+		// the next header is damaged). The stop is damage when valid
+		// records follow it in this segment (so it is not the end) and
+		// something written later vouches that the log was durable past it.
+		pos := w.hdr.StartPos + uint64(sc.end)
+		ev := resync(seg.Data, sc.end+format.Align, int64(len(seg.Data)), w.hdr.StartPos)
+		if d := c.vouchedAfter(i, sc.end); ev.records > 0 && d > pos {
+			c.problem(ProblemRecord, seg.Path, sc.end, sc.state.Last.Index+1,
+				"invalid record (%v) before the durable watermark: records written later vouch that the log was durable to position %d, this is position %d", sc.stop, d, pos)
+			w.failed = true
+		}
 	}
 	if i > 0 && sc.hasState {
 		c.snapshotMatches(i)
 	}
 	sr.Index = c.checkIndex(i, n)
+}
+
+// vouchedAfter returns the largest durable position that anything after
+// offset end of segment i vouches for: valid records (tried at every
+// aligned offset) and complete index headers of the later segments.
+func (c *checker) vouchedAfter(i int, end int64) uint64 {
+	segs := c.d.segs
+	var d uint64
+	for j := i; j < len(segs); j++ {
+		start, from := unknownPos, int64(format.SegmentHeaderSize)
+		if c.segs[j].hdrOK {
+			start = c.segs[j].hdr.StartPos
+			if j > i {
+				d = max(d, indexEvidence(segs[j], start))
+			}
+		}
+		if j == i {
+			from = end + format.Align
+		}
+		d = max(d, resync(segs[j].Data, from, int64(len(segs[j].Data)), start).durable)
+	}
+	return d
 }
 
 // snapshotMatches checks that segment i's State snapshot is the state its
@@ -947,7 +981,7 @@ func (c *checker) planCut() {
 		if j == i {
 			end = cut.End
 		}
-		var start uint64
+		start := unknownPos
 		if c.segs[j].hdrOK {
 			start = c.segs[j].hdr.StartPos
 		}
