@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -150,7 +151,20 @@ func dirFS(data []byte) *crashfs.FS {
 	return fs
 }
 
+// maxOpenAlloc bounds what opening and reading one fuzzed directory may
+// allocate (inputs are at most a few MiB once padded): a length field
+// that makes recovery allocate by its value fails here, not by OOM.
+const maxOpenAlloc = 256 << 20
+
 func openAndRead(t *testing.T, fs *crashfs.FS) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	defer func() {
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > maxOpenAlloc {
+			t.Fatalf("opening and reading allocated %d bytes (limit %d)", n, maxOpenAlloc)
+		}
+	}()
 	l, err := mmaplog.Open(logDir, options(fs))
 	if err != nil {
 		return
