@@ -117,6 +117,7 @@ func BenchmarkMsyncPage(b *testing.B) {
 }
 
 func reportPercentiles(b *testing.B, lat []time.Duration) {
+	b.Helper()
 	if len(lat) == 0 {
 		return
 	}

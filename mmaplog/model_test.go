@@ -76,9 +76,6 @@ type model struct {
 	ents map[uint64]mmaplog.Entry
 }
 
-func (m *model) clone() model {
-	return model{st: m.st.Clone(), ents: maps.Clone(m.ents)}
-}
 
 // sorted returns the live entries with from <= index < to, in order.
 func (m *model) sorted(from, to uint64) []mmaplog.Entry {

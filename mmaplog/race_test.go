@@ -45,6 +45,7 @@ func checkRaceEntry(e mmaplog.Entry, want uint64) error {
 // raceReader reads l until it sees ErrClosed (or stop is set), checking
 // everything it gets. It returns the number of entries it read.
 func raceReader(t testing.TB, l *mmaplog.Log, seed uint64, stop *atomic.Bool) (n int) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 99))
 	closedErr := func(what string, err error) bool {
 		switch {
@@ -117,6 +118,7 @@ func raceReader(t testing.TB, l *mmaplog.Log, seed uint64, stop *atomic.Bool) (n
 // (re-appending under a new term), purges (some beyond Last), flushes and
 // the other records. term is the current term, carried across reopens.
 func raceWriter(t testing.TB, l *mmaplog.Log, rng *rand.Rand, term *uint64, ops int) {
+	t.Helper()
 	st := l.State()
 	next := st.Last.Index + 1
 	var flushed atomic.Int64
