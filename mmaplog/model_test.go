@@ -76,7 +76,6 @@ type model struct {
 	ents map[uint64]mmaplog.Entry
 }
 
-
 // sorted returns the live entries with from <= index < to, in order.
 func (m *model) sorted(from, to uint64) []mmaplog.Entry {
 	var out []mmaplog.Entry
