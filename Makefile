@@ -26,9 +26,9 @@ fuzz:            ## go test -fuzz targets, time-boxed
 	for t in $$($(GO) test -list 'Fuzz.*' ./fuzz/ | grep ^Fuzz); do \
 		$(GO) test -run XXX -fuzz "^$$t$$" -fuzztime 60s ./fuzz/ || exit 1; done
 
-torture:         ## 100x the CI crash/fuzz sizes, and longer fuzzing
-	FUZZ_SCALE=100 $(GO) test -timeout 12h ./fuzz/
+torture:         ## 100x the CI crash/fuzz sizes, and an hour per fuzz target
+	FUZZ_SCALE=100 $(GO) test -race -v -timeout 24h ./fuzz/
 	for t in $$($(GO) test -list 'Fuzz.*' ./fuzz/ | grep ^Fuzz); do \
-		$(GO) test -run XXX -fuzz "^$$t$$" -fuzztime 30m ./fuzz/ || exit 1; done
+		$(GO) test -run XXX -fuzz "^$$t$$" -fuzztime 1h ./fuzz/ || exit 1; done
 
 ci: lint race
