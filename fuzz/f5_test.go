@@ -99,6 +99,7 @@ func FuzzRecordDecode(f *testing.F) {
 }
 
 func checkRecordDecode(t *testing.T, b []byte, off int64) {
+	t.Helper()
 	r, err := format.ReadRecord(b, off)
 	if err != nil {
 		return
@@ -157,6 +158,7 @@ func dirFS(data []byte) *crashfs.FS {
 const maxOpenAlloc = 256 << 20
 
 func openAndRead(t *testing.T, fs *crashfs.FS) {
+	t.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	defer func() {

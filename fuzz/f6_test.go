@@ -141,7 +141,7 @@ func TestF6RandomFaults(t *testing.T) {
 			fam.add("fired", 1)
 		}
 		if err != nil {
-			return fmt.Errorf("%s call %d, %v, times=%d: %w", ft.Op, ft.Nth, ft.Err, ft.Times, err)
+			return fmt.Errorf("%s call %d, %w, times=%d: %w", ft.Op, ft.Nth, ft.Err, ft.Times, err)
 		}
 		return nil
 	})
@@ -297,7 +297,7 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 			// the writer only through the sticky failure, so allow the op
 			// that raced it, then demand ErrFailed.
 			if err2 := d.l.Sync(); !errors.Is(err2, mmaplog.ErrFailed) {
-				firstErr = fmt.Errorf("after a sync error, Sync returned %v, want ErrFailed", err2)
+				firstErr = fmt.Errorf("after a sync error, Sync returned %w, want ErrFailed", err2)
 				break
 			}
 		}

@@ -79,7 +79,7 @@ func childMain() int {
 		_, _ = fmt.Fprintf(out, format+"\n", args...)
 	}
 	o, g := f7Workload(seed)
-	var fs vfs.FS = vfs.OS
+	fs := vfs.OS
 	if p := os.Getenv(childPoint); p != "" {
 		fs = newKillFS(p)
 	}
@@ -144,11 +144,8 @@ func f7Workload(seed uint64) (*Oracle, *Gen) {
 
 // f7Seed runs a chain of kills on one directory.
 func f7Seed(t *testing.T, fam *family, seed uint64, points []string) error {
-	dir, err := os.MkdirTemp("", "raftlog-f7-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
+	t.Helper()
+	dir := t.TempDir()
 	logd := filepath.Join(dir, "log")
 	base := filepath.Join(dir, "base")
 	rng := rand.New(rand.NewPCG(seed, 8))

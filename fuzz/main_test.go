@@ -74,6 +74,7 @@ func baseSeed(fam string) uint64 {
 // regressionSeeds reads testdata/regress/<fam>.txt: one seed per line,
 // '#' starts a comment. Each was a failure once.
 func regressionSeeds(t testing.TB, fam string) []uint64 {
+	t.Helper()
 	if *flagSeed != 0 {
 		return nil
 	}

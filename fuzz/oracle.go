@@ -269,7 +269,7 @@ func (o *Oracle) checkEntries(l *mmaplog.Log, i int) error {
 			continue
 		}
 		if _, err := l.Get(x); !errors.Is(err, mmaplog.ErrNotFound) {
-			return fmt.Errorf("%w: step %d: Get(%d) outside [%d, %d] = %v, want ErrNotFound", ErrMismatch, i, x, st.Purged.Index+1, st.Last.Index, err)
+			return fmt.Errorf("%w: step %d: Get(%d) outside [%d, %d] = %w, want ErrNotFound", ErrMismatch, i, x, st.Purged.Index+1, st.Last.Index, err)
 		}
 	}
 	return nil
