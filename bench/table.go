@@ -99,6 +99,8 @@ func WriteTable(w io.Writer, rep *Report) error {
 				return fmt.Sprintf("%.0f", v)
 			case v >= 0.1:
 				return fmt.Sprintf("%.2f", v)
+			case v < 0.001:
+				return "<0.001"
 			}
 			return fmt.Sprintf("%.2g", v)
 		}
