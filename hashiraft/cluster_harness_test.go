@@ -419,7 +419,7 @@ func (c *cluster) checkLogsAgree() map[raft.ServerID]uint64 {
 func kvCommands(phase string, n int, want map[string]string) []string {
 	cmds := make([]string, n)
 	for i := range n {
-		k, v := fmt.Sprintf("%s-%04d", phase, i), strings.Repeat(phase[:1], 1+i%40)
+		k, v := fmt.Sprintf("%s-%04d", phase, i), strings.Repeat(phase[:1], 1+i%400)
 		cmds[i] = k + "=" + v
 		want[k] = v
 	}

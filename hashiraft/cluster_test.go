@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftlog/raftlog/hashiraft"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -138,11 +139,23 @@ func TestCluster(t *testing.T) {
 		}
 		return nil
 	})
+	// About 300 KB went through each log in 64 KiB segments; what is left
+	// after compaction fits in a few, so purged segment files were deleted.
+	c.waitFor("purged segment files deleted", 30*time.Second, func() error {
+		for _, nd := range c.nodes {
+			if st := nd.store.(*hashiraft.Store).Stats(); st.Segments > 3 {
+				return fmt.Errorf("%s: %d segment files, %d pending removal", nd.id, st.Segments, st.PendingRemovals)
+			}
+		}
+		return nil
+	})
 	c.checkLogsAgree()
 	for _, nd := range c.nodes {
 		first, _ := nd.store.FirstIndex()
 		last, _ := nd.store.LastIndex()
-		t.Logf("%s: log [%d, %d], FSM %d keys", nd.id, first, last, len(nd.fsm.state()))
+		st := nd.store.(*hashiraft.Store).Stats()
+		t.Logf("%s: log [%d, %d], %d segment files, %d appends, %d syncs; FSM %d keys",
+			nd.id, first, last, st.Segments, st.Appends, st.Syncs, len(nd.fsm.state()))
 	}
 	phase("done")
 }
