@@ -53,6 +53,7 @@ func BenchmarkClusterApply(b *testing.B) {
 }
 
 func benchClusterApply(b *testing.B, kind storeKind, size, inflight int) {
+	b.Helper()
 	c := newClusterFSM(b, 3, kind, benchRaftConfig, func() raft.FSM { return benchFSM{} })
 	r := c.nodes[c.leader()].raft
 	cmd := make([]byte, size)
@@ -108,6 +109,7 @@ func BenchmarkStoreLogs(b *testing.B) {
 }
 
 func benchStoreLogs(b *testing.B, kind storeKind, size, batch int) {
+	b.Helper()
 	s, err := kind.open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)

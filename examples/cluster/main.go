@@ -30,7 +30,7 @@ func main() {
 	if *dir != "" {
 		err = os.MkdirAll(*dir, 0o755)
 	} else if *dir, err = os.MkdirTemp("", "raftlog-cluster-"); err == nil {
-		defer os.RemoveAll(*dir)
+		defer func() { _ = os.RemoveAll(*dir) }()
 	}
 	if err == nil {
 		err = run(*dir, *keys, os.Stdout)
