@@ -433,7 +433,7 @@ func resizeFile(path string, have, want int64, rr *RepairReport) error {
 // restoreVote writes v after the last record of the log, or, when no
 // segment is left, into a new first segment holding only the vote.
 func restoreVote(dir string, v raftstate.Vote, rr *RepairReport) error {
-	d, err := loadDir(readOnly{}, dir)
+	d, err := loadDir(readOnly, dir)
 	if err != nil {
 		return err
 	}

@@ -273,7 +273,7 @@ func VerifyWith(dir string, opts ScanOptions) (*Report, error) {
 
 // verifyDir is Verify without taking the lock.
 func verifyDir(dir string, opts ScanOptions) (*Report, error) {
-	d, err := loadDir(readOnly{}, dir)
+	d, err := loadDir(readOnly, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -867,7 +867,7 @@ func (c *checker) brokenVote() {
 
 // readBroken salvages the records of a file set aside by Repair.
 func readBroken(path string, l *Lost) error {
-	f, err := readOnly{}.Open(path)
+	f, err := readOnly.Open(path)
 	if err != nil {
 		return err
 	}

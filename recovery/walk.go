@@ -37,7 +37,7 @@ func Walk(dir string, fn func(WalkItem) error) error {
 		return err
 	}
 	defer lk.Close()
-	d, err := loadDir(readOnly{}, dir)
+	d, err := loadDir(readOnly, dir)
 	if err != nil {
 		return err
 	}

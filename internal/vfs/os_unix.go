@@ -79,14 +79,29 @@ func (osFS) Lock(path string) (io.Closer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		_ = f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
-		}
-		return nil, fmt.Errorf("flock %s: %w", path, err)
+		return nil, err
 	}
 	return f, nil // closing the file releases the lock
+}
+
+// flock applies how to f, retrying on EINTR; a lock held elsewhere is
+// ErrLocked.
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return fmt.Errorf("%w: %s", ErrLocked, f.Name())
+		default:
+			return fmt.Errorf("flock %s: %w", f.Name(), err)
+		}
+	}
 }
 
 func fallocate(f *os.File, size int64) error {
@@ -107,8 +122,9 @@ func fallocate(f *os.File, size int64) error {
 }
 
 type osFile struct {
-	f *os.File
-	m mmap.MMap
+	f  *os.File
+	m  mmap.MMap
+	ro bool // opened by ReadOnly: O_RDONLY, mapped PROT_READ, no writes
 }
 
 func (o *osFile) Name() string { return o.f.Name() }
@@ -132,7 +148,11 @@ func (o *osFile) Map() ([]byte, error) {
 	if size == 0 {
 		return nil, nil
 	}
-	m, err := mmap.Map(o.f, mmap.RDWR, 0)
+	prot := mmap.RDWR
+	if o.ro {
+		prot = mmap.RDONLY
+	}
+	m, err := mmap.Map(o.f, prot, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", o.f.Name(), err)
 	}
@@ -143,6 +163,9 @@ func (o *osFile) Map() ([]byte, error) {
 var pageSize = int64(os.Getpagesize())
 
 func (o *osFile) Msync(off, n int64) error {
+	if o.ro {
+		return ErrReadOnly
+	}
 	if n <= 0 || o.m == nil {
 		return nil
 	}
@@ -157,9 +180,17 @@ func (o *osFile) Msync(off, n int64) error {
 	return nil
 }
 
-func (o *osFile) WriteAt(p []byte, off int64) (int, error) { return o.f.WriteAt(p, off) }
+func (o *osFile) WriteAt(p []byte, off int64) (int, error) {
+	if o.ro {
+		return 0, ErrReadOnly
+	}
+	return o.f.WriteAt(p, off)
+}
 
 func (o *osFile) Datasync() error {
+	if o.ro {
+		return ErrReadOnly
+	}
 	if err := unix.Fdatasync(int(o.f.Fd())); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", o.f.Name(), err)
 	}
