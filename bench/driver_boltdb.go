@@ -27,7 +27,7 @@ func openBoltDB(dir string, o OpenOptions) (Store, error) {
 	s := &raftLogStore{ls: b, sync: b.Sync}
 	first, err := b.FirstIndex()
 	if err != nil {
-		b.Close()
+		_ = b.Close()
 		return nil, fmt.Errorf("bench: boltdb first index: %w", err)
 	}
 	if first > 0 {

@@ -53,7 +53,7 @@ func openEtcdWAL(dir string, o OpenOptions) (Store, error) {
 			return nil, fmt.Errorf("bench: etcdwal open %s: %w", waldir, err)
 		}
 		if _, _, s.ents, err = w.ReadAll(); err != nil {
-			w.Close()
+			_ = w.Close()
 			return nil, fmt.Errorf("bench: etcdwal read all %s: %w", waldir, err)
 		}
 		s.w = w

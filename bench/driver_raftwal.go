@@ -102,7 +102,7 @@ func openRaftWAL(dir string, o OpenOptions) (Store, error) {
 		w, err = wal.Open(dir, wal.WithLogger(hclog.NewNullLogger()), wal.WithMetaStore(meta))
 	}
 	if err != nil {
-		meta.Close()
+		_ = meta.Close()
 		return nil, fmt.Errorf("bench: raftwal open %s: %w", dir, err)
 	}
 	s := &raftLogStore{ls: w, sync: func() error { return nil }, close: meta.Close}
@@ -111,7 +111,7 @@ func openRaftWAL(dir string, o OpenOptions) (Store, error) {
 	}
 	first, err := w.FirstIndex()
 	if err != nil {
-		s.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("bench: raftwal first index: %w", err)
 	}
 	if first > 0 {

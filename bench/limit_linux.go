@@ -185,7 +185,7 @@ func seqWrite(path string, d time.Duration, maxBytes int64, direct bool) (Result
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: mmap: %w", err)
 	}
-	defer unix.Munmap(buf)
+	defer func() { _ = unix.Munmap(buf) }()
 	copy(buf, makePayload(block))
 	lat := newLatency()
 	start := time.Now()

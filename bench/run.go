@@ -258,7 +258,7 @@ func (r *runner) tempDir(name string) (string, func(), error) {
 		return "", nil, fmt.Errorf("bench: %w", err)
 	}
 	return dir, func() {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		// Let the file system settle (journal, writeback of the removal)
 		// before the next run starts its clock.
 		syncFS(r.cfg.Dir)

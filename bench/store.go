@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -105,6 +104,3 @@ func LookupDriver(name string) (*Driver, error) {
 	}
 	return d, nil
 }
-
-// errStop is returned by workload loops that ran out of time or bytes.
-var errStop = errors.New("bench: stop")

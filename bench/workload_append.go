@@ -258,7 +258,7 @@ func (r *runner) noSyncRun(d *Driver, size int) (Result, error) {
 	}
 	defer func() {
 		if closeAll != nil {
-			closeAll()
+			_ = closeAll()
 		}
 	}()
 	r.phase(fmt.Sprintf("run %d B", size), r.cfg.Duration)

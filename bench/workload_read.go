@@ -133,10 +133,10 @@ func runReopen(r *runner, d *Driver) ([]Result, error) {
 		switch {
 		case errors.Is(err, errNoRandomRead):
 		case err != nil:
-			st.Close()
+			_ = st.Close()
 			return nil, fmt.Errorf("bench: get %d after reopen: %w", n, err)
 		case len(p) != size:
-			st.Close()
+			_ = st.Close()
 			return nil, fmt.Errorf("bench: get %d after reopen: %d bytes, want %d", n, len(p), size)
 		}
 		if err := st.Close(); err != nil {

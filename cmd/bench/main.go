@@ -188,7 +188,7 @@ func workDir(dir string, stderr io.Writer) (string, func(), error) {
 		if err != nil {
 			return "", nil, err
 		}
-		return d, func() { os.RemoveAll(d) }, nil
+		return d, func() { _ = os.RemoveAll(d) }, nil
 	}
 	parent := os.TempDir()
 	if name, mem := bench.FileSystem(parent); mem {
