@@ -165,6 +165,7 @@ func (f *flusher) sync(w *work) error {
 		return l.fail(err)
 	}
 	l.durable.Store(max(l.durable.Load(), w.pos))
+	l.syncs.Add(1)
 	if len(w.removes) > 0 {
 		if err := f.remove(w.removes); err != nil {
 			return l.fail(err)

@@ -45,6 +45,14 @@ type Log struct {
 	closed  bool
 
 	durable atomic.Uint64 // global position proven durable
+	syncs   atomic.Uint64 // group syncs completed
+	// openSyncs is syncs when the open segment became the open one
+	// (writer-owned): how the segment is being synced picks the page size
+	// of the next one (see smallSyncs).
+	openSyncs uint64
+	// rotateEarly: the open segment has large pages but is being synced in
+	// small pieces; rotate at the next write to a small-page segment.
+	rotateEarly bool
 	failure atomic.Pointer[error]
 	appends atomic.Uint64
 	fl      flusher
@@ -107,6 +115,10 @@ func (l *Log) load() error {
 	l.wfirst = l.first
 	l.durable.Store(l.open.globalEnd())
 	l.rebuildRuns()
+	if pf, ok := l.open.file.(vfs.Prefaulter); ok {
+		_ = pf.Advise(true) // reopened: assume Raft's small, frequent syncs
+		l.open.small = true
+	}
 	return nil
 }
 
@@ -117,7 +129,7 @@ func (l *Log) createFirst() error {
 	if err != nil {
 		return err
 	}
-	b.prefaultAsync()
+	b.prefaultAsync(true) // a new log: assume Raft's small, frequent syncs
 	l.first, l.wfirst = 1, 1
 	s, crc, err := install(l.fs, l.dir, b, format.SegmentHeader{ID: 1, FileSize: uint64(size)}, &l.state, l.first, 0)
 	if err != nil {

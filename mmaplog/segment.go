@@ -31,6 +31,7 @@ type segment struct {
 	gone     bool   // (r) unmapped: purged and removed, or closed
 
 	prefaulted chan struct{} // closed when a background prefault ends; nil if none
+	small      bool          // mapped with small pages (see vfs.Prefaulter)
 }
 
 // globalEnd is the global position of the segment's end.
@@ -62,20 +63,30 @@ type blank struct {
 	idxPath    string
 	err        error
 	prefaulted chan struct{} // see segment.prefaulted
+	small      bool          // see segment.small
 }
 
-// prefaultAsync faults in b's mapping on another goroutine (blanks
-// created on the writer's path); the segment waits for it before closing.
-func (b *blank) prefaultAsync() {
-	pf, ok := b.file.(vfs.Prefaulter)
-	if !ok {
+// prefault tunes b's mapping (small pages or not, see vfs.Prefaulter) and
+// faults it in.
+func (b *blank) prefault(small bool) {
+	b.small = small
+	if pf, ok := b.file.(vfs.Prefaulter); ok {
+		_ = pf.Advise(small)
+		_ = pf.Prefault() // a hint: without it the writer takes the faults
+	}
+}
+
+// prefaultAsync is prefault on another goroutine (blanks created on the
+// writer's path); the segment waits for it before closing.
+func (b *blank) prefaultAsync(small bool) {
+	if _, ok := b.file.(vfs.Prefaulter); !ok {
 		return
 	}
 	ch := make(chan struct{})
-	b.prefaulted = ch
+	b.prefaulted, b.small = ch, small
 	go func() {
 		defer close(ch)
-		_ = pf.Prefault()
+		b.prefault(small)
 	}()
 }
 
@@ -158,6 +169,7 @@ func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftst
 		stateOff: format.SegmentHeaderSize,
 
 		prefaulted: b.prefaulted,
+		small:      b.small,
 	}
 	s.pubEnd = s.end
 	s.idx.SetHeader(index.Header{SegmentID: h.ID, ValidEnd: s.end, StateOff: s.stateOff})
@@ -180,7 +192,7 @@ type preparer struct {
 	size     int64
 	zeroFill bool
 
-	want  chan struct{} // a nudge: prepare one if none is ready
+	want  chan bool     // a nudge: prepare one (small pages or not) if none is ready
 	ready chan *blank   // at most one prepared segment
 	quit  chan struct{}
 	wg    sync.WaitGroup
@@ -191,7 +203,7 @@ type preparer struct {
 
 func newPreparer(fs vfs.FS, dir string, size int64, zeroFill bool) *preparer {
 	p := &preparer{fs: fs, dir: dir, size: size, zeroFill: zeroFill,
-		want: make(chan struct{}, 1), ready: make(chan *blank, 1), quit: make(chan struct{})}
+		want: make(chan bool, 1), ready: make(chan *blank, 1), quit: make(chan struct{})}
 	p.wg.Add(1)
 	go p.run()
 	return p
@@ -207,16 +219,17 @@ func (p *preparer) tempNumber() uint64 {
 func (p *preparer) run() {
 	defer p.wg.Done()
 	for {
+		var small bool
 		select {
 		case <-p.quit:
 			return
-		case <-p.want:
+		case small = <-p.want:
 		}
 		b, err := createBlank(p.fs, p.dir, p.tempNumber(), p.size, p.zeroFill)
 		if err != nil {
 			b = &blank{err: err}
-		} else if pf, ok := b.file.(vfs.Prefaulter); ok {
-			_ = pf.Prefault() // a hint: without it the writer takes the faults
+		} else {
+			b.prefault(small)
 		}
 		select {
 		case p.ready <- b:
@@ -229,20 +242,21 @@ func (p *preparer) run() {
 	}
 }
 
-// nudge asks for a segment to be prepared (no-op if one is on the way).
-func (p *preparer) nudge() {
+// nudge asks for a segment to be prepared (no-op if one is on the way),
+// with small pages when the log is synced in small pieces.
+func (p *preparer) nudge(small bool) {
 	select {
-	case p.want <- struct{}{}:
+	case p.want <- small:
 	default:
 	}
 }
 
 // take returns a prepared segment of at least size bytes, or creates one
 // now (not zero-filled) when none is ready or the ready one is too small.
-func (p *preparer) take(size int64) (*blank, error) {
+func (p *preparer) take(size int64, small bool) (*blank, error) {
 	select {
 	case b := <-p.ready:
-		if b.err == nil && int64(len(b.data)) >= size {
+		if b.err == nil && int64(len(b.data)) >= size && b.small == small {
 			return b, nil
 		}
 		if b.err == nil {
@@ -252,7 +266,7 @@ func (p *preparer) take(size int64) (*blank, error) {
 	}
 	b, err := createBlank(p.fs, p.dir, p.tempNumber(), size, false)
 	if err == nil {
-		b.prefaultAsync()
+		b.prefaultAsync(small)
 	}
 	return b, err
 }

@@ -87,6 +87,7 @@ func (l *Log) roomForEntry(n int, idx uint64, cur *raftstate.State, midBatch boo
 	fits := s.end+size <= int64(len(s.data)) &&
 		(s.base == 0 || (idx == s.base+s.count && int(idx-s.base) < s.idx.Slots()))
 	if fits {
+		l.maybeRotateEarly(size, cur)
 		return nil
 	}
 	return l.rotate(size, cur, midBatch)
@@ -97,9 +98,23 @@ func (l *Log) roomForEntry(n int, idx uint64, cur *raftstate.State, midBatch boo
 func (l *Log) room(n int, cur *raftstate.State) error {
 	size := format.RecordSize(n)
 	if l.open.end+size <= int64(len(l.open.data)) {
+		l.maybeRotateEarly(size, cur)
 		return nil
 	}
 	return l.rotate(size, cur, false)
+}
+
+// maybeRotateEarly moves to a small-page segment when the open one has
+// large pages but is synced in small pieces. It is an optimization: when
+// the rotation fails the write goes on in the open segment, which has room.
+func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
+	if !l.rotateEarly {
+		return
+	}
+	l.rotateEarly = false
+	if err := l.rotate(size, cur, false); err != nil {
+		l.log.Warn("mmaplog: early rotation failed; staying in the open segment", "err", err)
+	}
 }
 
 // rotate seals the open segment and starts the next one with a snapshot of
@@ -108,7 +123,7 @@ func (l *Log) room(n int, cur *raftstate.State) error {
 func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
 	old := l.open
 	size := max(l.opts.SegmentSize, segmentSizeFor(cur, need))
-	b, err := l.prep.take(size)
+	b, err := l.prep.take(size, l.smallSyncs())
 	if err == nil {
 		h := format.SegmentHeader{ID: old.id + 1, StartPos: old.startPos + uint64(len(old.data)), PrevEnd: uint64(old.end), FileSize: uint64(len(b.data))}
 		var s *segment
@@ -118,6 +133,7 @@ func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
 			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: indexHeader(old, true)})
 			l.todo.dir = true
 			l.open, l.prev, l.handed, l.lastState = s, crc, 0, true
+			l.openSyncs, l.rotateEarly = l.syncs.Load(), false
 			l.mu.Lock()
 			old.pubEnd = old.end
 			l.segs = append(l.segs, s)
@@ -136,9 +152,30 @@ func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
 // nudgePreparer asks for the next segment once the open one is a quarter
 // full, leaving the preparer time to create and prefault it.
 func (l *Log) nudgePreparer() {
-	if s := l.open; s.end > int64(len(s.data))/4 {
-		l.prep.nudge()
+	s := l.open
+	small := l.smallSyncs()
+	if small && !s.small {
+		l.rotateEarly = true
+		l.prep.nudge(true)
+		return
 	}
+	if s.end > int64(len(s.data))/4 {
+		l.prep.nudge(small)
+	}
+}
+
+// smallSyncThreshold: a segment synced on average every this many bytes
+// or fewer is a Raft-style log of small, frequent syncs.
+const smallSyncThreshold = 1 << 20
+
+// smallSyncs reports whether the open segment has been synced in small
+// pieces: then the next segment is mapped with small pages (a small msync
+// writes one page, not a large folio); a segment filled with no sync or
+// in big ones (a bulk load) gets large folios, which write back twice as
+// fast. Call with wmu held.
+func (l *Log) smallSyncs() bool {
+	n := l.syncs.Load() - l.openSyncs
+	return n > 0 && l.open.end/int64(n) <= smallSyncThreshold
 }
 
 // writeRecord writes one non-entry record whose body put fills.

@@ -157,9 +157,6 @@ func (o *osFile) Map() ([]byte, error) {
 		return nil, fmt.Errorf("mmap %s: %w", o.f.Name(), err)
 	}
 	o.m = m
-	if !o.ro {
-		adviseWritable(m)
-	}
 	return []byte(m), nil
 }
 

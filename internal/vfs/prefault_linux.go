@@ -15,9 +15,20 @@ func (o *osFile) Prefault() error {
 	return unix.Madvise(o.m, unix.MADV_POPULATE_WRITE)
 }
 
-// adviseWritable marks a writable mapping MADV_RANDOM. Without it, faults
-// that walk a file sequentially (prefaulting, appends) fill the page cache
-// with large folios, and a store dirties the whole folio: measured here, a
-// 128-byte msync 50 MB into a segment wrote back 2 MiB (p50 440 µs) instead
-// of one page (97 µs). Reads through these mappings are random anyway.
-func adviseWritable(m []byte) { _ = unix.Madvise(m, unix.MADV_RANDOM) }
+// Advise with small = true marks the mapping MADV_RANDOM. Without it,
+// faults that walk a file sequentially (prefaulting, appends) fill the page
+// cache with large folios, and a store dirties the whole folio: measured
+// here, a 128-byte msync 50 MB into a segment wrote back 2 MiB (p50 440 µs)
+// instead of one page (97 µs). With it, bulk writeback is about half as
+// fast (4 KiB appends then one sync: 1.42 GB/s normal, 0.62-0.71 GB/s
+// small).
+func (o *osFile) Advise(small bool) error {
+	if len(o.m) == 0 {
+		return nil
+	}
+	advice := unix.MADV_NORMAL
+	if small {
+		advice = unix.MADV_RANDOM
+	}
+	return unix.Madvise(o.m, advice)
+}

@@ -2,4 +2,8 @@
 
 package vfs
 
-func adviseWritable([]byte) {}
+// Advise is a no-op where madvise hints are not used.
+func (o *osFile) Advise(bool) error { return nil }
+
+// Prefault is a no-op where MADV_POPULATE_WRITE does not exist.
+func (o *osFile) Prefault() error { return nil }

@@ -64,9 +64,17 @@ type File interface {
 // (tests, fuzz/) can reach it.
 var WithFS func(opts any, fs FS) any
 
-// Prefaulter is implemented by Files that can fault in their whole mapping
-// ahead of time, so that first writes to fresh pages do not each take a
-// page fault on the writer's path. It is a hint; errors may be ignored.
+// Prefaulter is implemented by Files that can tune their mapping: fault it
+// in ahead of time, so that first writes to fresh pages do not each take a
+// page fault on the writer's path, and choose the page-cache granularity.
+// Both are hints; errors may be ignored.
 type Prefaulter interface {
+	// Advise sets how the mapping is faulted in: small (true) makes every
+	// fault map one page, so that an msync of a few bytes writes back one
+	// page; false lets the kernel use large folios, which write back
+	// faster in bulk but are written whole by every msync that touches
+	// them.
+	Advise(small bool) error
+	// Prefault faults in the whole mapping writable.
 	Prefault() error
 }
