@@ -31,9 +31,16 @@ type Log struct {
 	prev      uint32   // chain value at open.end
 	lastState bool     // the last record written is a State record
 	wfirst    uint64   // first as the writer sees it mid-call (snapshots)
-	handed    int64    // open.end already handed to the flusher
-	todo      work     // sync work not yet handed to the flusher
-	wclosed   bool
+	// openSyncs is syncs when the open segment became the open one: how
+	// that segment is being synced picks the page size of the next one
+	// (see smallSyncs).
+	openSyncs uint64
+	// rotateEarly: the open segment has large pages but is being synced in
+	// small pieces; rotate at the next write to a small-page segment.
+	rotateEarly bool
+	handed      int64 // open.end already handed to the flusher
+	todo        work  // sync work not yet handed to the flusher
+	wclosed     bool
 
 	// Reader side, guarded by mu (written under wmu and mu).
 	mu      sync.RWMutex
@@ -46,13 +53,6 @@ type Log struct {
 
 	durable atomic.Uint64 // global position proven durable
 	syncs   atomic.Uint64 // group syncs completed
-	// openSyncs is syncs when the open segment became the open one
-	// (writer-owned): how the segment is being synced picks the page size
-	// of the next one (see smallSyncs).
-	openSyncs uint64
-	// rotateEarly: the open segment has large pages but is being synced in
-	// small pieces; rotate at the next write to a small-page segment.
-	rotateEarly bool
 	failure atomic.Pointer[error]
 	appends atomic.Uint64
 	fl      flusher

@@ -192,8 +192,8 @@ type preparer struct {
 	size     int64
 	zeroFill bool
 
-	want  chan bool     // a nudge: prepare one (small pages or not) if none is ready
-	ready chan *blank   // at most one prepared segment
+	want  chan bool   // a nudge: prepare one (small pages or not) if none is ready
+	ready chan *blank // at most one prepared segment
 	quit  chan struct{}
 	wg    sync.WaitGroup
 
