@@ -69,7 +69,6 @@ type blank struct {
 // prefault tunes b's mapping (small pages or not, see vfs.Prefaulter) and
 // faults it in.
 func (b *blank) prefault(small bool) {
-	b.small = small
 	if pf, ok := b.file.(vfs.Prefaulter); ok {
 		_ = pf.Advise(small)
 		_ = pf.Prefault() // a hint: without it the writer takes the faults
@@ -229,6 +228,7 @@ func (p *preparer) run() {
 		if err != nil {
 			b = &blank{err: err}
 		} else {
+			b.small = small
 			b.prefault(small)
 		}
 		select {
