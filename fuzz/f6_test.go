@@ -306,16 +306,16 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 			break
 		}
 		if err != nil && syncErr.Load() && !errors.Is(err, mmaplog.ErrFailed) && !errors.Is(err, mmaplog.ErrClosed) {
-			firstErr = fmt.Errorf("%v after a sync error: %v, want ErrFailed", op, err)
+			firstErr = fmt.Errorf("%v after a sync error: %w, want ErrFailed", op, err)
 			break
 		}
 	}
 	if syncErr.Load() && d.l != nil {
 		if err := d.l.Append(mmaplog.Entry{ID: mmaplog.LogID{Term: 9, Index: o.State().Last.Index + 1}}); !errors.Is(err, mmaplog.ErrFailed) {
-			firstErr = errors.Join(firstErr, fmt.Errorf("append after a sync error: %v, want ErrFailed", err))
+			firstErr = errors.Join(firstErr, fmt.Errorf("append after a sync error: %w, want ErrFailed", err))
 		}
 		if err := d.l.Flush(nil); !errors.Is(err, mmaplog.ErrFailed) {
-			firstErr = errors.Join(firstErr, fmt.Errorf("flush after a sync error: %v, want ErrFailed", err))
+			firstErr = errors.Join(firstErr, fmt.Errorf("flush after a sync error: %w, want ErrFailed", err))
 		}
 	}
 	if d.l != nil {

@@ -114,6 +114,7 @@ type family struct {
 }
 
 func newFamily(t *testing.T, name string) *family {
+	t.Helper()
 	return &family{t: t, name: name, test: t.Name(), start: time.Now(), counters: map[string]int{}}
 }
 

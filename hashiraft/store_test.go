@@ -505,7 +505,7 @@ func TestConcurrentUse(t *testing.T) {
 					continue // compacted meanwhile
 				}
 				if err != nil || !reflect.DeepEqual(&l, mkLog(idx, 1)) {
-					errc <- fmt.Errorf("reader %d: GetLog(%d) = %v, %v", r, idx, l, err)
+					errc <- fmt.Errorf("reader %d: GetLog(%d) = %v, %w", r, idx, l, err)
 					return
 				}
 				if v, err := s.GetUint64([]byte("CurrentTerm")); err == nil && v > total {

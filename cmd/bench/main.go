@@ -207,7 +207,7 @@ func workDir(dir string, stderr io.Writer) (string, func(), error) {
 	if err != nil {
 		abs = d
 	}
-	return abs, func() { os.RemoveAll(abs) }, nil
+	return abs, func() { _ = os.RemoveAll(abs) }, nil
 }
 
 func writeFile(path string, write func(io.Writer) error) error {
