@@ -81,6 +81,7 @@ type flusher struct {
 	inline   work // Sync's batch, under syncMu
 	mu       sync.Mutex
 	pending  work // handed off, not yet picked up
+	stopped  bool // under mu: the flusher ran its last batch; queue no callback
 	kick     chan struct{}
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -119,32 +120,37 @@ func (f *flusher) run() {
 	defer f.wg.Done()
 	var w work
 	for {
+		quit := false
 		select {
 		case <-f.kick:
 		case <-f.quit:
-			// Close hands off its final flush and waits for it before
-			// quitting, so pending holds nothing that needs a callback.
-			return
+			// Close handed off its final flush and waited for it, but a
+			// Sync racing Close may have queued a callback since: run one
+			// last batch, and refuse callbacks from now on (stopped), so
+			// that no caller is left waiting.
+			quit = true
 		}
 		f.syncMu.Lock()
 		f.mu.Lock()
 		w, f.pending = f.pending, w
+		f.stopped = quit
 		f.mu.Unlock()
-		if w.empty() {
-			f.syncMu.Unlock()
-			continue
-		}
-		err := f.sync(&w)
-		// Callbacks run before syncMu is released, so that a Sync that
-		// returns has seen every earlier callback run (a callback must
-		// not call Sync).
-		for _, cb := range w.cbs {
-			if cb != nil {
-				cb(err)
+		if !w.empty() {
+			err := f.sync(&w)
+			// Callbacks run before syncMu is released, so that a Sync that
+			// returns has seen every earlier callback run (a callback must
+			// not call Sync).
+			for _, cb := range w.cbs {
+				if cb != nil {
+					cb(err)
+				}
 			}
+			w.reset()
 		}
 		f.syncMu.Unlock()
-		w.reset()
+		if quit {
+			return
+		}
 	}
 }
 
@@ -310,15 +316,25 @@ func (l *Log) Sync() error {
 	f := &l.fl
 	f.syncMu.Lock()
 	f.mu.Lock()
-	if len(f.pending.cbs) > 0 {
-		// Callbacks must run on the flusher goroutine, after this batch:
-		// queue behind them and wait.
+	if f.stopped {
+		// The flusher ran its last batch (Close): this call's writes,
+		// handed off before Close took the writer lock, were in it.
 		f.mu.Unlock()
 		f.syncMu.Unlock()
+		if p := l.failure.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}
+	if len(f.pending.cbs) > 0 {
+		// Callbacks must run on the flusher goroutine, after this batch:
+		// queue behind them and wait. The callback is queued under the
+		// same hold of mu that saw the queue, so the flusher cannot take
+		// the batch (and quit) between the two.
 		ch := make(chan error, 1)
-		f.mu.Lock()
 		f.pending.cbs = append(f.pending.cbs, func(err error) { ch <- err })
 		f.mu.Unlock()
+		f.syncMu.Unlock()
 		f.wake()
 		return <-ch
 	}
