@@ -12,32 +12,47 @@ import (
 
 // Frozen layout constants.
 const (
-	HeaderSize = 64
+	HeaderSize = 128
 	SlotSize   = 4
 	// BytesPerSlot: a segment of n bytes gets n/BytesPerSlot slots; a
 	// segment whose slots run out is rotated even if it has room left.
 	BytesPerSlot = 64
 	flagComplete = 1
+	crcOff       = HeaderSize - 4
 )
 
-var magic = [8]byte{'R', 'L', 'O', 'G', 'I', 'D', 'X', 1}
+var magic = [8]byte{'R', 'L', 'O', 'G', 'I', 'D', 'X', format.Version}
 
 var le = binary.LittleEndian
 
 // Header is the decoded index header.
 type Header struct {
 	SegmentID uint64
+	LogUID    uint64 // the log's identity (the segment header's)
 	Base      uint64 // log index of slot 0; 0 when no entry was written
 	Count     uint64 // slots in use at ValidEnd
 	ValidEnd  int64  // segment offset up to which slots and StateOff are complete
 	StateOff  int64  // offset of the last State record before ValidEnd
-	Complete  bool   // the segment was durable up to ValidEnd when this was written
+	EndCRC    uint32 // chain value at ValidEnd: the CRC of the record ending there
+	// Complete: the segment was durable up to ValidEnd when this header
+	// was written, and the slots [0, Count) are those of SlotsCRC.
+	Complete bool
+	// Vouched is the global position the log was proven durable to when
+	// the header was sealed complete (0 when not complete): for a segment
+	// sealed at rotation it lies in the next segment, so that a missing or
+	// emptied successor is corruption, never a torn tail.
+	Vouched uint64
+	// SlotsCRC is the CRC-32C of slots [0, Count) when Complete, set by
+	// SetHeader: the index proves its own slots, whatever sectors of a
+	// seal reached the disk.
+	SlotsCRC uint32
 }
 
 // Errors reading an index file.
 var (
 	ErrBadHeader = errors.New("index: bad magic or checksum")
 	ErrShort     = errors.New("index: file too short")
+	ErrVersion   = errors.New("index: unsupported format version")
 )
 
 // SlotsFor is the slot capacity of the index of a segment of segSize bytes.
@@ -97,8 +112,11 @@ func (x *File) Header() (Header, error) {
 		return Header{}, fmt.Errorf("%w: %s", ErrShort, x.path)
 	}
 	b := x.b[:HeaderSize]
-	if [8]byte(b[:8]) != magic || le.Uint32(b[56:]) != checksum.Sum(b[:56]) {
+	if [7]byte(b[:7]) != [7]byte(magic[:7]) || le.Uint32(b[crcOff:]) != checksum.Sum(b[:crcOff]) {
 		return Header{}, fmt.Errorf("%w: %s", ErrBadHeader, x.path)
+	}
+	if b[7] != magic[7] {
+		return Header{}, fmt.Errorf("%w: %s is version %d, this build reads version %d", ErrVersion, x.path, b[7], magic[7])
 	}
 	return Header{
 		SegmentID: le.Uint64(b[8:]),
@@ -107,10 +125,16 @@ func (x *File) Header() (Header, error) {
 		ValidEnd:  int64(le.Uint64(b[32:])),
 		StateOff:  int64(le.Uint64(b[40:])),
 		Complete:  le.Uint32(b[48:])&flagComplete != 0,
+		EndCRC:    le.Uint32(b[52:]),
+		LogUID:    le.Uint64(b[56:]),
+		Vouched:   le.Uint64(b[64:]),
+		SlotsCRC:  le.Uint32(b[72:]),
 	}, nil
 }
 
-// SetHeader writes h into the mapping (durable after Sync).
+// SetHeader writes h into the mapping (durable after Sync). When h is
+// complete it sets h.SlotsCRC from slots [0, h.Count), which must be
+// written first.
 func (x *File) SetHeader(h Header) {
 	b := x.b[:HeaderSize]
 	clear(b)
@@ -120,10 +144,26 @@ func (x *File) SetHeader(h Header) {
 	le.PutUint64(b[24:], h.Count)
 	le.PutUint64(b[32:], uint64(h.ValidEnd))
 	le.PutUint64(b[40:], uint64(h.StateOff))
+	le.PutUint32(b[52:], h.EndCRC)
+	le.PutUint64(b[56:], h.LogUID)
 	if h.Complete {
 		le.PutUint32(b[48:], flagComplete)
+		le.PutUint64(b[64:], h.Vouched)
+		le.PutUint32(b[72:], x.slotsCRC(h.Count))
 	}
-	le.PutUint32(b[56:], checksum.Sum(b[:56]))
+	le.PutUint32(b[crcOff:], checksum.Sum(b[:crcOff]))
+}
+
+// SlotsProven reports whether slots [0, h.Count) are the ones h was sealed
+// with (h from Header, complete). A false answer means some of them never
+// reached the disk, or reached it from an older version of the file: the
+// index must be rebuilt from its segment.
+func (x *File) SlotsProven(h Header) bool {
+	return h.Complete && h.Count <= uint64(x.Slots()) && x.slotsCRC(h.Count) == h.SlotsCRC
+}
+
+func (x *File) slotsCRC(n uint64) uint32 {
+	return checksum.Sum(x.b[HeaderSize : HeaderSize+int(n)*SlotSize])
 }
 
 // Set stores the record offset off (a multiple of 8) in slot i.

@@ -204,6 +204,9 @@ func (f *flusher) syncData(w *work) (err error) {
 		}
 	}
 	for _, s := range w.seals {
+		// Everything up to w.pos is durable now: for a segment sealed at
+		// rotation that includes its successor's header and snapshot.
+		s.hdr.Vouched = w.pos
 		s.seg.idx.SetHeader(s.hdr)
 		if err := s.seg.idx.Sync(int(s.hdr.Count)); err != nil {
 			return err

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 // format.Version and update docs/FORMAT.md, then run with -update.
 func TestGoldenBytes(t *testing.T) {
 	dir := t.TempDir()
-	l, err := mmaplog.Open(dir, mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize})
+	l, err := mmaplog.Open(dir, mmaplog.WithLogUID(mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize}, 0x0123456789abcdef))
 	if err != nil {
 		t.Fatal(err)
 	}

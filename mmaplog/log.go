@@ -1,6 +1,8 @@
 package mmaplog
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/internal/vfs"
@@ -24,6 +25,7 @@ type Log struct {
 	log  *slog.Logger
 	lock io.Closer
 	prep *preparer
+	uid  uint64 // the log's identity, in every segment and index header
 
 	// Writer side, guarded by wmu.
 	wmu       sync.Mutex
@@ -38,8 +40,9 @@ type Log struct {
 	// rotateEarly: the open segment has large pages but is being synced in
 	// small pieces; rotate at the next write to a small-page segment.
 	rotateEarly bool
-	handed      int64 // open.end already handed to the flusher
-	todo        work  // sync work not yet handed to the flusher
+	handed      int64    // open.end already handed to the flusher
+	reserved    []*blank // segments created for the batch being appended
+	todo        work     // sync work not yet handed to the flusher
 	wclosed     bool
 
 	// Reader side, guarded by mu (written under wmu and mu).
@@ -106,6 +109,7 @@ func (l *Log) load() error {
 		l.segs = append(l.segs, s)
 	}
 	last := o.Segments[len(o.Segments)-1]
+	l.uid = last.Header.LogUID
 	l.open = l.segs[len(l.segs)-1]
 	l.prev = last.Prev
 	l.lastState = last.Checkpoint
@@ -131,7 +135,13 @@ func (l *Log) createFirst() error {
 	}
 	b.prefaultAsync(true) // a new log: assume Raft's small, frequent syncs
 	l.first, l.wfirst = 1, 1
-	s, crc, err := install(l.fs, l.dir, b, format.SegmentHeader{ID: 1, FileSize: uint64(size)}, &l.state, l.first, 0)
+	if l.uid = l.opts.uid; l.uid == 0 {
+		if l.uid, err = newLogUID(); err != nil {
+			b.discard(l.fs)
+			return err
+		}
+	}
+	s, crc, err := install(l.fs, l.dir, b, format.SegmentHeader{ID: 1, FileSize: uint64(size), LogUID: l.uid}, &l.state, l.first, 0)
 	if err != nil {
 		b.discard(l.fs)
 		return err
@@ -253,9 +263,19 @@ func (l *Log) checkpoint() (err error) {
 			return err
 		}
 	}
-	s := l.open
-	l.todo.seals = append(l.todo.seals, seal{seg: s, hdr: index.Header{
-		SegmentID: s.id, Base: s.base, Count: s.count, ValidEnd: s.end, StateOff: s.stateOff, Complete: true,
-	}})
+	l.todo.seals = append(l.todo.seals, seal{seg: l.open, hdr: l.indexHeader(l.open, l.prev)})
 	return nil
+}
+
+// newLogUID draws a new log's identity: random and never 0.
+func newLogUID() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("mmaplog: draw a log identity: %w", err)
+		}
+		if v := binary.LittleEndian.Uint64(b[:]); v != 0 {
+			return v, nil
+		}
+	}
 }

@@ -171,7 +171,7 @@ func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftst
 		small:      b.small,
 	}
 	s.pubEnd = s.end
-	s.idx.SetHeader(index.Header{SegmentID: h.ID, ValidEnd: s.end, StateOff: s.stateOff})
+	s.idx.SetHeader(index.Header{SegmentID: h.ID, LogUID: h.LogUID, ValidEnd: s.end, StateOff: s.stateOff, EndCRC: crc})
 	// Index first: a segment file never exists without its index name
 	// being free for it.
 	if err := fs.Rename(b.idxPath, filepath.Join(dir, format.IndexName(h.ID))); err != nil {

@@ -44,6 +44,9 @@ type Options struct {
 	// fs is the file-system seam; nil means the real one (vfs.OS). Set
 	// by tests in this module through export_test.go and by fuzz/.
 	fs vfs.FS
+	// uid, when nonzero, is the identity a new log gets instead of a
+	// random one (golden-bytes tests, through export_test.go).
+	uid uint64
 }
 
 // DefaultSegmentSize is the default Options.SegmentSize: 64 MiB.

@@ -40,12 +40,20 @@ func (l *Log) Append(entries ...Entry) (err error) {
 		l.wfirst = entries[0].ID.Index
 	}
 	defer func() { l.wfirst = l.first }() // a failed call publishes nothing
+	l.maybeRotateEarly(format.RecordSize(format.EntryHeadSize+len(entries[0].Payload)), &cur)
+	// Every segment the batch needs is created before its first entry is
+	// written: a full disk fails the call, having written nothing.
+	if err := l.reserve(entries, &cur); err != nil {
+		return err
+	}
+	defer l.releaseReserved()
+	undo := l.mark()
 	newRun := false
 	for i := range entries {
 		e := &entries[i]
 		n := format.EntryHeadSize + len(e.Payload)
-		if err := l.roomForEntry(n, e.ID.Index, &cur, i > 0); err != nil {
-			return err
+		if err := l.roomForEntry(n, e.ID.Index, &cur); err != nil {
+			return l.rollback(undo, err)
 		}
 		s := l.open
 		b := s.data[s.end : s.end+format.RecordSize(n)]
@@ -78,19 +86,22 @@ func (l *Log) Append(entries ...Entry) (err error) {
 }
 
 // roomForEntry makes sure the open segment can take an entry record with
-// an n-byte body for index idx in the next slot, rotating when it cannot.
-// midBatch: records of this call were already written, so a failure to
-// rotate leaves a partial batch in the mapping and must fail the Log.
-func (l *Log) roomForEntry(n int, idx uint64, cur *raftstate.State, midBatch bool) error {
+// an n-byte body for index idx in the next slot, rotating (into a segment
+// reserved for the batch) when it cannot.
+func (l *Log) roomForEntry(n int, idx uint64, cur *raftstate.State) error {
 	s := l.open
 	size := format.RecordSize(n)
-	fits := s.end+size <= int64(len(s.data)) &&
-		(s.base == 0 || (idx == s.base+s.count && int(idx-s.base) < s.idx.Slots()))
-	if fits {
-		l.maybeRotateEarly(size, cur)
+	if entryFits(s.end, int64(len(s.data)), s.base, s.count, s.idx.Slots(), idx, size) {
 		return nil
 	}
-	return l.rotate(size, cur, midBatch)
+	return l.rotate(size, cur)
+}
+
+// entryFits reports whether a segment ending at end, of capacity bytes,
+// holding count entries from base in slots slots, takes a record of size
+// bytes for index idx.
+func entryFits(end, capacity int64, base, count uint64, slots int, idx uint64, size int64) bool {
+	return end+size <= capacity && (base == 0 || (idx == base+count && int(idx-base) < slots))
 }
 
 // room makes sure the open segment can take a non-entry record with an
@@ -101,7 +112,7 @@ func (l *Log) room(n int, cur *raftstate.State) error {
 		l.maybeRotateEarly(size, cur)
 		return nil
 	}
-	return l.rotate(size, cur, false)
+	return l.rotate(size, cur)
 }
 
 // maybeRotateEarly moves to a small-page segment when the open one has
@@ -112,7 +123,7 @@ func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
 		return
 	}
 	l.rotateEarly = false
-	if err := l.rotate(size, cur, false); err != nil {
+	if err := l.rotate(size, cur); err != nil {
 		l.log.Warn("mmaplog: early rotation failed; staying in the open segment", "err", err)
 	}
 }
@@ -120,17 +131,20 @@ func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
 // rotate seals the open segment and starts the next one with a snapshot of
 // cur, sized to hold a record of need bytes. The old segment's index is
 // sealed by the flusher once the old segment's bytes are durable.
-func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
+func (l *Log) rotate(need int64, cur *raftstate.State) error {
 	old := l.open
 	size := max(l.opts.SegmentSize, segmentSizeFor(cur, need))
-	b, err := l.prep.take(size, l.smallSyncs())
+	b, err := l.takeBlank(size)
 	if err == nil {
-		h := format.SegmentHeader{ID: old.id + 1, StartPos: old.startPos + uint64(len(old.data)), PrevEnd: uint64(old.end), FileSize: uint64(len(b.data))}
+		h := format.SegmentHeader{
+			ID: old.id + 1, StartPos: old.startPos + uint64(len(old.data)), PrevEnd: uint64(old.end),
+			FileSize: uint64(len(b.data)), LogUID: l.uid, PrevCRC: l.prev,
+		}
 		var s *segment
 		var crc uint32
 		if s, crc, err = install(l.fs, l.dir, b, h, cur, l.wfirst, l.durable.Load()); err == nil {
 			l.todo.addRange(old, l.handed, old.end)
-			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: indexHeader(old, true)})
+			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: l.indexHeader(old, l.prev)})
 			l.todo.dir = true
 			l.open, l.prev, l.handed, l.lastState = s, crc, 0, true
 			l.openSyncs, l.rotateEarly = l.syncs.Load(), false
@@ -142,11 +156,7 @@ func (l *Log) rotate(need int64, cur *raftstate.State, midBatch bool) error {
 		}
 		b.discard(l.fs)
 	}
-	err = fmt.Errorf("mmaplog: rotate to segment %d: %w", old.id+1, err)
-	if midBatch {
-		return l.fail(err)
-	}
-	return err
+	return fmt.Errorf("mmaplog: rotate to segment %d: %w", old.id+1, err)
 }
 
 // nudgePreparer asks for the next segment once the open one is a quarter
@@ -381,9 +391,14 @@ func (l *Log) segmentDead(i int) bool {
 	return true
 }
 
-// indexHeader is the header to seal s's index with at its current end.
-func indexHeader(s *segment, complete bool) (h index.Header) {
-	h.SegmentID, h.Base, h.Count, h.ValidEnd, h.StateOff, h.Complete = s.id, s.base, s.count, s.end, s.stateOff, complete
+// indexHeader is the complete header to seal s's index with at its
+// current end, where the chain value is endCRC. The flusher fills in
+// Vouched when it writes the seal.
+func (l *Log) indexHeader(s *segment, endCRC uint32) index.Header {
+	h := index.Header{
+		SegmentID: s.id, LogUID: l.uid, Base: s.base, Count: s.count,
+		ValidEnd: s.end, StateOff: s.stateOff, EndCRC: endCRC, Complete: true,
+	}
 	if s.count == 0 {
 		h.Base = 0
 	}

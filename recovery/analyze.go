@@ -64,6 +64,10 @@ func Analyze(segs []Segment) (*Result, error) {
 	n := len(segs)
 	hdrs := make([]format.SegmentHeader, n)
 	seeds := make([]uint32, n)
+	uid, err := logIdentity(segs)
+	if err != nil {
+		return nil, err
+	}
 	// Find the first segment that breaks the chain: a missing ID, an
 	// unreadable header, or one that does not follow its predecessor.
 	bad, badOff := -1, int64(0)
@@ -74,6 +78,9 @@ func Analyze(segs []Segment) (*Result, error) {
 			break
 		}
 		h, seed, err := format.ReadSegmentHeader(segs[i].Data)
+		if err == nil && h.LogUID != uid {
+			return nil, foreign(segs[i].Path, 48, h.LogUID, uid)
+		}
 		if err == nil && (h.ID != segs[i].ID || h.FileSize != uint64(len(segs[i].Data))) {
 			err = fmt.Errorf("segment header names segment %d of %d bytes; file is segment %d of %d bytes", h.ID, h.FileSize, segs[i].ID, len(segs[i].Data))
 		}
@@ -107,12 +114,65 @@ func Analyze(segs []Segment) (*Result, error) {
 	return analyzeChain(res, segs[:n], hdrs[:n], seeds[:n])
 }
 
+// logIdentity returns the log UID that most readable segment headers
+// carry (every one, in a sound log), or the error of a header written by
+// another format version.
+func logIdentity(segs []Segment) (uint64, error) {
+	votes := map[uint64]int{}
+	var uid uint64
+	for _, s := range segs {
+		h, _, err := format.ReadSegmentHeader(s.Data)
+		if errors.Is(err, format.ErrVersion) {
+			return 0, fmt.Errorf("mmaplog: %s: %w", s.Path, err)
+		}
+		if err != nil {
+			continue
+		}
+		votes[h.LogUID]++
+		if votes[h.LogUID] > votes[uid] || (votes[h.LogUID] == votes[uid] && uid == 0) {
+			uid = h.LogUID
+		}
+	}
+	return uid, nil
+}
+
+// foreign is the error for a file that carries another log's identity.
+func foreign(path string, off int64, got, want uint64) error {
+	return format.Corruptf(path, off, 0, "file belongs to another log (identity %016x, this log is %016x)", got, want)
+}
+
+// checkIndexIdentity fails when seg's index has a readable header naming
+// another segment or another log: such a file was copied or moved, and
+// is corruption, not a stale accelerator to rebuild.
+func checkIndexIdentity(seg Segment, uid uint64) error {
+	if seg.Index == nil {
+		return nil
+	}
+	h, err := seg.Index.Header()
+	if errors.Is(err, index.ErrVersion) {
+		return fmt.Errorf("mmaplog: %w", err)
+	}
+	if err != nil {
+		return nil // damaged or never written: rebuilt from the segment
+	}
+	if h.LogUID != uid {
+		return foreign(seg.Index.Path(), 56, h.LogUID, uid)
+	}
+	if h.SegmentID != seg.ID {
+		return format.Corruptf(seg.Index.Path(), 8, 0, "index of segment %d found as the index of segment %d", h.SegmentID, seg.ID)
+	}
+	return nil
+}
+
 // chainBreakEvidence returns the global start position of segment bad
 // (where the chain breaks) and the largest durable watermark that any
 // valid record in segments bad and later vouches for.
 func chainBreakEvidence(segs []Segment, hdrs []format.SegmentHeader, bad int) (start, vouched uint64) {
 	if bad > 0 {
 		start = hdrs[bad-1].StartPos + hdrs[bad-1].FileSize
+		// Sealed at rotation, the previous segment's index vouches for
+		// this segment's header and snapshot.
+		vouched = indexEvidence(segs[bad-1])
 	}
 	for j := bad; j < len(segs); j++ {
 		pos := unknownPos
@@ -123,29 +183,26 @@ func chainBreakEvidence(segs []Segment, hdrs []format.SegmentHeader, bad int) (s
 		}
 		ev := resync(segs[j].Data, format.SegmentHeaderSize, int64(len(segs[j].Data)), pos)
 		vouched = max(vouched, ev.durable)
-		if j == bad {
-			// A complete index proves its segment was durable, header
-			// included, whatever the header now says.
-			vouched = max(vouched, indexEvidence(segs[j], start))
-		} else if pos != unknownPos {
-			vouched = max(vouched, indexEvidence(segs[j], pos))
-		}
+		// A complete index proves its segment was durable, header
+		// included, whatever the header now says.
+		vouched = max(vouched, indexEvidence(segs[j]))
 	}
 	return start, vouched
 }
 
 // indexEvidence is the global position a segment's complete index header
-// vouches for (start + ValidEnd), or 0. The complete flag is written only
-// after the segment's bytes up to ValidEnd were durable.
-func indexEvidence(seg Segment, start uint64) uint64 {
+// vouches for (its Vouched), or 0. The complete flag is written only after
+// the log was durable that far, whatever the segment file holds now (it
+// may have been emptied or cut short since).
+func indexEvidence(seg Segment) uint64 {
 	if seg.Index == nil {
 		return 0
 	}
 	h, err := seg.Index.Header()
-	if err != nil || !h.Complete || h.SegmentID != seg.ID || h.ValidEnd <= format.SegmentHeaderSize || h.ValidEnd > int64(len(seg.Data)) {
+	if err != nil || !h.Complete || h.SegmentID != seg.ID {
 		return 0
 	}
-	return start + uint64(h.ValidEnd)
+	return h.Vouched
 }
 
 func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seeds []uint32) (*Result, error) {
@@ -164,6 +221,11 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 
 	states := make([]SegmentState, n)
 	scans := make([]*scan, n)
+	for i := range n {
+		if err := checkIndexIdentity(segs[i], hdrs[i].LogUID); err != nil {
+			return nil, err
+		}
+	}
 	for i := range n {
 		st := &states[i]
 		st.ID, st.Header = segs[i].ID, hdrs[i]
@@ -188,7 +250,7 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 	// (written only after the segment was durable that far), even when
 	// the segment itself has to be scanned because it is damaged.
 	for i := range n {
-		res.Durable = max(res.Durable, indexEvidence(segs[i], hdrs[i].StartPos))
+		res.Durable = max(res.Durable, indexEvidence(segs[i]))
 		if scans[i] != nil {
 			res.Durable = max(res.Durable, scans[i].durable)
 		} else {
@@ -218,10 +280,16 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 		}
 		break
 	}
+	if err := checkLinks(segs, hdrs, states, scans, limits, cut); err != nil {
+		return nil, err
+	}
 	if cut < 0 {
 		// Every segment trusted: a clean close.
 		last := &states[n-1]
 		res.Segments, res.Clean = states, true
+		if end := hdrs[n-1].StartPos + uint64(last.End); res.Durable > end {
+			return nil, lostSuccessor(segs[n-1].Path, last.End, end, res.Durable)
+		}
 		return finish(res, segs, last)
 	}
 	res.Durable = max(res.Durable, ev.durable)
@@ -292,7 +360,37 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 	last := &res.Segments[cut]
 	last.End, last.Prev = scans[cut].end, scans[cut].prev
 	res.State, res.First = scans[cut].state, scans[cut].first
+	if end := hdrs[cut].StartPos + uint64(last.End); res.Durable > end {
+		return nil, lostSuccessor(segs[cut].Path, last.End, end, res.Durable)
+	}
 	return finish(res, segs, last)
+}
+
+// checkLinks checks that every segment before the cut (all of them when
+// cut < 0) ends, at the next segment's prevEnd, with the chain value that
+// the next segment's header continues from: a segment copied from another
+// log, or from another place in this one, does not.
+func checkLinks(segs []Segment, hdrs []format.SegmentHeader, states []SegmentState, scans []*scan, limits []int64, cut int) error {
+	n := len(segs)
+	if cut >= 0 {
+		n = cut + 1
+	}
+	for i := 0; i+1 < n; i++ {
+		if scans[i] != nil && scans[i].end != limits[i] {
+			return nil // stops short: the cut's rules apply
+		}
+		if want := hdrs[i+1].PrevCRC; states[i].Prev != want {
+			return format.Corruptf(segs[i+1].Path, 56, 0, "segment does not continue segment %d: its header continues the chain from %08x, segment %d ends with %08x", segs[i].ID, want, segs[i].ID, states[i].Prev)
+		}
+	}
+	return nil
+}
+
+// lostSuccessor is the error for a log whose segments end at end while
+// something written after a sync vouches that it was durable to vouched:
+// a segment file was deleted, emptied or cut short.
+func lostSuccessor(path string, off int64, end, vouched uint64) error {
+	return format.Corruptf(path, off, 0, "the log ends at position %d but was proven durable to position %d (a sealed index or a later record vouches for it): a later segment was lost, emptied or cut short", end, vouched)
 }
 
 // trustIndex fills st from a complete index header when it can be
@@ -306,7 +404,7 @@ func trustIndex(st *SegmentState, seg Segment, limit int64, last bool) bool {
 	h, err := seg.Index.Header()
 	if err != nil || !h.Complete || h.SegmentID != seg.ID || h.ValidEnd < format.SegmentHeaderSize ||
 		h.ValidEnd > limit || h.Count > uint64(seg.Index.Slots()) || (h.Count > 0) != (h.Base > 0) ||
-		h.StateOff < format.SegmentHeaderSize || h.StateOff >= h.ValidEnd {
+		h.StateOff < format.SegmentHeaderSize || h.StateOff >= h.ValidEnd || !seg.Index.SlotsProven(h) {
 		return false
 	}
 	r, err := format.ReadRecord(seg.Data[:h.ValidEnd], h.StateOff)
@@ -325,6 +423,8 @@ func trustIndex(st *SegmentState, seg Segment, limit int64, last bool) bool {
 		st.Prev, st.Checkpoint = r.CRC, true
 	} else if h.ValidEnd != limit {
 		return false
+	} else {
+		st.Prev = h.EndCRC
 	}
 	st.End, st.Base, st.Count, st.StateOff = h.ValidEnd, h.Base, h.Count, h.StateOff
 	if st.Count == 0 {

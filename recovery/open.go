@@ -94,31 +94,15 @@ func Open(fs vfs.FS, dir string, log *slog.Logger) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	segs := make([]Segment, 0, len(list.segIDs))
-	files := make([]vfs.File, 0, len(list.segIDs))
+	segs, files, err := mapSegments(fs, dir, list)
+	if err != nil {
+		return nil, err
+	}
 	fail := func(err error) (*Opened, error) {
 		for i := range files {
 			closeSeg(files[i], segs[i].Index)
 		}
 		return nil, err
-	}
-	for _, id := range list.segIDs {
-		path := filepath.Join(dir, format.SegmentName(id))
-		f, err := fs.Open(path)
-		if err != nil {
-			return fail(fmt.Errorf("mmaplog: open segment: %w", err))
-		}
-		data, err := f.Map()
-		if err != nil {
-			_ = f.Close()
-			return fail(fmt.Errorf("mmaplog: map segment %s: %w", path, err))
-		}
-		files = append(files, f)
-		var x *index.File
-		if xf, err := index.Open(fs, filepath.Join(dir, format.IndexName(id))); err == nil {
-			x = xf
-		}
-		segs = append(segs, Segment{ID: id, Path: path, Data: data, Index: x})
 	}
 	var res *Result
 	if err := guardFault(func() error {
@@ -126,6 +110,9 @@ func Open(fs vfs.FS, dir string, log *slog.Logger) (*Opened, error) {
 		res, aerr = Analyze(segs)
 		return aerr
 	}); err != nil {
+		return fail(err)
+	}
+	if err := checkOrphans(fs, dir, list, res); err != nil {
 		return fail(err)
 	}
 	o, err := apply(fs, dir, log, list, segs, files, res)
@@ -201,7 +188,7 @@ func apply(fs vfs.FS, dir string, log *slog.Logger, list dirList, segs []Segment
 			if h, err := s.Index.Header(); err != nil || h.Complete {
 				h.SegmentID, h.Complete = st.ID, false
 				if err != nil {
-					h = index.Header{SegmentID: st.ID, Base: st.Base, Count: st.Count, ValidEnd: st.End, StateOff: st.StateOff}
+					h = index.Header{SegmentID: st.ID, LogUID: st.Header.LogUID, Base: st.Base, Count: st.Count, ValidEnd: st.End, StateOff: st.StateOff, EndCRC: st.Prev}
 				}
 				s.Index.SetHeader(h)
 				keep(s.Index.SyncHeader())
@@ -260,7 +247,15 @@ func rebuildIndex(fs vfs.FS, dir string, s *OpenSegment, complete bool) (bool, e
 	for i, v := range s.Slots {
 		s.Index.Set(i, int64(v)*format.Align)
 	}
-	s.Index.SetHeader(index.Header{SegmentID: s.ID, Base: s.Base, Count: s.Count, ValidEnd: s.End, StateOff: s.StateOff, Complete: complete})
+	h := index.Header{
+		SegmentID: s.ID, LogUID: s.Header.LogUID, Base: s.Base, Count: s.Count,
+		ValidEnd: s.End, StateOff: s.StateOff, EndCRC: s.Prev, Complete: complete,
+	}
+	if complete {
+		// Only this segment's own bytes were made durable (above).
+		h.Vouched = s.Header.StartPos + uint64(s.End)
+	}
+	s.Index.SetHeader(h)
 	s.Slots = nil
 	return created, s.Index.Sync(int(s.Count))
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/internal/vfs"
@@ -240,7 +241,69 @@ func applyCut(dir string, c *Cut, rr *RepairReport) error {
 			return err
 		}
 	}
+	if err := unsealBeyond(dir, cutPosition(dir, c), rr); err != nil {
+		return err
+	}
 	return syncDir(dir)
+}
+
+// cutPosition is the global position where c cuts the log: a sealed index
+// that vouches beyond it vouches for bytes the cut removed. When the cut
+// segment's header is unreadable it is the end of the segment before it
+// (0 when that is unreadable too: every seal then goes).
+func cutPosition(dir string, c *Cut) uint64 {
+	read := func(id uint64) (format.SegmentHeader, bool) {
+		b := make([]byte, format.SegmentHeaderSize)
+		f, err := os.Open(filepath.Join(dir, format.SegmentName(id)))
+		if err != nil {
+			return format.SegmentHeader{}, false
+		}
+		defer f.Close()
+		if _, err := f.ReadAt(b, 0); err != nil {
+			return format.SegmentHeader{}, false
+		}
+		h, _, err := format.ReadSegmentHeader(b)
+		return h, err == nil
+	}
+	if h, ok := read(c.Segment); ok && !c.Whole {
+		return h.StartPos + uint64(c.Offset)
+	}
+	if c.Segment > 1 {
+		if h, ok := read(c.Segment - 1); ok {
+			return h.StartPos + h.FileSize
+		}
+	}
+	return 0
+}
+
+// unsealBeyond deletes the index of every remaining segment whose seal
+// vouches for a position past pos (Open rebuilds them from their
+// segments): what they vouched for is gone with the cut.
+func unsealBeyond(dir string, pos uint64, rr *RepairReport) error {
+	list, err := listDir(vfs.OS, dir)
+	if err != nil {
+		return err
+	}
+	for _, id := range list.segIDs {
+		path := filepath.Join(dir, format.IndexName(id))
+		x, err := index.Open(readOnly, path)
+		if err != nil {
+			continue
+		}
+		h, herr := x.Header()
+		_ = x.Close()
+		if herr != nil || !h.Complete || h.Vouched <= pos {
+			continue
+		}
+		if err := crashPoint("unseal index"); err != nil {
+			return err
+		}
+		if err := removeFile(path); err != nil {
+			return err
+		}
+		rr.RemovedIndexes = append(rr.RemovedIndexes, path)
+	}
+	return nil
 }
 
 // moveAside renames segment id to <segment>.broken and deletes its index.

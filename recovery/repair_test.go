@@ -60,10 +60,10 @@ func TestRepairCrashes(t *testing.T) {
 			must(t, os.Truncate(p(dir, seg1), size-4))
 			return dir, 14, mmaplog.Vote{}
 		}},
-		{"wrong slot in a sealed index", func(t *testing.T) (string, uint64, mmaplog.Vote) {
+		{"index of another segment", func(t *testing.T) (string, uint64, mmaplog.Vote) {
 			t.Helper()
 			dir, _ := closed(t, manySegments(t, 1500))
-			flip(t, p(dir, idx1), index.HeaderSize+4*9, 0x01)
+			writeAt(t, p(dir, idx1), 0, readFile(t, p(dir, idx2))[:index.HeaderSize])
 			return dir, 1500, mmaplog.Vote{}
 		}},
 	}

@@ -311,25 +311,8 @@ func loadDir(fs vfs.FS, dir string) (*dirView, error) {
 			d.broken = append(d.broken, name)
 		}
 	}
-	for _, id := range list.segIDs {
-		path := filepath.Join(dir, format.SegmentName(id))
-		f, err := fs.Open(path)
-		if err != nil {
-			d.close()
-			return nil, fmt.Errorf("recovery: open segment: %w", err)
-		}
-		data, err := f.Map()
-		if err != nil {
-			_ = f.Close()
-			d.close()
-			return nil, fmt.Errorf("recovery: map segment %s: %w", path, err)
-		}
-		var x *index.File
-		if xf, err := index.Open(fs, filepath.Join(dir, format.IndexName(id))); err == nil {
-			x = xf
-		}
-		d.files = append(d.files, f)
-		d.segs = append(d.segs, Segment{ID: id, Path: path, Data: data, Index: x})
+	if d.segs, d.files, err = mapSegments(fs, dir, list); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -376,6 +359,9 @@ func (d *dirView) check(opts ScanOptions) (*Report, error) {
 		rep.Leftovers = append(rep.Leftovers, filepath.Join(d.dir, name))
 	}
 	res, aerr := Analyze(d.segs)
+	if aerr == nil {
+		aerr = checkOrphans(readOnly, d.dir, d.list, res)
+	}
 	if aerr != nil {
 		var ce *format.CorruptError
 		if !errors.As(aerr, &ce) {
@@ -537,7 +523,17 @@ func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
 func (c *checker) rebuildHeader(i int) (format.SegmentHeader, uint32, bool) {
 	segs := c.d.segs
 	seg := segs[i]
-	h := format.SegmentHeader{ID: seg.ID, FileSize: uint64(len(seg.Data))}
+	uid, err := logIdentity(segs)
+	if err != nil {
+		return format.SegmentHeader{}, 0, false
+	}
+	if uid == 0 && seg.Index != nil {
+		// No other header is readable: the index carries the identity.
+		if xh, err := seg.Index.Header(); err == nil {
+			uid = xh.LogUID
+		}
+	}
+	h := format.SegmentHeader{ID: seg.ID, FileSize: uint64(len(seg.Data)), LogUID: uid}
 	switch {
 	case i == 0 && seg.ID == 1:
 	case i > 0 && c.segs[i-1].hdrOK && segs[i-1].ID+1 == seg.ID:
@@ -546,7 +542,7 @@ func (c *checker) rebuildHeader(i int) (format.SegmentHeader, uint32, bool) {
 		if err != nil {
 			return h, 0, false
 		}
-		h.StartPos, h.PrevEnd = p.StartPos+p.FileSize, uint64(sc.end)
+		h.StartPos, h.PrevEnd, h.PrevCRC = p.StartPos+p.FileSize, uint64(sc.end), sc.prev
 	default:
 		return h, 0, false // the first segment of a purged log: its prevEnd is gone
 	}
@@ -650,7 +646,7 @@ func (c *checker) vouchedAfter(i int, end int64) uint64 {
 		if c.segs[j].hdrOK {
 			start = c.segs[j].hdr.StartPos
 			if j > i {
-				d = max(d, indexEvidence(segs[j], start))
+				d = max(d, indexEvidence(segs[j]))
 			}
 		}
 		if j == i {
@@ -798,7 +794,10 @@ func (c *checker) conclude() {
 		}
 		if !dup {
 			kind := ProblemRecord
-			if ce.Offset < format.SegmentHeaderSize {
+			switch {
+			case strings.HasSuffix(ce.Path, format.IndexSuffix):
+				kind = ProblemIndex // a misplaced or foreign index: rebuilt
+			case ce.Offset < format.SegmentHeaderSize:
 				kind = ProblemSegment
 			}
 			rep.Problems = append(rep.Problems, Problem{Kind: kind, Err: ce})

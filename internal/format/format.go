@@ -1,7 +1,7 @@
 // Package format is raftlog's on-disk format: the segment header, the
 // record frame and the record bodies. Everything here is pure (no I/O) and
 // safe for concurrent use. docs/FORMAT.md describes the same bytes for
-// readers of the disk; format_test.go pins them with golden bytes.
+// readers of the disk; mmaplog/golden_test.go pins them with golden bytes.
 //
 // All integers are little-endian. Every constant below is part of the
 // on-disk format and must never change without a new Version.
@@ -15,8 +15,8 @@
 //
 // Segment header (64 bytes):
 //
-//	 0  [8]  magic "RLOGSEG\x01"
-//	 8  u32  version (1)
+//	 0  [8]  magic "RLOGSEG\x02" (the last byte is the version)
+//	 8  u32  version (2)
 //	12  u32  reserved (0)
 //	16  u64  segment ID (the file's number; IDs are consecutive)
 //	24  u64  start position: global position of byte 0 of this file
@@ -24,8 +24,10 @@
 //	32  u64  prevEnd: end offset of the previous segment's records when this
 //	         segment was created (0 for the first segment)
 //	40  u64  file size
-//	48  [12] reserved (0)
-//	60  u32  CRC-32C of bytes [0, 60)
+//	48  u64  log UID: the log's identity, random, chosen at creation
+//	56  u32  prevCRC: chain value at prevEnd (CRC of the previous
+//	         segment's last record; 0 for the first segment)
+//	60  u32  CRC-32C of bytes [0, 60); the chain seed of the first record
 //
 // Record (8-byte aligned; 24-byte frame, then the body, then zero padding):
 //
@@ -35,8 +37,9 @@
 //	 8  u64  durable: global position up to which the log was proven durable
 //	         (by a completed flush) when this record was written
 //	16  u32  prev: CRC of the previous record in this segment (the header
-//	         CRC for the first record), chaining records so that stale bytes
-//	         beyond a cut can never be read as records
+//	         CRC for the first record, which covers prevCRC: the chain runs
+//	         across segments), so that stale bytes beyond a cut, or a file
+//	         from elsewhere, can never be read as this log's records
 //	20  u32  CRC-32C of bytes [0, 20) followed by the body
 //	24  ...  body
 //
@@ -46,7 +49,10 @@ package format
 
 // Frozen sizes and identifiers; part of the on-disk format.
 const (
-	Version = 1
+	// Version 2 added the log UID and the cross-segment chain to the
+	// segment header and a slot checksum to the index; version 1 files
+	// are refused (ErrVersion).
+	Version = 2
 
 	SegmentHeaderSize = 64
 	FrameSize         = 24
@@ -58,7 +64,7 @@ const (
 )
 
 // SegmentMagic opens every segment file.
-var SegmentMagic = [8]byte{'R', 'L', 'O', 'G', 'S', 'E', 'G', 1}
+var SegmentMagic = [8]byte{'R', 'L', 'O', 'G', 'S', 'E', 'G', Version}
 
 // Type is a record type. The numbers are part of the on-disk format.
 type Type uint8

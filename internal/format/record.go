@@ -3,6 +3,7 @@ package format
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 
 	"github.com/raftlog/raftlog/internal/checksum"
 )
@@ -15,6 +16,15 @@ type SegmentHeader struct {
 	StartPos uint64
 	PrevEnd  uint64
 	FileSize uint64
+	// LogUID is the log's identity, chosen at random when the log was
+	// created and written into every segment and index header: a file
+	// from another log never passes for one of this log's.
+	LogUID uint64
+	// PrevCRC is the chain value at PrevEnd in the previous segment (the
+	// CRC of its last record; 0 for segment 1): the record chain runs
+	// across segment boundaries, so a segment from elsewhere does not
+	// continue its predecessor.
+	PrevCRC uint32
 }
 
 // PutSegmentHeader encodes h into b[:SegmentHeaderSize] and returns its CRC,
@@ -28,6 +38,8 @@ func PutSegmentHeader(b []byte, h SegmentHeader) uint32 {
 	le.PutUint64(b[24:], h.StartPos)
 	le.PutUint64(b[32:], h.PrevEnd)
 	le.PutUint64(b[40:], h.FileSize)
+	le.PutUint64(b[48:], h.LogUID)
+	le.PutUint32(b[56:], h.PrevCRC)
 	crc := checksum.Sum(b[:60])
 	le.PutUint32(b[60:], crc)
 	return crc
@@ -37,7 +49,10 @@ func PutSegmentHeader(b []byte, h SegmentHeader) uint32 {
 var (
 	ErrShortHeader = errors.New("segment header: file shorter than the header")
 	ErrZeroHeader  = errors.New("segment header: all zeros (never written)")
-	ErrBadHeader   = errors.New("segment header: bad magic, version or checksum")
+	ErrBadHeader   = errors.New("segment header: bad magic or checksum")
+	// ErrVersion: a well-formed header of another format version. It is
+	// never a torn write: the file was written by another build.
+	ErrVersion = errors.New("unsupported format version")
 )
 
 // ReadSegmentHeader decodes and checks the header at the start of b. It
@@ -51,14 +66,19 @@ func ReadSegmentHeader(b []byte) (SegmentHeader, uint32, error) {
 		return SegmentHeader{}, 0, ErrZeroHeader
 	}
 	crc := checksum.Sum(b[:60])
-	if [8]byte(b[:8]) != SegmentMagic || le.Uint32(b[8:]) != Version || le.Uint32(b[60:]) != crc {
+	if [7]byte(b[:7]) != [7]byte(SegmentMagic[:7]) || le.Uint32(b[60:]) != crc {
 		return SegmentHeader{}, 0, ErrBadHeader
+	}
+	if v := le.Uint32(b[8:]); b[7] != SegmentMagic[7] || v != Version {
+		return SegmentHeader{}, 0, fmt.Errorf("%w: segment format version %d, this build reads version %d", ErrVersion, v, Version)
 	}
 	return SegmentHeader{
 		ID:       le.Uint64(b[16:]),
 		StartPos: le.Uint64(b[24:]),
 		PrevEnd:  le.Uint64(b[32:]),
 		FileSize: le.Uint64(b[40:]),
+		LogUID:   le.Uint64(b[48:]),
+		PrevCRC:  le.Uint32(b[56:]),
 	}, crc, nil
 }
 

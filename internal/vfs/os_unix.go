@@ -197,6 +197,19 @@ func (o *osFile) Datasync() error {
 	return nil
 }
 
+func (o *osFile) Evict() error {
+	if o.m != nil {
+		return fmt.Errorf("evict %s: mapped", o.f.Name())
+	}
+	if err := unix.Fdatasync(int(o.f.Fd())); err != nil {
+		return fmt.Errorf("fdatasync %s: %w", o.f.Name(), err)
+	}
+	if err := unix.Fadvise(int(o.f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return fmt.Errorf("fadvise %s: %w", o.f.Name(), err)
+	}
+	return nil
+}
+
 func (o *osFile) Close() error {
 	var err error
 	if o.m != nil {

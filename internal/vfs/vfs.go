@@ -53,6 +53,13 @@ type File interface {
 	WriteAt(p []byte, off int64) (int, error)
 	// Datasync makes the file's written data durable (fdatasync).
 	Datasync() error
+	// Evict writes back the file's dirty cached pages and then drops its
+	// clean ones (fdatasync, then posix_fadvise DONTNEED), so that the
+	// next reads come from the disk. Call it before Map. After a failed
+	// write-back the kernel marks the failed pages clean while the disk
+	// never got them; reading them from the page cache would bless bytes
+	// that a power loss takes away (Rebello et al., ATC '20).
+	Evict() error
 	// Close unmaps the file (when mapped) and closes it. After Close the
 	// mapping must not be touched.
 	Close() error
