@@ -52,7 +52,7 @@ type Header struct {
 var (
 	ErrBadHeader = errors.New("index: bad magic or checksum")
 	ErrShort     = errors.New("index: file too short")
-	ErrVersion   = errors.New("index: unsupported format version")
+	ErrVersion   = fmt.Errorf("index: %w", format.ErrVersion)
 )
 
 // SlotsFor is the slot capacity of the index of a segment of segSize bytes.

@@ -41,8 +41,13 @@ var (
 
 	// Data on disk.
 
-	// ErrCorrupt: data proven durable is damaged; see CorruptError.
+	// ErrCorrupt: data proven durable is damaged, or a file belongs to
+	// another log or another place in this one; see CorruptError.
 	ErrCorrupt = format.ErrCorrupt
+	// ErrVersion: a segment or index file was written in another format
+	// version (this build reads format.Version 2 only; the file is not
+	// touched). The index's own sentinel is wrapped the same way.
+	ErrVersion = format.ErrVersion
 )
 
 // CorruptError reports damaged durable data: which file, at which offset,

@@ -100,7 +100,7 @@ func Analyze(segs []Segment) (*Result, error) {
 		// durable past the broken segment's start.
 		start, vouched := chainBreakEvidence(segs, hdrs, bad)
 		if (bad == 0 && segs[0].ID != 1) || vouched > start {
-			return nil, format.Corruptf(segs[bad].Path, badOff, 0, "%v (records written later vouch that the log was durable to position %d, past this segment's start %d)", badErr, vouched, start)
+			return nil, format.Corruptf(segs[bad].Path, badOff, 0, "%v (a sealed index or records written later vouch that the log was durable to position %d, past this segment's start %d)", badErr, vouched, start)
 		}
 		for j := n - 1; j >= bad; j-- {
 			res.Remove = append(res.Remove, j)
@@ -295,6 +295,10 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 	res.Durable = max(res.Durable, ev.durable)
 	sc := scans[cut]
 	pos := hdrs[cut].StartPos + uint64(sc.end)
+	if pos < res.Durable && errors.Is(sc.stop, format.ErrUnwritten) && cut == n-1 && res.Durable > hdrs[cut].StartPos+hdrs[cut].FileSize {
+		// The records end cleanly, and what vouches lies past this file.
+		return nil, lostSuccessor(segs[cut].Path, sc.end, pos, res.Durable)
+	}
 	if pos < res.Durable {
 		why := "bytes"
 		if sc.stop != nil {
