@@ -110,7 +110,9 @@ func (h *file) WriteAt(p []byte, off int64) (n int, err error) {
 }
 
 // Datasync makes the whole file durable.
-func (h *file) Datasync() (err error) {
+func (h *file) Datasync() error { return h.datasync() }
+
+func (h *file) datasync() (err error) {
 	defer func() { h.fs.end(OpDatasync, h.name, err) }()
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
