@@ -59,7 +59,7 @@ var (
 func SlotsFor(segSize int64) int { return int(max(1, segSize/BytesPerSlot)) }
 
 // FileSize is the size of an index file with n slots, rounded to 4 KiB.
-func FileSize(n int) int64 { return (HeaderSize + int64(n)*SlotSize + 4095) &^ 4095 }
+func FileSize(n int) int64 { return format.PageAlign(HeaderSize + int64(n)*SlotSize) }
 
 // File is one mapped index file.
 type File struct {

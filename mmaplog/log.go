@@ -174,7 +174,7 @@ func (l *Log) syncNew(s *segment) error {
 // of st and a record of need bytes, in whole pages.
 func segmentSizeFor(st *raftstate.State, need int64) int64 {
 	n := format.SegmentHeaderSize + format.RecordSize(format.StateSize(st)) + need
-	return (n + 4095) &^ 4095
+	return format.PageAlign(n)
 }
 
 // rebuildRuns recomputes which segment holds which indexes. Call with wmu

@@ -1,9 +1,8 @@
 package recovery
 
-// SetCrashHook makes Repair call f before each change it makes to the
-// directory and stop there, as a crash would, when f returns an error.
-func SetCrashHook(f func(step string) error) (restore func()) {
-	old := crashHook
-	crashHook = f
-	return func() { crashHook = old }
+import "github.com/raftlog/raftlog/internal/vfs"
+
+// RepairFS is Repair through fs (the crash simulator in tests).
+func RepairFS(fs vfs.FS, dir string) (*RepairReport, error) {
+	return repair(fs, fs, dir, ScanOptions{})
 }

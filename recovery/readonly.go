@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/raftlog/raftlog/internal/format"
@@ -18,15 +17,15 @@ var readOnly = vfs.ReadOnly
 // lockDir locks dir for a tool: shared (read-only tools) or exclusive
 // (Repair, like a Log). A lock held elsewhere is an error matching
 // vfs.ErrLocked (mmaplog.ErrLocked).
-func lockDir(dir string, exclusive bool) (io.Closer, error) {
+func lockDir(fs vfs.FS, dir string, exclusive bool) (io.Closer, error) {
 	path := filepath.Join(dir, format.LockName)
 	if !exclusive {
-		return vfs.ReadOnly.Lock(path)
+		return fs.Lock(path)
 	}
-	if _, err := os.Stat(dir); err != nil {
+	if _, err := fs.ReadDir(dir); err != nil {
 		return nil, err
 	}
-	l, err := vfs.OS.Lock(path)
+	l, err := fs.Lock(path)
 	if err != nil {
 		if errors.Is(err, vfs.ErrLocked) {
 			return nil, err

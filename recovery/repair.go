@@ -1,15 +1,11 @@
 package recovery
 
 import (
-	"bytes"
-	"errors"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
@@ -90,18 +86,32 @@ func Repair(dir string) (*RepairReport, error) { return RepairWith(dir, ScanOpti
 // RepairWith is Repair with options (Quick is ignored: Repair always
 // reads everything).
 func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
+	return repair(vfs.OS, readOnly, dir, opts)
+}
+
+// repairer carries out one Repair through the file-system seam: fs for
+// every change, ro for Verify's reading (the same FS under the crash
+// simulator).
+type repairer struct {
+	fs, ro vfs.FS
+	dir    string
+	rr     *RepairReport
+}
+
+func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) {
 	opts.Quick = false
-	lk, err := lockDir(dir, true)
+	lk, err := lockDir(fs, dir, true)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Close()
 
-	rr := &RepairReport{Lost: Lost{First: ^uint64(0)}}
+	r := &repairer{fs: fs, ro: ro, dir: dir, rr: &RepairReport{Lost: Lost{First: ^uint64(0)}}}
+	rr := r.rr
 	var newest raftstate.Vote
 	var prev *Problem
 	for step := 0; ; step++ {
-		rep, err := verifyDir(dir, opts)
+		rep, err := verifyDir(ro, dir, opts)
 		if err != nil {
 			return rr, err
 		}
@@ -130,7 +140,7 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 			if newerVote(newest, c.Lost.NewestVote) {
 				newest = c.Lost.NewestVote
 			}
-			if err := applyCut(dir, c, rr); err != nil {
+			if err := r.applyCut(c); err != nil {
 				return rr, err
 			}
 			rr.Cuts = append(rr.Cuts, *c)
@@ -141,16 +151,12 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 		}
 		for _, p := range rep.Problems {
 			if p.Kind == ProblemIndex {
-				if err := crashPoint("remove index"); err != nil {
+				if err := r.removeIndex(p.Err.Path); err != nil {
 					return rr, err
 				}
-				if err := removeFile(p.Err.Path); err != nil {
-					return rr, err
-				}
-				rr.RemovedIndexes = append(rr.RemovedIndexes, p.Err.Path)
 			}
 		}
-		if err := syncDir(dir); err != nil {
+		if err := r.syncDir(); err != nil {
 			return rr, err
 		}
 	}
@@ -158,10 +164,10 @@ func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
 		rr.Lost.First = 0
 	}
 	if newerVote(rr.After.State.Vote, newest) && onlyVoteProblems(rr.After) {
-		if err := restoreVote(dir, newest, rr); err != nil {
+		if err := r.restoreVote(newest); err != nil {
 			return rr, err
 		}
-		rep, err := verifyDir(dir, opts)
+		rep, err := verifyDir(ro, dir, opts)
 		if err != nil {
 			return rr, err
 		}
@@ -181,17 +187,6 @@ func onlyVoteProblems(rep *Report) bool {
 	return true
 }
 
-// crashPoint is called before each change Repair makes; a test sets
-// crashHook to stop Repair there, as a crash would.
-func crashPoint(step string) error {
-	if crashHook != nil {
-		return crashHook(step)
-	}
-	return nil
-}
-
-var crashHook func(step string) error
-
 func (l *Lost) merge(o Lost) {
 	if !o.Empty() {
 		l.First, l.Last = min(l.First, o.First), max(l.Last, o.Last)
@@ -206,70 +201,69 @@ func (l *Lost) merge(o Lost) {
 
 // applyCut carries out one cut: later segments first (highest ID first, so
 // that a crash never leaves a gap in the IDs), then the cut segment.
-func applyCut(dir string, c *Cut, rr *RepairReport) error {
-	if err := crashPoint("cut"); err != nil {
-		return err
-	}
+func (r *repairer) applyCut(c *Cut) error {
 	if c.Header != nil {
-		if err := rewriteHeader(c.Path, *c.Header, c.End, rr); err != nil {
+		if err := r.rewriteHeader(c.Path, *c.Header, c.End); err != nil {
 			return err
 		}
-		rr.Rewritten = append(rr.Rewritten, c.Path)
-		return syncDir(dir)
+		r.rr.Rewritten = append(r.rr.Rewritten, c.Path)
+		return r.syncDir()
 	}
 	if c.Resize {
-		if err := resizeFile(c.Path, c.End, c.Size, rr); err != nil {
+		if err := r.resizeFile(c.Path, c.End, c.Size); err != nil {
 			return err
 		}
-		rr.Resized = append(rr.Resized, c.Path)
-		return syncDir(dir)
+		r.rr.Resized = append(r.rr.Resized, c.Path)
+		return r.syncDir()
 	}
-	list, err := listDir(vfs.OS, dir)
+	list, err := listDir(r.fs, r.dir)
 	if err != nil {
 		return err
 	}
 	for k := len(list.segIDs) - 1; k >= 0; k-- {
 		id := list.segIDs[k]
 		if id > c.Segment || (id == c.Segment && c.Whole) {
-			if err := moveAside(dir, id, rr); err != nil {
+			if err := r.moveAside(id); err != nil {
 				return err
 			}
 		}
 	}
 	if !c.Whole {
-		if err := cutSegment(dir, c, rr); err != nil {
+		if err := r.cutSegment(c); err != nil {
 			return err
 		}
 	}
-	if err := unsealBeyond(dir, cutPosition(dir, c), rr); err != nil {
+	if err := r.unsealBeyond(r.cutPosition(c)); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return r.syncDir()
+}
+
+// readHeader reads the header of segment id (ok false when unreadable).
+func (r *repairer) readHeader(id uint64) (format.SegmentHeader, bool) {
+	f, err := r.ro.Open(filepath.Join(r.dir, format.SegmentName(id)))
+	if err != nil {
+		return format.SegmentHeader{}, false
+	}
+	defer func() { _ = f.Close() }()
+	b := make([]byte, format.SegmentHeaderSize)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return format.SegmentHeader{}, false
+	}
+	h, _, err := format.ReadSegmentHeader(b)
+	return h, err == nil
 }
 
 // cutPosition is the global position where c cuts the log: a sealed index
 // that vouches beyond it vouches for bytes the cut removed. When the cut
 // segment's header is unreadable it is the end of the segment before it
 // (0 when that is unreadable too: every seal then goes).
-func cutPosition(dir string, c *Cut) uint64 {
-	read := func(id uint64) (format.SegmentHeader, bool) {
-		b := make([]byte, format.SegmentHeaderSize)
-		f, err := os.Open(filepath.Join(dir, format.SegmentName(id)))
-		if err != nil {
-			return format.SegmentHeader{}, false
-		}
-		defer f.Close()
-		if _, err := f.ReadAt(b, 0); err != nil {
-			return format.SegmentHeader{}, false
-		}
-		h, _, err := format.ReadSegmentHeader(b)
-		return h, err == nil
-	}
-	if h, ok := read(c.Segment); ok && !c.Whole {
+func (r *repairer) cutPosition(c *Cut) uint64 {
+	if h, ok := r.readHeader(c.Segment); ok && !c.Whole {
 		return h.StartPos + uint64(c.Offset)
 	}
 	if c.Segment > 1 {
-		if h, ok := read(c.Segment - 1); ok {
+		if h, ok := r.readHeader(c.Segment - 1); ok {
 			return h.StartPos + h.FileSize
 		}
 	}
@@ -279,14 +273,14 @@ func cutPosition(dir string, c *Cut) uint64 {
 // unsealBeyond deletes the index of every remaining segment whose seal
 // vouches for a position past pos (Open rebuilds them from their
 // segments): what they vouched for is gone with the cut.
-func unsealBeyond(dir string, pos uint64, rr *RepairReport) error {
-	list, err := listDir(vfs.OS, dir)
+func (r *repairer) unsealBeyond(pos uint64) error {
+	list, err := listDir(r.fs, r.dir)
 	if err != nil {
 		return err
 	}
 	for _, id := range list.segIDs {
-		path := filepath.Join(dir, format.IndexName(id))
-		x, err := index.Open(readOnly, path)
+		path := filepath.Join(r.dir, format.IndexName(id))
+		x, err := index.Open(r.ro, path)
 		if err != nil {
 			continue
 		}
@@ -295,115 +289,119 @@ func unsealBeyond(dir string, pos uint64, rr *RepairReport) error {
 		if herr != nil || !h.Complete || h.Vouched <= pos {
 			continue
 		}
-		if err := crashPoint("unseal index"); err != nil {
+		if err := r.removeIndex(path); err != nil {
 			return err
 		}
-		if err := removeFile(path); err != nil {
-			return err
-		}
-		rr.RemovedIndexes = append(rr.RemovedIndexes, path)
 	}
 	return nil
 }
 
 // moveAside renames segment id to <segment>.broken and deletes its index.
-func moveAside(dir string, id uint64, rr *RepairReport) error {
-	if err := crashPoint("move aside"); err != nil {
-		return err
-	}
-	src := filepath.Join(dir, format.SegmentName(id))
-	dst, err := brokenName(src)
+func (r *repairer) moveAside(id uint64) error {
+	src := filepath.Join(r.dir, format.SegmentName(id))
+	dst, err := r.brokenName(src)
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(src, dst); err != nil {
+	if err := r.fs.Rename(src, dst); err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
-	rr.Broken = append(rr.Broken, dst)
-	idx := filepath.Join(dir, format.IndexName(id))
-	if err := removeFile(idx); err != nil {
-		return err
+	r.rr.Broken = append(r.rr.Broken, dst)
+	return r.removeIndex(filepath.Join(r.dir, format.IndexName(id)))
+}
+
+// removeIndex deletes an index file (Open rebuilds it) and reports it.
+func (r *repairer) removeIndex(path string) error {
+	if err := removeIfExists(r.fs, path); err != nil {
+		return fmt.Errorf("recovery: %w", err)
 	}
-	rr.RemovedIndexes = append(rr.RemovedIndexes, idx)
+	if !slices.Contains(r.rr.RemovedIndexes, path) {
+		r.rr.RemovedIndexes = append(r.rr.RemovedIndexes, path)
+	}
 	return nil
 }
 
 // cutSegment saves the segment's written bytes to <segment>.broken, then
 // zeroes them from the cut on and deletes the segment's index.
-func cutSegment(dir string, c *Cut, rr *RepairReport) error {
-	f, err := os.OpenFile(c.Path, os.O_RDWR, 0)
+func (r *repairer) cutSegment(c *Cut) error {
+	f, err := r.fs.Open(c.Path)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if c.End > c.Offset {
-		dst, err := brokenName(c.Path)
-		if err != nil {
-			return err
-		}
-		if err := copyToFile(dst, io.NewSectionReader(f, 0, c.End)); err != nil {
-			return err
-		}
-		rr.Broken = append(rr.Broken, dst)
-		// The copy's name must be durable before the bytes go.
-		if err := syncDir(dir); err != nil {
-			return err
-		}
-		if err := crashPoint("zero"); err != nil {
+		if err := r.saveBroken(f, c.Path, c.End); err != nil {
 			return err
 		}
 		if err := zeroRange(f, c.Offset, c.End); err != nil {
 			return err
 		}
 	}
-	if err := crashPoint("remove cut index"); err != nil {
+	return r.removeIndex(filepath.Join(r.dir, format.IndexName(c.Segment)))
+}
+
+// saveBroken copies f's first n bytes to the next free <path>.broken and
+// makes its name durable: the copy exists before the bytes go.
+func (r *repairer) saveBroken(f vfs.File, path string, n int64) error {
+	dst, err := r.brokenName(path)
+	if err != nil {
 		return err
 	}
-	idx := filepath.Join(dir, format.IndexName(c.Segment))
-	if err := removeFile(idx); err != nil {
+	if err := r.copyFile(dst, f, n); err != nil {
 		return err
 	}
-	rr.RemovedIndexes = append(rr.RemovedIndexes, idx)
-	return nil
+	r.rr.Broken = append(r.rr.Broken, dst)
+	return r.syncDir()
 }
 
 // brokenName returns the first free name among path.broken,
 // path.broken.2, path.broken.3, ...
-func brokenName(path string) (string, error) {
+func (r *repairer) brokenName(path string) (string, error) {
+	names, err := r.fs.ReadDir(r.dir)
+	if err != nil {
+		return "", fmt.Errorf("recovery: %w", err)
+	}
 	for n := 1; n < 1000; n++ {
 		name := path + BrokenSuffix
 		if n > 1 {
 			name = fmt.Sprintf("%s%s.%d", path, BrokenSuffix, n)
 		}
-		if _, err := os.Lstat(name); errors.Is(err, os.ErrNotExist) {
+		if !slices.Contains(names, filepath.Base(name)) {
 			return name, nil
-		} else if err != nil {
-			return "", fmt.Errorf("recovery: %w", err)
 		}
 	}
 	return "", fmt.Errorf("recovery: too many %s files for %s", BrokenSuffix, path)
 }
 
-// copyToFile writes r to dst through a temporary file (which Open deletes
-// should a crash leave it), synced before it gets its name.
-func copyToFile(dst string, r io.Reader) error {
+// copyFile writes src's first n bytes to dst through a temporary file
+// (which Open deletes should a crash leave it), synced before it gets its
+// name.
+func (r *repairer) copyFile(dst string, src vfs.File, n int64) error {
 	tmp := dst + format.TempSuffix
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	_ = removeIfExists(r.fs, tmp) // a crashed earlier attempt
+	f, err := r.fs.Create(tmp, n)
 	if err != nil {
-		return fmt.Errorf("recovery: %w", err)
+		return fmt.Errorf("recovery: save %s: %w", dst, err)
 	}
-	_, err = io.Copy(f, r)
+	buf := make([]byte, min(n, 1<<20))
+	for off := int64(0); off < n && err == nil; {
+		k := min(int64(len(buf)), n-off)
+		if _, err = src.ReadAt(buf[:k], off); err == nil {
+			_, err = f.WriteAt(buf[:k], off)
+		}
+		off += k
+	}
 	if err == nil {
-		err = f.Sync()
+		err = f.Datasync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, dst)
+		err = r.fs.Rename(tmp, dst)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = r.fs.Remove(tmp)
 		return fmt.Errorf("recovery: save %s: %w", dst, err)
 	}
 	return nil
@@ -412,7 +410,7 @@ func copyToFile(dst string, r io.Reader) error {
 // zeroRange writes zeros over [lo, hi) of f and syncs it. The file keeps
 // its size and its blocks (a later write through a mapping must not need
 // new space).
-func zeroRange(f *os.File, lo, hi int64) error {
+func zeroRange(f vfs.File, lo, hi int64) error {
 	zeros := make([]byte, min(hi-lo, 1<<20))
 	for off := lo; off < hi; {
 		n := min(int64(len(zeros)), hi-off)
@@ -421,29 +419,21 @@ func zeroRange(f *os.File, lo, hi int64) error {
 		}
 		off += n
 	}
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		return fmt.Errorf("recovery: fdatasync %s: %w", f.Name(), err)
+	if err := f.Datasync(); err != nil {
+		return fmt.Errorf("recovery: %w", err)
 	}
 	return nil
 }
 
 // rewriteHeader saves the segment to <segment>.broken and writes h over
 // its damaged header.
-func rewriteHeader(path string, h format.SegmentHeader, end int64, rr *RepairReport) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+func (r *repairer) rewriteHeader(path string, h format.SegmentHeader, end int64) error {
+	f, err := r.fs.Open(path)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
-	defer f.Close()
-	dst, err := brokenName(path)
-	if err != nil {
-		return err
-	}
-	if err := copyToFile(dst, io.NewSectionReader(f, 0, max(end, format.SegmentHeaderSize))); err != nil {
-		return err
-	}
-	rr.Broken = append(rr.Broken, dst)
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	defer func() { _ = f.Close() }()
+	if err := r.saveBroken(f, path, max(end, format.SegmentHeaderSize)); err != nil {
 		return err
 	}
 	b := make([]byte, format.SegmentHeaderSize)
@@ -451,52 +441,39 @@ func rewriteHeader(path string, h format.SegmentHeader, end int64, rr *RepairRep
 	if _, err := f.WriteAt(b, 0); err != nil {
 		return fmt.Errorf("recovery: rewrite header of %s: %w", path, err)
 	}
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		return fmt.Errorf("recovery: fdatasync %s: %w", path, err)
+	if err := f.Datasync(); err != nil {
+		return fmt.Errorf("recovery: %w", err)
 	}
 	return nil
 }
 
 // resizeFile changes path from size have to want: growing it with
 // allocated zeros, or saving it to <segment>.broken and shortening it.
-func resizeFile(path string, have, want int64, rr *RepairReport) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+func (r *repairer) resizeFile(path string, have, want int64) error {
+	f, err := r.fs.Open(path)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if want < have {
-		dst, berr := brokenName(path)
-		if berr != nil {
-			return berr
-		}
-		if err := copyToFile(dst, io.NewSectionReader(f, 0, have)); err != nil {
+		if err := r.saveBroken(f, path, have); err != nil {
 			return err
-		}
-		rr.Broken = append(rr.Broken, dst)
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			return err
-		}
-		err = f.Truncate(want)
-	} else {
-		err = unix.Fallocate(int(f.Fd()), 0, have, want-have)
-		if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-			err = f.Truncate(want)
 		}
 	}
+	err = f.Resize(want)
 	if err == nil {
-		err = unix.Fdatasync(int(f.Fd()))
+		err = f.Datasync()
 	}
 	if err != nil {
-		return fmt.Errorf("recovery: resize %s to %d bytes: %w", path, want, err)
+		return fmt.Errorf("recovery: %w", err)
 	}
 	return nil
 }
 
 // restoreVote writes v after the last record of the log, or, when no
 // segment is left, into a new first segment holding only the vote.
-func restoreVote(dir string, v raftstate.Vote, rr *RepairReport) error {
-	d, err := loadDir(readOnly, dir)
+func (r *repairer) restoreVote(v raftstate.Vote) error {
+	d, err := loadDir(r.ro, r.dir)
 	if err != nil {
 		return err
 	}
@@ -512,7 +489,7 @@ func restoreVote(dir string, v raftstate.Vote, rr *RepairReport) error {
 	}
 	if len(res.Segments) == 0 {
 		d.close()
-		return createVoteSegment(dir, v, rr)
+		return r.createVoteSegment(v)
 	}
 	last := res.Segments[len(res.Segments)-1]
 	path := d.segs[len(res.Segments)-1].Path
@@ -522,70 +499,87 @@ func restoreVote(dir string, v raftstate.Vote, rr *RepairReport) error {
 	if last.End+int64(len(rec)) > size {
 		return fmt.Errorf("recovery: no room in %s to restore vote %v", path, v)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := r.fs.Open(path)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	// Everything before the record must be durable before the record says so.
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		return fmt.Errorf("recovery: fdatasync %s: %w", path, err)
-	}
-	if err := crashPoint("restore vote"); err != nil {
-		return err
+	if err := f.Datasync(); err != nil {
+		return fmt.Errorf("recovery: %w", err)
 	}
 	format.PutVote(rec[format.FrameSize:], v)
 	format.PutFrame(rec, format.TypeVote, format.VoteBodySize, last.Header.StartPos+uint64(last.End), last.Prev)
 	if _, err := f.WriteAt(rec, last.End); err != nil {
 		return fmt.Errorf("recovery: restore vote in %s: %w", path, err)
 	}
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		return fmt.Errorf("recovery: fdatasync %s: %w", path, err)
+	if err := f.Datasync(); err != nil {
+		return fmt.Errorf("recovery: %w", err)
 	}
-	idx := filepath.Join(dir, format.IndexName(last.ID))
-	if err := removeFile(idx); err != nil {
+	if err := r.removeIndex(filepath.Join(r.dir, format.IndexName(last.ID))); err != nil {
 		return err
 	}
-	if !slices.Contains(rr.RemovedIndexes, idx) {
-		rr.RemovedIndexes = append(rr.RemovedIndexes, idx)
-	}
-	rr.VoteRestored = &v
-	return syncDir(dir)
+	r.rr.VoteRestored = &v
+	return r.syncDir()
 }
 
-// createVoteSegment writes segment 1 holding a State snapshot with only v.
-func createVoteSegment(dir string, v raftstate.Vote, rr *RepairReport) error {
+// createVoteSegment writes segment 1 holding a State snapshot with only v,
+// under a new log identity (every segment of the old one was cut).
+func (r *repairer) createVoteSegment(v raftstate.Vote) error {
+	uid, err := newLogUID()
+	if err != nil {
+		return err
+	}
 	st := raftstate.State{Vote: v}
 	n := format.StateSize(&st)
-	size := (format.SegmentHeaderSize + format.RecordSize(n) + 4095) &^ 4095
+	size := format.PageAlign(format.SegmentHeaderSize + format.RecordSize(n))
 	b := make([]byte, size)
-	seed := format.PutSegmentHeader(b, format.SegmentHeader{ID: 1, FileSize: uint64(size)})
+	seed := format.PutSegmentHeader(b, format.SegmentHeader{ID: 1, FileSize: uint64(size), LogUID: uid})
 	rec := b[format.SegmentHeaderSize : format.SegmentHeaderSize+format.RecordSize(n)]
 	format.PutState(rec[format.FrameSize:], &st)
 	format.PutFrame(rec, format.TypeState, n, 0, seed)
-	if err := crashPoint("create vote segment"); err != nil {
-		return err
-	}
-	path := filepath.Join(dir, format.SegmentName(1))
-	if _, err := os.Lstat(path); err == nil {
+	path := filepath.Join(r.dir, format.SegmentName(1))
+	if f, err := r.ro.Open(path); err == nil {
+		_ = f.Close()
 		return fmt.Errorf("recovery: %s exists", path)
 	}
-	if err := copyToFile(path, bytes.NewReader(b)); err != nil {
-		return err
+	tmp := path + format.TempSuffix
+	_ = removeIfExists(r.fs, tmp)
+	f, err := r.fs.Create(tmp, size)
+	if err == nil {
+		_, err = f.WriteAt(b, 0)
+		if err == nil {
+			err = f.Datasync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
-	rr.Created, rr.VoteRestored = path, &v
-	return syncDir(dir)
+	if err == nil {
+		err = r.fs.Rename(tmp, path)
+	}
+	if err != nil {
+		return fmt.Errorf("recovery: create %s: %w", path, err)
+	}
+	r.rr.Created, r.rr.VoteRestored = path, &v
+	return r.syncDir()
 }
 
-func removeFile(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("recovery: %w", err)
+// newLogUID draws a new log identity: random and never 0.
+func newLogUID() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("recovery: draw a log identity: %w", err)
+		}
+		if v := binary.LittleEndian.Uint64(b[:]); v != 0 {
+			return v, nil
+		}
 	}
-	return nil
 }
 
-func syncDir(dir string) error {
-	if err := vfs.OS.SyncDir(dir); err != nil {
+func (r *repairer) syncDir() error {
+	if err := r.fs.SyncDir(r.dir); err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
 	return nil

@@ -2,22 +2,23 @@ package recovery_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/crashfs"
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
 
-var errCrash = errors.New("simulated crash")
-
-// TestRepairCrashes stops Repair before each change it makes, as a crash
-// would, lets the node open the log (it may, or may find it corrupt), and
-// runs Repair again: the outcome is always the one an uninterrupted
-// Repair gives, vote included.
+// TestRepairCrashes loses power after each change Repair makes (on the
+// crash simulator, behind the same vfs seam as the Log: unsynced bytes and
+// names are dropped, or a random subset of them kept), lets the node open
+// the log (it may, or may find it corrupt), and runs Repair again: the
+// outcome is always the one an uninterrupted Repair gives, vote included.
 func TestRepairCrashes(t *testing.T) {
 	vote := mmaplog.Vote{Term: 5, NodeID: 2}
 	scenarios := []struct {
@@ -70,40 +71,75 @@ func TestRepairCrashes(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			base, last, v := sc.build(t)
-			var steps []string
-			restore := recovery.SetCrashHook(func(s string) error { steps = append(steps, s); return nil })
 			checkRepaired(t, repairOf(t, copyDir(t, base)), last, v)
-			restore()
-			t.Logf("steps: %q", steps)
-			if len(steps) == 0 {
+			// Repair once more, on the crash simulator, keeping the state
+			// after every change it makes: each is a point to lose power.
+			fs := loadSim(t, base)
+			var points []*crashfs.Snapshot
+			fs.SetHook(func(ev crashfs.Event) {
+				if mutating[ev.Op] && ev.Err == nil {
+					points = append(points, fs.Snapshot())
+				}
+			})
+			if _, err := recovery.RepairFS(fs, simDir); err != nil {
+				t.Fatalf("Repair on the simulator: %v", err)
+			}
+			fs.SetHook(nil)
+			if len(points) == 0 {
 				t.Fatal("Repair made no change")
 			}
-			for k := range steps {
-				dir := copyDir(t, base)
-				n := 0
-				restore := recovery.SetCrashHook(func(string) error {
-					if n == k {
-						return errCrash
+			rng := rand.New(rand.NewPCG(uint64(len(points)), 7))
+			for k, s := range points {
+				for _, plan := range []crashfs.Plan{s.DropAll(), s.RandomPlan(rng)} {
+					dir := fromSim(t, s.Image(plan))
+					// The node starts: the log opens, or is still corrupt.
+					if l, err := mmaplog.Open(dir, testOpts); err != nil {
+						asCorrupt(t, err)
+					} else {
+						checkNoWrongEntry(t, l)
+						must(t, l.Close())
 					}
-					n++
-					return nil
-				})
-				_, err := recovery.Repair(dir)
-				restore()
-				if !errors.Is(err, errCrash) {
-					t.Fatalf("crash before step %d (%s): Repair returned %v", k, steps[k], err)
+					rr, err := recovery.Repair(dir)
+					if err != nil || rr.After.Status == recovery.StatusCorrupt {
+						t.Fatalf("power loss after change %d of %d: Repair again: %v", k+1, len(points), err)
+					}
+					checkRepaired(t, dir, last, v)
 				}
-				// The node starts: the log opens, or is still corrupt.
-				if l, err := mmaplog.Open(dir, testOpts); err != nil {
-					asCorrupt(t, err)
-				} else {
-					checkNoWrongEntry(t, l)
-					must(t, l.Close())
-				}
-				checkRepaired(t, repairOf(t, dir), last, v)
 			}
+			t.Logf("%d power-loss points", len(points))
 		})
 	}
+}
+
+// simDir is where loadSim puts a log in the crash simulator.
+const simDir = "/log"
+
+// mutating lists the operations that change what the disk may hold.
+var mutating = map[crashfs.Op]bool{
+	crashfs.OpCreate: true, crashfs.OpRename: true, crashfs.OpRemove: true, crashfs.OpSyncDir: true,
+	crashfs.OpWriteAt: true, crashfs.OpResize: true, crashfs.OpDatasync: true, crashfs.OpMsync: true,
+}
+
+// loadSim copies the log in dir into a new crash simulator, durably.
+func loadSim(t *testing.T, dir string) *crashfs.FS {
+	t.Helper()
+	fs := crashfs.New()
+	must(t, fs.MkdirAll(simDir))
+	for name, b := range snapshot(t, dir) {
+		fs.WriteFile(filepath.Join(simDir, name), b)
+	}
+	return fs
+}
+
+// fromSim writes the files of a simulator image into a new directory.
+func fromSim(t *testing.T, fs *crashfs.FS) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range fs.Files() {
+		b, _ := fs.ReadFile(p)
+		must(t, os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o600))
+	}
+	return dir
 }
 
 func repairOf(t *testing.T, dir string) string {

@@ -263,17 +263,17 @@ func Verify(dir string) (*Report, error) { return VerifyWith(dir, ScanOptions{})
 
 // VerifyWith is Verify with options.
 func VerifyWith(dir string, opts ScanOptions) (*Report, error) {
-	lk, err := lockDir(dir, false)
+	lk, err := lockDir(readOnly, dir, false)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Close()
-	return verifyDir(dir, opts)
+	return verifyDir(readOnly, dir, opts)
 }
 
-// verifyDir is Verify without taking the lock.
-func verifyDir(dir string, opts ScanOptions) (*Report, error) {
-	d, err := loadDir(readOnly, dir)
+// verifyDir is Verify through fs, without taking the lock.
+func verifyDir(fs vfs.FS, dir string, opts ScanOptions) (*Report, error) {
+	d, err := loadDir(fs, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -289,6 +289,7 @@ func verifyDir(dir string, opts ScanOptions) (*Report, error) {
 
 // dirView is a log directory mapped for checking.
 type dirView struct {
+	fs     vfs.FS
 	dir    string
 	list   dirList
 	broken []string // files set aside by Repair (Open ignores them)
@@ -301,7 +302,7 @@ func loadDir(fs vfs.FS, dir string) (*dirView, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dirView{dir: dir, list: list}
+	d := &dirView{fs: fs, dir: dir, list: list}
 	names, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -360,7 +361,7 @@ func (d *dirView) check(opts ScanOptions) (*Report, error) {
 	}
 	res, aerr := Analyze(d.segs)
 	if aerr == nil {
-		aerr = checkOrphans(readOnly, d.dir, d.list, res)
+		aerr = checkOrphans(d.fs, d.dir, d.list, res)
 	}
 	if aerr != nil {
 		var ce *format.CorruptError
@@ -845,7 +846,7 @@ func (c *checker) brokenVote() {
 	for _, name := range c.d.broken {
 		path := filepath.Join(c.d.dir, name)
 		var l Lost
-		if err := readBroken(path, &l); err != nil {
+		if err := readBroken(c.d.fs, path, &l); err != nil {
 			continue // unreadable: it is not part of the log
 		}
 		if newerVote(rep.BrokenVote, l.NewestVote) {
@@ -865,8 +866,8 @@ func (c *checker) brokenVote() {
 }
 
 // readBroken salvages the records of a file set aside by Repair.
-func readBroken(path string, l *Lost) error {
-	f, err := readOnly.Open(path)
+func readBroken(fs vfs.FS, path string, l *Lost) error {
+	f, err := fs.Open(path)
 	if err != nil {
 		return err
 	}
@@ -1005,7 +1006,7 @@ func (c *checker) planCut() {
 // data[from:limit] and adds what it finds to l.
 func salvage(data []byte, from, limit int64, startPos uint64, l *Lost) {
 	limit = min(limit, int64(len(data)))
-	for off := alignUp(from); off+format.FrameSize <= limit; off += format.Align {
+	for off := format.AlignUp(from); off+format.FrameSize <= limit; off += format.Align {
 		if !format.Type(data[off]).Valid() {
 			continue
 		}
@@ -1039,8 +1040,6 @@ func newerVote(cur, v raftstate.Vote) bool {
 	return v != cur && raftstate.CheckVote(cur, v) == nil
 }
 
-func alignUp(n int64) int64 { return (n + format.Align - 1) &^ (format.Align - 1) }
-
 // lastNonzero returns the offset after the last nonzero byte of data at
 // or after from, rounded up to a word (from when there is none).
 func lastNonzero(data []byte, from int64) int64 {
@@ -1052,7 +1051,7 @@ func lastNonzero(data []byte, from int64) int64 {
 	for end > from {
 		k := max(from, (end-1)&^(format.Align-1))
 		if !format.IsZero(data[k:end]) {
-			return min(alignUp(end), int64(len(data)))
+			return min(format.AlignUp(end), int64(len(data)))
 		}
 		end = k
 	}

@@ -32,7 +32,7 @@ type WalkItem struct {
 // Verify it takes the directory's shared lock and maps the files
 // read-only. It returns fn's first error, or an I/O error.
 func Walk(dir string, fn func(WalkItem) error) error {
-	lk, err := lockDir(dir, false)
+	lk, err := lockDir(readOnly, dir, false)
 	if err != nil {
 		return err
 	}

@@ -24,9 +24,11 @@ const (
 	OpWriteAt
 	OpDatasync
 	OpClose
+	OpReadAt
+	OpResize
 )
 
-var opNames = [...]string{"", "mkdirall", "readdir", "create", "open", "rename", "remove", "syncdir", "lock", "size", "map", "msync", "writeat", "datasync", "close"}
+var opNames = [...]string{"", "mkdirall", "readdir", "create", "open", "rename", "remove", "syncdir", "lock", "size", "map", "msync", "writeat", "datasync", "close", "readat", "resize"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) && o != 0 {
@@ -36,7 +38,7 @@ func (o Op) String() string {
 }
 
 // AllOps lists every Op.
-var AllOps = []Op{OpMkdirAll, OpReadDir, OpCreate, OpOpen, OpRename, OpRemove, OpSyncDir, OpLock, OpSize, OpMap, OpMsync, OpWriteAt, OpDatasync, OpClose}
+var AllOps = []Op{OpMkdirAll, OpReadDir, OpCreate, OpOpen, OpRename, OpRemove, OpSyncDir, OpLock, OpSize, OpMap, OpMsync, OpWriteAt, OpDatasync, OpClose, OpReadAt, OpResize}
 
 // Common injected errors.
 var (

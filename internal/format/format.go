@@ -97,7 +97,16 @@ func (t Type) Valid() bool { return t > TypeUnwritten && t <= typeMax }
 // RecordSize is the aligned size on disk of a record with a body of n bytes.
 func RecordSize(n int) int64 { return alignUp(int64(FrameSize + n)) }
 
-func alignUp(n int64) int64 { return (n + Align - 1) &^ (Align - 1) }
+func alignUp(n int64) int64 { return AlignUp(n) }
+
+// AlignUp rounds n up to a multiple of Align (where records start).
+func AlignUp(n int64) int64 { return (n + Align - 1) &^ (Align - 1) }
+
+// PageSize is the unit in which segment and index files are sized.
+const PageSize = 4096
+
+// PageAlign rounds n up to a whole number of pages.
+func PageAlign(n int64) int64 { return (n + PageSize - 1) &^ (PageSize - 1) }
 
 func itoa(v uint64) string {
 	var b [20]byte

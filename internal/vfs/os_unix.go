@@ -104,9 +104,12 @@ func flock(f *os.File, how int) error {
 	}
 }
 
-func fallocate(f *os.File, size int64) error {
+func fallocate(f *os.File, size int64) error { return allocate(f, 0, size) }
+
+// allocate allocates [off, off+n) of f, growing it, retrying on EINTR.
+func allocate(f *os.File, off, n int64) error {
 	for {
-		err := unix.Fallocate(int(f.Fd()), 0, 0, size)
+		err := unix.Fallocate(int(f.Fd()), 0, off, n)
 		if err == unix.EINTR {
 			continue
 		}
@@ -115,7 +118,7 @@ func fallocate(f *os.File, size int64) error {
 			// FUSE): fall back to a sparse ftruncate; writes may then fail
 			// later with SIGBUS on a full disk, which the mapping guard turns
 			// into an error.
-			return f.Truncate(size)
+			return f.Truncate(off + n)
 		}
 		return err
 	}
@@ -185,6 +188,30 @@ func (o *osFile) WriteAt(p []byte, off int64) (int, error) {
 		return 0, ErrReadOnly
 	}
 	return o.f.WriteAt(p, off)
+}
+
+func (o *osFile) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
+
+func (o *osFile) Resize(size int64) error {
+	if o.ro {
+		return ErrReadOnly
+	}
+	if o.m != nil {
+		return fmt.Errorf("resize %s: mapped", o.f.Name())
+	}
+	have, err := o.Size()
+	if err != nil {
+		return err
+	}
+	if size <= have {
+		err = o.f.Truncate(size)
+	} else {
+		err = allocate(o.f, have, size-have)
+	}
+	if err != nil {
+		return fmt.Errorf("resize %s to %d bytes: %w", o.f.Name(), size, err)
+	}
+	return nil
 }
 
 func (o *osFile) Datasync() error {

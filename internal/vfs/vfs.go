@@ -51,6 +51,12 @@ type File interface {
 	Msync(off, n int64) error
 	// WriteAt writes p at off through the file descriptor (not the mapping).
 	WriteAt(p []byte, off int64) (int, error)
+	// ReadAt reads len(p) bytes at off through the file descriptor.
+	ReadAt(p []byte, off int64) (int, error)
+	// Resize changes the file's length to size: a shorter file is cut, a
+	// longer one is grown with allocated zeros (fallocate, so that a full
+	// disk is an error now, not a fault later). Not on a mapped file.
+	Resize(size int64) error
 	// Datasync makes the file's written data durable (fdatasync).
 	Datasync() error
 	// Evict writes back the file's dirty cached pages and then drops its
