@@ -3,11 +3,13 @@ package mmaplog
 import (
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/vfs"
 )
 
 // syncRange is a written, not yet durable byte range of a segment.
@@ -189,7 +191,7 @@ func (f *flusher) sync(w *work) error {
 }
 
 func (f *flusher) syncData(w *work) (err error) {
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	for _, r := range w.ranges {
 		if err := r.seg.file.Msync(r.lo, r.hi-r.lo); err != nil {
 			return err

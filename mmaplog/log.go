@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -256,7 +257,7 @@ func (l *Log) Close() error {
 // one) and queues the open segment's index to be sealed complete after the
 // final sync. Call with wmu held.
 func (l *Log) checkpoint() (err error) {
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	if !l.lastState {
 		st := l.state
 		if err := l.writeState(&st); err != nil {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"runtime/debug"
 	"sort"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/vfs"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -21,7 +23,7 @@ func (l *Log) Get(i uint64) (e Entry, err error) {
 	if l.closed {
 		return Entry{}, ErrClosed
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	return l.readEntry(i, true)
 }
 
@@ -172,6 +174,6 @@ func (l *Log) dumpSegment(w io.Writer, s *segment) (err error) {
 	if s.gone {
 		return nil
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	return recovery.DumpSegment(w, s.path, s.data[:s.pubEnd])
 }

@@ -7,9 +7,8 @@ import (
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/internal/vfs"
 )
-
-func debugSetPanicOnFault() bool { return debug.SetPanicOnFault(true) }
 
 // Append adds entries after Last. Each entry must be greater than Last
 // and, when Last is set, have Index == Last.Index+1; the first append to an
@@ -33,7 +32,7 @@ func (l *Log) Append(entries ...Entry) (err error) {
 			return fmt.Errorf("%w: entry %d payload of %d bytes (max %d)", ErrTooLarge, entries[i].ID.Index, len(entries[i].Payload), MaxPayload)
 		}
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	cur := l.state // the snapshot a mid-batch rotation writes
 	if cur.Last.Index < l.first {
 		// An empty log starts where its first entry says.
@@ -233,7 +232,7 @@ func (l *Log) SaveVote(v Vote) (err error) {
 	if err := raftstate.CheckVote(l.state.Vote, v); err != nil {
 		return err
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	if err := l.writeRecord(format.TypeVote, format.VoteBodySize, func(b []byte) { format.PutVote(b, v) }); err != nil {
 		return err
 	}
@@ -252,7 +251,7 @@ func (l *Log) Commit(id LogID) (err error) {
 	if err := raftstate.CheckCommit(&l.state, id); err != nil {
 		return err
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	if err := l.writeRecord(format.TypeCommit, format.LogIDBodySize, func(b []byte) { format.PutLogID(b, id) }); err != nil {
 		return err
 	}
@@ -270,7 +269,7 @@ func (l *Log) SaveUserData(data []byte) (err error) {
 	if len(data) > MaxPayload {
 		return fmt.Errorf("%w: user data of %d bytes (max %d)", ErrTooLarge, len(data), MaxPayload)
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	if data != nil {
 		data = append([]byte{}, data...)
 	}
@@ -297,7 +296,7 @@ func (l *Log) Truncate(idx uint64) (err error) {
 	if idx == l.state.Last.Index+1 {
 		return nil
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	newLast := l.state.Purged
 	if idx-1 >= l.firstIndex() {
 		// Read under the read lock's protection: the writer holds wmu, so
@@ -313,15 +312,7 @@ func (l *Log) Truncate(idx uint64) (err error) {
 	}
 	s := l.open
 	l.mu.Lock()
-	if s.base != 0 {
-		if idx <= s.base {
-			// Emptied: the next entry, whatever its index, may start
-			// the segment afresh (recovery's scan does the same).
-			s.count, s.base = 0, 0
-		} else {
-			s.count = min(s.count, idx-s.base)
-		}
-	}
+	s.base, s.count = raftstate.TruncateSpan(s.base, s.count, idx)
 	l.state.Last = newLast
 	s.pubEnd = s.end
 	l.rebuildRuns()
@@ -343,7 +334,7 @@ func (l *Log) Purge(upto LogID) (err error) {
 	if raftstate.IsPurgeNoop(&l.state, upto) {
 		return nil
 	}
-	defer faultGuard(debugSetPanicOnFault(), &err)
+	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
 	if err := l.writeRecord(format.TypePurge, format.LogIDBodySize, func(b []byte) { format.PutLogID(b, upto) }); err != nil {
 		return err
 	}
@@ -396,11 +387,11 @@ func (l *Log) segmentDead(i int) bool {
 // Vouched when it writes the seal.
 func (l *Log) indexHeader(s *segment, endCRC uint32) index.Header {
 	h := index.Header{
-		SegmentID: s.id, LogUID: l.uid, Base: s.base, Count: s.count,
+		SegmentID: s.id, LogUID: l.uid, Count: s.count,
 		ValidEnd: s.end, StateOff: s.stateOff, EndCRC: endCRC, Complete: true,
 	}
-	if s.count == 0 {
-		h.Base = 0
+	if s.count > 0 {
+		h.Base = s.base // 0 when the segment holds no entry
 	}
 	return h
 }

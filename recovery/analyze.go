@@ -237,12 +237,7 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 			return nil, err
 		}
 		scans[i] = sc
-		st.End, st.Prev, st.Base, st.Count, st.StateOff = sc.end, sc.prev, sc.base, sc.count, sc.stateOff
-		st.Slots, st.RebuildIndex = sc.slots, true
-		st.Checkpoint = sc.lastType == format.TypeState
-		if st.Count == 0 {
-			st.Base = 0
-		}
+		st.fromScan(sc)
 	}
 
 	// The durable watermark: the largest any valid record vouches for, and
@@ -352,12 +347,7 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 			}
 		}
 		scans[prev] = psc
-		st := &states[prev]
-		st.End, st.Prev, st.Base, st.Count, st.StateOff = psc.end, psc.prev, psc.base, psc.count, psc.stateOff
-		st.Slots, st.RebuildIndex, st.Checkpoint = psc.slots, true, psc.lastType == format.TypeState
-		if st.Count == 0 {
-			st.Base = 0
-		}
+		states[prev].fromScan(psc)
 		cut = prev
 	}
 	res.Segments = states[:cut+1]
@@ -397,6 +387,22 @@ func lostSuccessor(path string, off int64, end, vouched uint64) error {
 	return format.Corruptf(path, off, 0, "the log ends at position %d but was proven durable to position %d (a sealed index or a later record vouches for it): a later segment was lost, emptied or cut short", end, vouched)
 }
 
+// fromScan fills st from a scan of its segment; the index is rebuilt.
+func (st *SegmentState) fromScan(sc *scan) {
+	st.End, st.Prev, st.StateOff = sc.end, sc.prev, sc.stateOff
+	st.Base, st.Count = span(sc.base, sc.count)
+	st.Slots, st.RebuildIndex, st.Checkpoint = sc.slots, true, sc.lastType == format.TypeState
+}
+
+// span is a segment's entries as (base, count): base is 0 when the
+// segment holds none, whatever was recorded.
+func span(base, count uint64) (uint64, uint64) {
+	if count == 0 {
+		return 0, 0
+	}
+	return base, count
+}
+
 // trustIndex fills st from a complete index header when it can be
 // trusted: for a non-last segment its ValidEnd must equal the next
 // segment's prevEnd; for the last segment the index must point at a valid
@@ -430,10 +436,8 @@ func trustIndex(st *SegmentState, seg Segment, limit int64, last bool) bool {
 	} else {
 		st.Prev = h.EndCRC
 	}
-	st.End, st.Base, st.Count, st.StateOff = h.ValidEnd, h.Base, h.Count, h.StateOff
-	if st.Count == 0 {
-		st.Base = 0
-	}
+	st.End, st.StateOff = h.ValidEnd, h.StateOff
+	st.Base, st.Count = span(h.Base, h.Count)
 	return true
 }
 

@@ -1,26 +1,17 @@
 package recovery
 
 import (
-	"fmt"
+	"errors"
 	"io/fs"
-	"runtime/debug"
+
+	"github.com/raftlog/raftlog/internal/vfs"
 )
 
 var errNotExist = fs.ErrNotExist
 
+// errMapped is what a memory fault while reading a mapped file wraps.
+var errMapped = errors.New("recovery: cannot read a mapped file")
+
 // guardFault runs f with faults on mapped memory turned into errors
 // (SIGBUS when a mapped file shrank or its disk failed).
-func guardFault(f func() error) (err error) {
-	old := debug.SetPanicOnFault(true)
-	defer debug.SetPanicOnFault(old)
-	defer func() {
-		if r := recover(); r != nil {
-			if fe, ok := r.(interface{ Addr() uintptr }); ok {
-				err = fmt.Errorf("mmaplog: memory fault reading a mapped file at %#x: %v", fe.Addr(), r)
-				return
-			}
-			panic(r)
-		}
-	}()
-	return f()
-}
+func guardFault(f func() error) error { return vfs.GuardFault(errMapped, f) }

@@ -1,12 +1,15 @@
 package recovery
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/raftstate"
 )
+
+var le = binary.LittleEndian
 
 // scan is the result of reading one segment's records in order.
 type scan struct {
@@ -117,17 +120,9 @@ func (s *scan) apply(path string, off int64, r format.Record, keepSlots bool) er
 			return format.Corruptf(path, off, first, "truncate at %d to last %v breaks the log order (last %v, purged %v)", first, last, s.state.Last, s.state.Purged)
 		}
 		s.state.Last = last
-		if s.base != 0 {
-			if first <= s.base {
-				// Emptied: the segment may take entries from any index
-				// again, as the writer does.
-				s.count, s.base = 0, 0
-			} else {
-				s.count = min(s.count, first-s.base)
-			}
-			if keepSlots {
-				s.slots = s.slots[:s.count]
-			}
+		s.base, s.count = raftstate.TruncateSpan(s.base, s.count, first)
+		if keepSlots {
+			s.slots = s.slots[:s.count]
 		}
 	case format.TypePurge:
 		id, err := format.LogID(r.Body)
@@ -175,7 +170,7 @@ func resync(data []byte, from, limit int64, startPos uint64) evidence {
 	budget := maxResyncFactor * (limit - from)
 	data = data[:limit]
 	for off := from &^ (format.Align - 1); off+8 <= limit; off += format.Align {
-		if le64(data[off:]) == 0 {
+		if le.Uint64(data[off:]) == 0 {
 			continue
 		}
 		ev.lastByte = off + 8
@@ -183,11 +178,11 @@ func resync(data []byte, from, limit int64, startPos uint64) evidence {
 		if !t.Valid() || data[off+1]|data[off+2]|data[off+3] != 0 || off+format.FrameSize > limit || budget <= 0 {
 			continue
 		}
-		durable := le64(data[off+8:])
+		durable := le.Uint64(data[off+8:])
 		if startPos != unknownPos && durable > startPos+uint64(off) {
 			continue
 		}
-		n := int64(le32(data[off+4:]))
+		n := int64(le.Uint32(data[off+4:]))
 		if off+format.RecordSize(int(n)) > limit {
 			continue // ReadRecord rejects it without checksumming
 		}
@@ -203,15 +198,4 @@ func resync(data []byte, from, limit int64, startPos uint64) evidence {
 		ev.durable = max(ev.durable, r.Durable)
 	}
 	return ev
-}
-
-func le64(b []byte) uint64 {
-	_ = b[7]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
-
-func le32(b []byte) uint32 {
-	_ = b[3]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }

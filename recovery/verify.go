@@ -1,9 +1,11 @@
 package recovery
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/raftlog/raftlog/index"
@@ -710,14 +712,8 @@ func (c *checker) checkIndex(i, n int) IndexStatus {
 		c.problem(ProblemIndex, x.Path(), off, idx, f, args...)
 		return IndexWrong
 	}
-	base := sc.base
-	if sc.count == 0 {
-		base = 0
-	}
-	hbase := h.Base
-	if h.Count == 0 {
-		hbase = 0
-	}
+	base, _ := span(sc.base, sc.count)
+	hbase, _ := span(h.Base, h.Count)
 	switch {
 	case h.ValidEnd != sc.end:
 		return bad(32, 0, "index header says the records end at %d; they end at %d", h.ValidEnd, sc.end)
@@ -901,17 +897,11 @@ func (c *checker) position(p Problem) (int, int64) {
 }
 
 func (c *checker) sortProblems() {
-	ps := c.rep.Problems
-	for i := 1; i < len(ps); i++ { // insertion sort: stable, and lists are short
-		for j := i; j > 0; j-- {
-			si, oi := c.position(ps[j])
-			sj, oj := c.position(ps[j-1])
-			if si > sj || (si == sj && oi >= oj) {
-				break
-			}
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
+	slices.SortStableFunc(c.rep.Problems, func(a, b Problem) int {
+		sa, oa := c.position(a)
+		sb, ob := c.position(b)
+		return cmp.Or(cmp.Compare(sa, sb), cmp.Compare(oa, ob))
+	})
 }
 
 // planCut sets Report.Cut at the first problem that is not an index
@@ -1063,7 +1053,7 @@ func lastNonzero(data []byte, from int64) int64 {
 func countRecords(data []byte, end int64) int {
 	n := 0
 	for off := int64(format.SegmentHeaderSize); off+format.FrameSize <= end; n++ {
-		off += format.RecordSize(int(le32(data[off+4:])))
+		off += format.RecordSize(int(le.Uint32(data[off+4:])))
 	}
 	return n
 }

@@ -47,6 +47,8 @@
 // eight bytes lie in one 512-byte sector.
 package format
 
+import "strconv"
+
 // Frozen sizes and identifiers; part of the on-disk format.
 const (
 	// Version 2 added the log UID and the cross-segment chain to the
@@ -88,7 +90,7 @@ func (t Type) String() string {
 	if int(t) < len(typeNames) {
 		return typeNames[t]
 	}
-	return "Type(" + itoa(uint64(t)) + ")"
+	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Valid reports whether t is a known, written record type.
@@ -107,16 +109,3 @@ const PageSize = 4096
 
 // PageAlign rounds n up to a whole number of pages.
 func PageAlign(n int64) int64 { return (n + PageSize - 1) &^ (PageSize - 1) }
-
-func itoa(v uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[i:])
-		}
-	}
-}

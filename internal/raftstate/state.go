@@ -160,3 +160,14 @@ func ApplyPurge(s *State, upto LogID) {
 		s.Last = upto
 	}
 }
+
+// TruncateSpan is what Truncate(first) leaves of a segment holding count
+// entries from base (base 0: none): the entries below first. A segment
+// emptied this way holds nothing (0, 0) and may take entries from any
+// index again, which the writer and recovery's replay both rely on.
+func TruncateSpan(base, count, first uint64) (uint64, uint64) {
+	if base == 0 || first <= base {
+		return 0, 0
+	}
+	return base, min(count, first-base)
+}
