@@ -1,7 +1,8 @@
 // Package vfs is the seam through which raftlog creates, maps, syncs,
 // renames and removes files. OS is the real implementation (fallocate,
-// shared mmap, msync, fdatasync, directory fsync); the crash simulator in
-// fuzz/ provides another. Only file-level operations go through the seam:
+// shared mmap, msync, fdatasync, directory fsync), ReadOnly its read-only
+// view for tools, and the crash simulator internal/crashfs another (used
+// by the tests and fuzz/). Only file-level operations go through the seam:
 // appends and reads touch the mapped []byte directly, so the seam costs
 // nothing on the hot path.
 //

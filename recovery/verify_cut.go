@@ -1,0 +1,292 @@
+package recovery
+
+import (
+	"cmp"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/internal/vfs"
+)
+
+// conclude merges Open's verdict with the walk's problems, sorts them in
+// log order, sets the status and plans the cut.
+func (c *checker) conclude() {
+	rep := c.rep
+	if ce := rep.OpenErr; ce != nil && !c.opts.Quick {
+		dup := false
+		for _, p := range rep.Problems {
+			if p.Err.Reason == ce.Reason || (p.Err.Path == ce.Path && (p.Err.Offset == ce.Offset || (ce.Offset < format.SegmentHeaderSize && p.Kind == ProblemSegment))) {
+				dup = true
+			}
+		}
+		if !dup {
+			kind := ProblemRecord
+			switch {
+			case strings.HasSuffix(ce.Path, format.IndexSuffix):
+				kind = ProblemIndex // a misplaced or foreign index: rebuilt
+			case ce.Offset < format.SegmentHeaderSize:
+				kind = ProblemSegment
+			}
+			rep.Problems = append(rep.Problems, Problem{Kind: kind, Err: ce})
+		}
+	} else if ce != nil {
+		rep.Problems = append(rep.Problems, Problem{Kind: ProblemRecord, Err: ce})
+	}
+	c.sortProblems()
+	switch {
+	case len(rep.Problems) > 0:
+		rep.Status = StatusCorrupt
+	case rep.Torn != nil:
+		rep.Status = StatusTorn
+	case c.res != nil && c.res.Clean && !c.rebuilds():
+		rep.Status = StatusClean
+	default:
+		rep.Status = StatusRecoverable
+	}
+	if !c.opts.Quick {
+		c.planCut()
+		c.brokenVote()
+	}
+	s := &rep.State
+	if first := max(c.first, s.Purged.Index+1); s.Last.Index >= first {
+		rep.FirstIndex, rep.LastIndex = first, s.Last.Index
+		rep.Entries = rep.LastIndex - rep.FirstIndex + 1
+	}
+}
+
+// rebuilds reports whether Open rebuilds an index.
+func (c *checker) rebuilds() bool {
+	for _, st := range c.res.Segments {
+		if st.RebuildIndex {
+			return true
+		}
+	}
+	return false
+}
+
+// brokenVote looks for votes in the files earlier repairs set aside: a
+// vote newer than the log's (when Repair did not get to write it back) is
+// a problem, since a node must never forget a vote it cast.
+func (c *checker) brokenVote() {
+	rep := c.rep
+	for _, name := range c.d.broken {
+		path := filepath.Join(c.d.dir, name)
+		var l Lost
+		if err := readBroken(c.d.fs, path, &l); err != nil {
+			continue // unreadable: it is not part of the log
+		}
+		if newerVote(rep.BrokenVote, l.NewestVote) {
+			rep.BrokenVote = l.NewestVote
+		}
+		cur := rep.State.Vote // with a cut planned, what Repair keeps
+		if rep.Cut != nil && newerVote(cur, rep.Cut.Lost.NewestVote) {
+			cur = rep.Cut.Lost.NewestVote // Repair writes that one back anyway
+		}
+		if newerVote(cur, l.NewestVote) {
+			c.problem(ProblemVote, path, 0, 0, "vote %v set aside by an earlier repair is newer than the log's vote %v", l.NewestVote, cur)
+			if rep.Status != StatusCorrupt {
+				rep.Status = StatusCorrupt
+			}
+		}
+	}
+}
+
+// readBroken salvages the records of a file set aside by Repair.
+func readBroken(fs vfs.FS, path string, l *Lost) error {
+	f, err := fs.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	data, err := f.Map()
+	if err != nil {
+		return err
+	}
+	start := unknownPos
+	if h, _, err := format.ReadSegmentHeader(data); err == nil {
+		start = h.StartPos
+	}
+	return guardFault(func() error {
+		salvage(data, format.SegmentHeaderSize, int64(len(data)), start, l)
+		return nil
+	})
+}
+
+// position orders problems in the log: by segment, then offset.
+func (c *checker) position(p Problem) (int, int64) {
+	path := p.Err.Path
+	for i, s := range c.d.segs {
+		if s.Path == path || (s.Index != nil && s.Index.Path() == path) {
+			if p.Kind == ProblemIndex || p.Kind == ProblemVote {
+				return i, 1 << 62 // they sort after the segment's records
+			}
+			return i, p.Err.Offset
+		}
+	}
+	return len(c.d.segs), p.Err.Offset
+}
+
+func (c *checker) sortProblems() {
+	slices.SortStableFunc(c.rep.Problems, func(a, b Problem) int {
+		sa, oa := c.position(a)
+		sb, ob := c.position(b)
+		return cmp.Or(cmp.Compare(sa, sb), cmp.Compare(oa, ob))
+	})
+}
+
+// planCut sets Report.Cut at the first problem that is not an index
+// problem, with the state that survives it and what lies beyond.
+func (c *checker) planCut() {
+	rep := c.rep
+	var first *Problem
+	for k := range rep.Problems {
+		if kind := rep.Problems[k].Kind; kind != ProblemIndex && kind != ProblemVote {
+			first = &rep.Problems[k]
+			break
+		}
+	}
+	if first == nil {
+		return
+	}
+	i, off := c.position(*first)
+	if i >= len(c.d.segs) {
+		i, off = len(c.d.segs)-1, 0
+	}
+	seg, w := c.d.segs[i], &c.segs[i]
+	cut := &Cut{Problem: *first, Segment: seg.ID, Path: seg.Path, Offset: off}
+	rep.Cut = cut
+	if w.resize && first.Kind == ProblemSegment && off == w.resizeAt {
+		cut.Resize, cut.End, cut.Size = true, int64(len(seg.Data)), int64(w.hdr.FileSize)
+		cut.Kept = rep.State
+		if w.sc != nil {
+			cut.Kept, cut.first = w.sc.state, w.sc.first
+		}
+		return
+	}
+	if w.rebuilt != nil && first.Kind == ProblemSegment && off == 0 {
+		cut.Header, cut.End = w.rebuilt, lastNonzero(seg.Data, 0)
+		if w.sc != nil {
+			cut.Kept, cut.first = w.sc.state, w.sc.first
+		}
+		return
+	}
+	if off <= format.SegmentHeaderSize || !w.hdrOK {
+		cut.Whole, cut.Offset = true, 0
+	}
+	cut.End = lastNonzero(seg.Data, cut.Offset)
+	// The state that survives: replay up to the cut.
+	if !cut.Whole {
+		if sc, err := scanSegment(seg.Path, seg.Data, w.seed, off, false); err == nil && sc.hasState && sc.end == off {
+			cut.Kept, cut.first = sc.state, sc.first
+		} else {
+			cut.Whole, cut.Offset = true, 0
+		}
+	}
+	if cut.Whole {
+		cut.Kept, cut.first = raftstate.State{}, 0
+		if i > 0 && c.segs[i-1].sc != nil {
+			cut.Kept, cut.first = c.segs[i-1].sc.state, c.segs[i-1].sc.first
+		}
+	}
+	// What lies beyond: every record that still checks out.
+	lost := &cut.Lost
+	lost.First = ^uint64(0)
+	for j := i; j < len(c.d.segs); j++ {
+		s := c.d.segs[j]
+		from := int64(format.SegmentHeaderSize)
+		if j == i && !cut.Whole {
+			from = cut.Offset
+		}
+		end := lastNonzero(s.Data, from)
+		if j == i {
+			end = cut.End
+		}
+		start := unknownPos
+		if c.segs[j].hdrOK {
+			start = c.segs[j].hdr.StartPos
+		}
+		lost.Bytes += max(0, end-from)
+		// Records may end in zero bytes: read them to the end of the file.
+		salvage(s.Data, from, int64(len(s.Data)), start, lost)
+	}
+	if lost.First == ^uint64(0) {
+		lost.First, lost.Last = cut.Kept.Last.Index+1, cut.Kept.Last.Index
+	} else if lost.Last > cut.Kept.Last.Index {
+		// The entries between the kept ones and those found were in the
+		// damaged bytes.
+		lost.First = min(lost.First, cut.Kept.Last.Index+1)
+	}
+	if c.res == nil {
+		// Open fails: report what Repair keeps.
+		rep.State, c.first = cut.Kept, cut.first
+	}
+}
+
+// salvage reads every record that checks out at an aligned offset in
+// data[from:limit] and adds what it finds to l.
+func salvage(data []byte, from, limit int64, startPos uint64, l *Lost) {
+	limit = min(limit, int64(len(data)))
+	for off := format.AlignUp(from); off+format.FrameSize <= limit; off += format.Align {
+		if !format.Type(data[off]).Valid() {
+			continue
+		}
+		r, err := format.ReadRecord(data[:limit], off)
+		if err != nil || (startPos != unknownPos && r.Durable > startPos+uint64(off)) {
+			continue
+		}
+		l.Records++
+		switch r.Type {
+		case format.TypeEntry:
+			if id, err := format.EntryID(r.Body); err == nil {
+				l.Entries++
+				l.First, l.Last = min(l.First, id.Index), max(l.Last, id.Index)
+			}
+		case format.TypeVote:
+			if v, err := format.Vote(r.Body); err == nil && newerVote(l.NewestVote, v) {
+				l.NewestVote = v
+			}
+		case format.TypeState:
+			if st, err := format.State(r.Body); err == nil && newerVote(l.NewestVote, st.Vote) {
+				l.NewestVote = st.Vote
+			}
+		}
+		off += r.Size - format.Align
+	}
+}
+
+// newerVote reports whether v is ahead of cur: a move the log's rules
+// allow that changes it.
+func newerVote(cur, v raftstate.Vote) bool {
+	return v != cur && raftstate.CheckVote(cur, v) == nil
+}
+
+// lastNonzero returns the offset after the last nonzero byte of data at
+// or after from, rounded up to a word (from when there is none).
+func lastNonzero(data []byte, from int64) int64 {
+	const chunk = 4096
+	end := int64(len(data))
+	for end-from >= chunk && format.IsZero(data[end-chunk:end]) {
+		end -= chunk
+	}
+	for end > from {
+		k := max(from, (end-1)&^(format.Align-1))
+		if !format.IsZero(data[k:end]) {
+			return min(format.AlignUp(end), int64(len(data)))
+		}
+		end = k
+	}
+	return from
+}
+
+// countRecords counts the records of data from the header to end, which
+// a scan has already checked.
+func countRecords(data []byte, end int64) int {
+	n := 0
+	for off := int64(format.SegmentHeaderSize); off+format.FrameSize <= end; n++ {
+		off += format.RecordSize(int(le.Uint32(data[off+4:])))
+	}
+	return n
+}

@@ -1,0 +1,347 @@
+package recovery
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
+)
+
+// walk reads every record of every segment in log order. When Analyze
+// succeeded it checks the segments Open keeps, up to where Open appends;
+// otherwise it checks every segment as far as it can, to find every
+// problem and the first one.
+func (c *checker) walk() {
+	segs := c.d.segs
+	n := len(segs)
+	if c.res != nil {
+		n = len(c.res.Segments)
+	}
+	hdrs := make([]format.SegmentHeader, 0, n)
+	for i := range n {
+		c.header(i, hdrs)
+		if c.segs[i].hdrOK {
+			hdrs = append(hdrs, c.segs[i].hdr)
+		}
+	}
+	for i := range n {
+		c.limit(i, n)
+	}
+	for i := range n {
+		c.scanOne(i, n)
+		c.progress(int64(len(segs[i].Data)))
+	}
+	c.progress(c.all - c.done)
+	if c.res == nil {
+		c.coverage(n)
+	}
+}
+
+// header checks segment i's header and its place in the chain.
+func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
+	segs, w := c.d.segs, &c.segs[i]
+	seg := segs[i]
+	if i > 0 && seg.ID != segs[i-1].ID+1 {
+		c.problem(ProblemSegment, seg.Path, 0, 0, "segment %d missing between %d and %d", segs[i-1].ID+1, segs[i-1].ID, seg.ID)
+		w.failed = true
+	}
+	h, seed, err := format.ReadSegmentHeader(seg.Data)
+	if err == nil && h.ID != seg.ID {
+		err = fmt.Errorf("segment header names segment %d; the file is segment %d", h.ID, seg.ID)
+	}
+	if size := uint64(len(seg.Data)); err == nil && h.FileSize != size && h.FileSize >= format.SegmentHeaderSize {
+		w.resize, w.failed, w.resizeAt = true, true, int64(min(size, h.FileSize))
+		if h.FileSize > size {
+			c.problem(ProblemSegment, seg.Path, w.resizeAt, 0, "file is %d bytes, %d short of the %d its header says", size, h.FileSize-size, h.FileSize)
+		} else {
+			c.problem(ProblemSegment, seg.Path, w.resizeAt, 0, "file is %d bytes, %d more than the %d its header says", size, size-h.FileSize, h.FileSize)
+		}
+	} else if err == nil && h.FileSize != size {
+		err = fmt.Errorf("segment header says the file is %d bytes; it is %d", h.FileSize, size)
+	}
+	if err != nil {
+		if c.res == nil && i == len(segs)-1 && len(prevHdrs) == i && creationCrash(seg, prevHdrs) {
+			// Open deletes it: a crash while creating the last segment.
+			w.leftover = true
+			c.rep.Leftovers = append(c.rep.Leftovers, seg.Path)
+			return
+		}
+		w.failed = true
+		rh, rseed, ok := c.rebuildHeader(i)
+		if !ok {
+			c.problem(ProblemSegment, seg.Path, 0, 0, "%v", err)
+			return
+		}
+		c.problem(ProblemSegment, seg.Path, 0, 0, "%v (Repair can rewrite it: its fields follow from the segments around it, and the first record's chain link proves them)", err)
+		h, seed, w.rebuilt = rh, rseed, &rh
+	}
+	w.hdr, w.seed, w.hdrOK = h, seed, true
+	if i > 0 && c.segs[i-1].hdrOK {
+		p := c.segs[i-1].hdr
+		if h.StartPos != p.StartPos+p.FileSize {
+			c.problem(ProblemSegment, seg.Path, 24, 0, "start position %d does not follow segment %d (%d + %d)", h.StartPos, segs[i-1].ID, p.StartPos, p.FileSize)
+			w.failed = true
+		}
+	}
+}
+
+// rebuildHeader rebuilds segment i's damaged header from what the log
+// says about it: its ID (the file name), its size (the file's), its start
+// and prevEnd (the previous segment's header and records; both 0 for
+// segment 1). The rebuilt header is right only if its checksum is the
+// chain link stored in the segment's first record, which is then checked.
+func (c *checker) rebuildHeader(i int) (format.SegmentHeader, uint32, bool) {
+	segs := c.d.segs
+	seg := segs[i]
+	uid, err := logIdentity(segs)
+	if err != nil {
+		return format.SegmentHeader{}, 0, false
+	}
+	if uid == 0 && seg.Index != nil {
+		// No other header is readable: the index carries the identity.
+		if xh, err := seg.Index.Header(); err == nil {
+			uid = xh.LogUID
+		}
+	}
+	h := format.SegmentHeader{ID: seg.ID, FileSize: uint64(len(seg.Data)), LogUID: uid}
+	switch {
+	case i == 0 && seg.ID == 1:
+	case i > 0 && c.segs[i-1].hdrOK && segs[i-1].ID+1 == seg.ID:
+		p, ps := c.segs[i-1].hdr, segs[i-1]
+		sc, err := scanSegment(ps.Path, ps.Data, c.segs[i-1].seed, int64(len(ps.Data)), false)
+		if err != nil {
+			return h, 0, false
+		}
+		h.StartPos, h.PrevEnd, h.PrevCRC = p.StartPos+p.FileSize, uint64(sc.end), sc.prev
+	default:
+		return h, 0, false // the first segment of a purged log: its prevEnd is gone
+	}
+	b := make([]byte, format.SegmentHeaderSize)
+	seed := format.PutSegmentHeader(b, h)
+	r, err := format.ReadRecord(seg.Data, format.SegmentHeaderSize)
+	if err != nil || r.Prev != seed {
+		return h, 0, false
+	}
+	return h, seed, true
+}
+
+// limit sets where segment i's records must end: the next segment's
+// prevEnd, or where Open appends.
+func (c *checker) limit(i, n int) {
+	segs, w := c.d.segs, &c.segs[i]
+	w.limit = int64(len(segs[i].Data))
+	if c.res != nil && i == n-1 {
+		w.limit = c.res.Segments[i].End
+		return
+	}
+	w.openEnd = i+1 >= len(segs) || !c.segs[i+1].hdrOK || segs[i+1].ID != segs[i].ID+1
+	if !w.openEnd {
+		pe := int64(c.segs[i+1].hdr.PrevEnd)
+		if pe < format.SegmentHeaderSize || pe > w.limit || pe%format.Align != 0 {
+			c.problem(ProblemSegment, segs[i+1].Path, 32, 0, "previous segment end %d outside %s (%d bytes)", pe, segs[i].Path, w.limit)
+			c.segs[i+1].failed, w.openEnd = true, true
+			return
+		}
+		w.limit = pe
+	}
+}
+
+// scanOne reads segment i's records and checks its index.
+func (c *checker) scanOne(i, n int) {
+	seg, w := c.d.segs[i], &c.segs[i]
+	sr := SegmentReport{ID: seg.ID, Path: seg.Path, Size: int64(len(seg.Data)), Index: IndexUnknown}
+	defer func() { c.rep.Segments = append(c.rep.Segments, sr) }()
+	if !w.hdrOK {
+		return
+	}
+	sr.StartPos, sr.PrevEnd, sr.Scanned = w.hdr.StartPos, w.hdr.PrevEnd, true
+	sc, err := scanSegment(seg.Path, seg.Data, w.seed, w.limit, true)
+	if err != nil {
+		var ce *format.CorruptError
+		if !errors.As(err, &ce) {
+			ce = format.Corruptf(seg.Path, 0, 0, "%v", err)
+		}
+		c.rep.Problems = append(c.rep.Problems, Problem{Kind: ProblemRecord, Err: ce})
+		w.failed = true
+		return
+	}
+	w.sc = sc
+	sr.End, sr.Records = sc.end, countRecords(seg.Data, sc.end)
+	c.rep.Records += sr.Records
+	if sc.count > 0 {
+		sr.First, sr.Last = sc.base, sc.base+sc.count-1
+	}
+	last := i == n-1
+	switch {
+	case !sc.hasState:
+		if c.res == nil && last {
+			break // Analyze decides about the last segment; its error is added later
+		}
+		c.problem(ProblemRecord, seg.Path, format.SegmentHeaderSize, 0, "no valid State snapshot: %v", sc.stop)
+		w.failed = true
+	case sc.end < w.limit && (c.res != nil || (!last && !w.openEnd)):
+		why := "bytes"
+		if sc.stop != nil {
+			why = sc.stop.Error()
+		}
+		c.problem(ProblemRecord, seg.Path, sc.end, sc.state.Last.Index+1, "invalid record (%s) where the records must go on to offset %d", why, w.limit)
+		w.failed = true
+	case sc.end < w.limit && c.res == nil:
+		// Where the records must end is not known (the last segment, or
+		// the next header is damaged). The stop is damage when valid
+		// records follow it in this segment (so it is not the end) and
+		// something written later vouches that the log was durable past it.
+		pos := w.hdr.StartPos + uint64(sc.end)
+		ev := resync(seg.Data, sc.end+format.Align, int64(len(seg.Data)), w.hdr.StartPos)
+		if d := c.vouchedAfter(i, sc.end); ev.records > 0 && d > pos {
+			c.problem(ProblemRecord, seg.Path, sc.end, sc.state.Last.Index+1,
+				"invalid record (%v) before the durable watermark: records written later vouch that the log was durable to position %d, this is position %d", sc.stop, d, pos)
+			w.failed = true
+		}
+	}
+	if i > 0 && sc.hasState {
+		c.snapshotMatches(i)
+	}
+	sr.Index = c.checkIndex(i, n)
+}
+
+// vouchedAfter returns the largest durable position that anything after
+// offset end of segment i vouches for: valid records (tried at every
+// aligned offset) and complete index headers of the later segments.
+func (c *checker) vouchedAfter(i int, end int64) uint64 {
+	segs := c.d.segs
+	var d uint64
+	for j := i; j < len(segs); j++ {
+		start, from := unknownPos, int64(format.SegmentHeaderSize)
+		if c.segs[j].hdrOK {
+			start = c.segs[j].hdr.StartPos
+			if j > i {
+				d = max(d, indexEvidence(segs[j]))
+			}
+		}
+		if j == i {
+			from = end + format.Align
+		}
+		d = max(d, resync(segs[j].Data, from, int64(len(segs[j].Data)), start).durable)
+	}
+	return d
+}
+
+// snapshotMatches checks that segment i's State snapshot is the state its
+// predecessor's records replay to (the writer snapshots its live state
+// when it rotates).
+func (c *checker) snapshotMatches(i int) {
+	p := c.segs[i-1]
+	if p.sc == nil || p.failed || p.sc.end != p.limit {
+		return
+	}
+	seg := c.d.segs[i]
+	r, err := format.ReadRecord(seg.Data, format.SegmentHeaderSize)
+	if err != nil {
+		return
+	}
+	st, err := format.State(r.Body)
+	if err != nil {
+		return
+	}
+	if !st.Equal(p.sc.state) {
+		c.problem(ProblemRecord, seg.Path, format.SegmentHeaderSize, 0,
+			"State snapshot {%s} disagrees with the records of segment %d, which replay to {%s}",
+			DescribeState(&st), c.d.segs[i-1].ID, DescribeState(&p.sc.state))
+		c.segs[i].failed = true
+	}
+}
+
+// checkIndex compares segment i's index file with its scan. Only an index
+// that Open trusts can be a problem; any other is rebuilt on open.
+func (c *checker) checkIndex(i, n int) IndexStatus {
+	seg, w := c.d.segs[i], &c.segs[i]
+	trusted := c.res != nil && !c.res.Segments[i].RebuildIndex
+	if seg.Index == nil {
+		return IndexMissing
+	}
+	if w.failed {
+		return IndexUnknown
+	}
+	if !trusted {
+		if c.res == nil {
+			return IndexUnknown
+		}
+		return IndexRebuild
+	}
+	sc := w.sc
+	h, err := seg.Index.Header()
+	if err != nil {
+		return IndexRebuild // unreachable: Analyze trusted it
+	}
+	x := seg.Index
+	bad := func(off int64, idx uint64, f string, args ...any) IndexStatus {
+		c.problem(ProblemIndex, x.Path(), off, idx, f, args...)
+		return IndexWrong
+	}
+	base, _ := span(sc.base, sc.count)
+	hbase, _ := span(h.Base, h.Count)
+	switch {
+	case h.ValidEnd != sc.end:
+		return bad(32, 0, "index header says the records end at %d; they end at %d", h.ValidEnd, sc.end)
+	case h.Count != sc.count || hbase != base:
+		return bad(16, 0, "index header says entries %d+%d; the segment holds %d+%d", hbase, h.Count, base, sc.count)
+	case h.StateOff != sc.stateOff:
+		return bad(40, 0, "index header says the last State record is at %d; it is at %d", h.StateOff, sc.stateOff)
+	}
+	for k := range int(sc.count) {
+		want := int64(sc.slots[k]) * format.Align
+		if got := x.Slot(k); got != want {
+			return bad(index.HeaderSize+int64(k)*index.SlotSize, base+uint64(k),
+				"slot %d (entry %d) points at offset %d; the entry is at %d", k, base+uint64(k), got, want)
+		}
+	}
+	return IndexTrusted
+}
+
+// coverage checks, when Open would fail, that the segments hold every
+// entry the log's state says is live (Open's last check).
+func (c *checker) coverage(n int) {
+	for i := range n {
+		if c.segs[i].failed || c.segs[i].sc == nil || c.segs[i].leftover {
+			return
+		}
+	}
+	if n == 0 || c.segs[n-1].leftover {
+		return
+	}
+	last := c.segs[n-1].sc
+	st := last.state
+	want := max(last.first, st.Purged.Index+1)
+	if st.Last.Index < want {
+		return
+	}
+	if st.Purged.IsZero() && c.d.segs[0].ID != 1 {
+		// Only a purge deletes segments.
+		c.problem(ProblemSegment, c.d.segs[0].Path, 0, 0, "segments 1..%d missing in a log that was never purged", c.d.segs[0].ID-1)
+		c.segs[0].failed = true
+		return
+	}
+	runs := BuildRuns(n, func(i int) (uint64, uint64) { return c.segs[i].sc.base, c.segs[i].sc.count })
+	for k, r := range runs {
+		sc := c.segs[r.Seg].sc
+		end := sc.base + sc.count
+		if k+1 < len(runs) {
+			end = min(end, runs[k+1].First)
+		}
+		if r.First > want {
+			break
+		}
+		want = max(want, end)
+		if want > st.Last.Index {
+			return
+		}
+	}
+	// The state says entries exist that no segment holds: the first
+	// segment's snapshot already refers to them, so no prefix of the log
+	// is whole.
+	c.problem(ProblemSegment, c.d.segs[0].Path, format.SegmentHeaderSize, want,
+		"entries %d..%d are in no segment (state: purged %v, last %v)", want, st.Last.Index, st.Purged, st.Last)
+	c.segs[0].failed = true
+}
