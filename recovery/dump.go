@@ -29,25 +29,20 @@ func DumpSegment(w io.Writer, path string, data []byte) error {
 	if _, err := fmt.Fprintf(w, "segment %d %s start=%d prevEnd=%d size=%d\n", h.ID, filepath.Base(path), h.StartPos, h.PrevEnd, h.FileSize); err != nil {
 		return err
 	}
-	off, prev := int64(format.SegmentHeaderSize), seed
-	for n := 0; off < int64(len(data)); n++ {
-		r, err := format.ReadRecord(data, off)
-		if err == nil && r.Prev != prev {
-			err = errStale
-		}
-		if err != nil {
-			if errors.Is(err, format.ErrUnwritten) {
+	c := format.NewChain(data, format.SegmentHeaderSize, seed)
+	for n := 0; c.End() < int64(len(data)); n++ {
+		r, off, ok := c.Next()
+		if !ok {
+			if errors.Is(c.Err(), format.ErrUnwritten) {
 				_, err = fmt.Fprintf(w, "  end at %d\n", off)
 			} else {
-				_, err = fmt.Fprintf(w, "  stop at %d: %v\n", off, err)
+				_, err = fmt.Fprintf(w, "  stop at %d: %v\n", off, c.Err())
 			}
 			return err
 		}
 		if _, err := fmt.Fprintf(w, "  R-%05d [%d, %d) %s\n", n, off, off+r.Size, Describe(r)); err != nil {
 			return err
 		}
-		prev = r.CRC
-		off += r.Size
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package recovery
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/raftlog/raftlog/internal/format"
@@ -26,11 +25,8 @@ type scan struct {
 	lastType format.Type
 	durable  uint64 // largest durable watermark seen
 	entries  int    // entry records read
+	records  int    // records read
 }
-
-// errStale: a well-formed record whose chain value does not match its
-// predecessor: bytes left from before a cut, never part of this log.
-var errStale = errors.New("record: chain mismatch (stale bytes)")
 
 // scanSegment reads records of data from the header to limit, replaying
 // them on the segment's initial State snapshot. It stops at the first bytes
@@ -38,28 +34,23 @@ var errStale = errors.New("record: chain mismatch (stale bytes)")
 // log's rules (an entry out of order) is corruption and returns an error.
 func scanSegment(path string, data []byte, seed uint32, limit int64, keepSlots bool) (*scan, error) {
 	s := &scan{end: format.SegmentHeaderSize, prev: seed}
-	data = data[:limit]
-	off := int64(format.SegmentHeaderSize)
-	for off < limit {
-		r, err := format.ReadRecord(data, off)
-		if err == nil && r.Prev != s.prev {
-			err = errStale
+	c := format.NewChain(data[:limit], format.SegmentHeaderSize, seed)
+	for s.end < limit {
+		r, off, ok := c.Next()
+		if !ok {
+			s.stop = c.Err()
+			break
 		}
-		if err == nil && !s.hasState && r.Type != format.TypeState {
-			err = fmt.Errorf("%w: first record is %v, not State", format.ErrBadType, r.Type)
-		}
-		if err != nil {
-			s.stop = err
+		if !s.hasState && r.Type != format.TypeState {
+			s.stop = fmt.Errorf("%w: first record is %v, not State", format.ErrBadType, r.Type)
 			break
 		}
 		if err := s.apply(path, off, r, keepSlots); err != nil {
 			return nil, err
 		}
 		s.durable = max(s.durable, r.Durable)
-		s.prev = r.CRC
-		s.lastType = r.Type
-		off += r.Size
-		s.end = off
+		s.prev, s.lastType, s.end = r.CRC, r.Type, c.End()
+		s.records++
 	}
 	return s, nil
 }
@@ -153,49 +144,19 @@ type evidence struct {
 	lastByte int64 // offset after the last nonzero 8-byte word, or from
 }
 
-// unknownPos is the start position passed to resync for a segment whose
-// header is unreadable: candidates are then not filtered by position.
-const unknownPos = ^uint64(0)
-
-// maxResyncFactor bounds the checksum work of a resync scan to this many
-// times the scanned length, so that no input makes recovery quadratic.
-const maxResyncFactor = 4
+// unknownPos: see format.UnknownPos.
+const unknownPos = format.UnknownPos
 
 // resync looks for valid records in data[from:limit] at every aligned
-// offset. A record found there says how far the log was durable when it was
-// written; records cannot vouch beyond their own position, so candidates
-// claiming more are ignored.
+// offset (format.Resync) and sums up what they vouch for.
 func resync(data []byte, from, limit int64, startPos uint64) evidence {
-	ev := evidence{lastByte: from}
-	budget := maxResyncFactor * (limit - from)
-	data = data[:limit]
-	for off := from &^ (format.Align - 1); off+8 <= limit; off += format.Align {
-		if le.Uint64(data[off:]) == 0 {
-			continue
-		}
-		ev.lastByte = off + 8
-		t := format.Type(data[off])
-		if !t.Valid() || data[off+1]|data[off+2]|data[off+3] != 0 || off+format.FrameSize > limit || budget <= 0 {
-			continue
-		}
-		durable := le.Uint64(data[off+8:])
-		if startPos != unknownPos && durable > startPos+uint64(off) {
-			continue
-		}
-		n := int64(le.Uint32(data[off+4:]))
-		if off+format.RecordSize(int(n)) > limit {
-			continue // ReadRecord rejects it without checksumming
-		}
-		budget -= n
-		r, err := format.ReadRecord(data, off)
-		if err != nil {
-			continue
-		}
+	ev := evidence{lastByte: max(from, lastNonzero(data[:min(limit, int64(len(data)))], from))}
+	format.Resync(data, from, limit, startPos, func(_ int64, r format.Record) {
 		ev.records++
 		if r.Type == format.TypeEntry {
 			ev.entries++
 		}
 		ev.durable = max(ev.durable, r.Durable)
-	}
+	})
 	return ev
 }

@@ -228,15 +228,7 @@ func (c *checker) planCut() {
 // salvage reads every record that checks out at an aligned offset in
 // data[from:limit] and adds what it finds to l.
 func salvage(data []byte, from, limit int64, startPos uint64, l *Lost) {
-	limit = min(limit, int64(len(data)))
-	for off := format.AlignUp(from); off+format.FrameSize <= limit; off += format.Align {
-		if !format.Type(data[off]).Valid() {
-			continue
-		}
-		r, err := format.ReadRecord(data[:limit], off)
-		if err != nil || (startPos != unknownPos && r.Durable > startPos+uint64(off)) {
-			continue
-		}
+	format.Resync(data, from, limit, startPos, func(_ int64, r format.Record) {
 		l.Records++
 		switch r.Type {
 		case format.TypeEntry:
@@ -253,8 +245,7 @@ func salvage(data []byte, from, limit int64, startPos uint64, l *Lost) {
 				l.NewestVote = st.Vote
 			}
 		}
-		off += r.Size - format.Align
-	}
+	})
 }
 
 // newerVote reports whether v is ahead of cur: a move the log's rules
@@ -279,14 +270,4 @@ func lastNonzero(data []byte, from int64) int64 {
 		end = k
 	}
 	return from
-}
-
-// countRecords counts the records of data from the header to end, which
-// a scan has already checked.
-func countRecords(data []byte, end int64) int {
-	n := 0
-	for off := int64(format.SegmentHeaderSize); off+format.FrameSize <= end; n++ {
-		off += format.RecordSize(int(le.Uint32(data[off+4:])))
-	}
-	return n
 }

@@ -167,7 +167,7 @@ func (c *checker) scanOne(i, n int) {
 		return
 	}
 	w.sc = sc
-	sr.End, sr.Records = sc.end, countRecords(seg.Data, sc.end)
+	sr.End, sr.Records = sc.end, sc.records
 	c.rep.Records += sr.Records
 	if sc.count > 0 {
 		sr.First, sr.Last = sc.base, sc.base+sc.count-1

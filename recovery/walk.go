@@ -66,21 +66,17 @@ func walkSegment(s Segment, done, total int64, fn func(WalkItem) error) error {
 		return fn(it)
 	}
 	it.Header = h
-	off := int64(format.SegmentHeaderSize)
+	c := format.NewChain(s.Data, format.SegmentHeaderSize, prev)
 	for n := 0; ; n++ {
-		r, err := format.ReadRecord(s.Data, off)
-		if err == nil && r.Prev != prev {
-			err = errStale
-		}
+		r, off, ok := c.Next()
 		it.Offset, it.Seq, it.Done = off, n, done+off
-		if err != nil {
-			it.Record, it.Stop = nil, err
+		if !ok {
+			it.Record, it.Stop = nil, c.Err()
 			return fn(it)
 		}
 		it.Record = &r
 		if err := fn(it); err != nil {
 			return err
 		}
-		prev, off = r.CRC, off+r.Size
 	}
 }
