@@ -1,14 +1,11 @@
 package mmaplog
 
 import (
-	"fmt"
-	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/raftlog/raftlog/index"
-	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
 
@@ -158,8 +155,9 @@ func (f *flusher) run() {
 
 // sync performs one group sync: data ranges, then the directory, then
 // sealed index headers (written only now, after their data and names are
-// durable); then it deletes purged segments whose purge record is now
-// durable.
+// durable); then it hands purged segments whose purge record is now
+// durable to the remover, which deletes them off this path: no waiting
+// writer depends on an unlink or its directory fsync.
 func (f *flusher) sync(w *work) error {
 	l := f.l
 	if p := l.failure.Load(); p != nil {
@@ -175,9 +173,7 @@ func (f *flusher) sync(w *work) error {
 	l.durable.Store(max(l.durable.Load(), w.pos))
 	l.syncs.Add(1)
 	if len(w.removes) > 0 {
-		if err := f.remove(w.removes); err != nil {
-			return l.fail(err)
-		}
+		l.rm.add(w.removes)
 	}
 	d := time.Since(start)
 	f.mu.Lock()
@@ -211,34 +207,6 @@ func (f *flusher) syncData(w *work) (err error) {
 		s.hdr.Vouched = w.pos
 		s.seg.idx.SetHeader(s.hdr)
 		if err := s.seg.idx.Sync(int(s.hdr.Count)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// remove deletes purged segments (already out of every reader's view).
-func (f *flusher) remove(segs []*segment) error {
-	l := f.l
-	l.mu.Lock()
-	for _, s := range segs {
-		s.gone = true
-	}
-	l.dropped -= len(segs)
-	l.mu.Unlock()
-	for _, s := range segs {
-		if err := s.close(); err != nil {
-			l.log.Warn("mmaplog: close purged segment", "file", s.path, "err", err)
-		}
-		for _, p := range []string{s.path, filepath.Join(l.dir, format.IndexName(s.id))} {
-			if err := l.fs.Remove(p); err != nil {
-				return fmt.Errorf("remove purged %s: %w", p, err)
-			}
-		}
-		// One directory fsync per segment, lowest ID first: whatever a
-		// crash keeps of these removals is a prefix, never a gap (file
-		// systems need not persist unlinks in order).
-		if err := l.fs.SyncDir(l.dir); err != nil {
 			return err
 		}
 	}

@@ -60,6 +60,7 @@ type Log struct {
 	failure atomic.Pointer[error]
 	appends atomic.Uint64
 	fl      flusher
+	rm      remover
 }
 
 // Open opens (creating if needed) the log in dir, recovers it and starts
@@ -87,6 +88,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.prep = newPreparer(fs, dir, opts.SegmentSize, opts.ZeroFill)
+	l.rm.start(l)
 	l.fl.start(l)
 	return l, nil
 }
@@ -232,6 +234,7 @@ func (l *Log) Close() error {
 	}
 	l.fl.stop()
 	l.prep.stop()
+	left := l.rm.stop()
 
 	l.mu.Lock()
 	l.closed = true
@@ -244,7 +247,7 @@ func (l *Log) Close() error {
 		}
 	}
 	l.mu.Unlock()
-	for _, s := range l.fl.orphans() {
+	for _, s := range append(l.fl.orphans(), left...) {
 		_ = s.close()
 	}
 	if cerr := l.lock.Close(); err == nil && cerr != nil {

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/raftlog/raftlog/mmaplog"
 )
@@ -760,6 +761,8 @@ func TestPurgeRemovesSegmentsAfterFlush(t *testing.T) {
 	}
 
 	mustSync(t, l)
+	// The files go in the background, off the path of the flush.
+	waitRemovals(t, l)
 	after := segFiles(t, dir)
 	if len(after) >= len(segs) || len(after) > 2 || after[len(after)-1] != segs[len(segs)-1] {
 		t.Fatalf("after Sync: segment files %v (before %v)", after, segs)
@@ -1461,6 +1464,7 @@ func TestStats(t *testing.T) {
 		t.Fatalf("after Purge beyond Last: %+v", st)
 	}
 	mustSync(t, l)
+	waitRemovals(t, l)
 	if st = l.Stats(); st.Flushes != 2 || st.Syncs != 2 || st.PendingRemovals != 0 || st.Segments != len(segFiles(t, dir)) {
 		t.Fatalf("after the second Sync: %+v, files %v", st, segFiles(t, dir))
 	}
@@ -1594,5 +1598,17 @@ func TestTruncateEmptyThenAppendLower(t *testing.T) {
 			checkState(t, l, want)
 			checkEntries(t, l, es)
 		})
+	}
+}
+
+// waitRemovals waits until the purged segment files that a completed
+// flush handed to the background remover are deleted (10 s at most).
+func waitRemovals(t *testing.T, l *mmaplog.Log) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); l.Stats().PendingRemovals > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("purged segments not removed: %+v", l.Stats())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

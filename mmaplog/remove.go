@@ -1,0 +1,119 @@
+package mmaplog
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/raftlog/raftlog/internal/format"
+)
+
+// remover is the goroutine that deletes purged segment files once their
+// purge is durable: a removal and its directory fsync can take
+// milliseconds, so they stay off the flusher, whose callbacks writers
+// wait for. Close waits for it to finish.
+type remover struct {
+	l     *Log
+	mu    sync.Mutex
+	queue []*segment // handed over by the flusher, not yet removed
+	kick  chan struct{}
+	quit  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func (r *remover) start(l *Log) {
+	r.l = l
+	r.kick = make(chan struct{}, 1)
+	r.quit = make(chan struct{})
+	r.wg.Add(1)
+	go r.run()
+}
+
+// add queues segments for deletion.
+func (r *remover) add(segs []*segment) {
+	r.mu.Lock()
+	r.queue = append(r.queue, segs...)
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stop removes what is queued (unless the Log failed) and ends the
+// goroutine; it returns the segments it did not remove, for Close to
+// unmap.
+func (r *remover) stop() []*segment {
+	close(r.quit)
+	r.wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	left := r.queue
+	r.queue = nil
+	return left
+}
+
+func (r *remover) run() {
+	defer r.wg.Done()
+	for {
+		quit := false
+		select {
+		case <-r.kick:
+		case <-r.quit:
+			quit = true
+		}
+		for r.l.failure.Load() == nil {
+			r.mu.Lock()
+			segs := r.queue
+			r.queue = nil
+			r.mu.Unlock()
+			if len(segs) == 0 {
+				break
+			}
+			if err := r.remove(segs); err != nil {
+				r.l.fail(err)
+				r.l.log.Error("mmaplog: removing purged segments failed; the log fails closed", "err", err)
+			}
+		}
+		if quit {
+			return
+		}
+	}
+}
+
+// remove deletes purged segments (already out of every reader's view).
+func (r *remover) remove(segs []*segment) error {
+	l := r.l
+	l.mu.Lock()
+	for _, s := range segs {
+		s.gone = true
+	}
+	l.mu.Unlock()
+	var err error
+	for _, s := range segs {
+		if cerr := s.close(); cerr != nil {
+			l.log.Warn("mmaplog: close purged segment", "file", s.path, "err", cerr)
+		}
+		if err != nil {
+			continue // unmapped, not removed: Open finds it again
+		}
+		for _, p := range []string{s.path, filepath.Join(l.dir, format.IndexName(s.id))} {
+			if err = l.fs.Remove(p); err != nil {
+				err = fmt.Errorf("remove purged %s: %w", p, err)
+				break
+			}
+		}
+		// One directory fsync per segment, lowest ID first: whatever a
+		// crash keeps of these removals is a prefix, never a gap (file
+		// systems need not persist unlinks in order).
+		if err == nil {
+			err = l.fs.SyncDir(l.dir)
+		}
+		if err == nil {
+			l.mu.Lock()
+			l.dropped-- // Stats: removed
+			l.mu.Unlock()
+		}
+	}
+	return err
+}
