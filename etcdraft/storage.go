@@ -252,4 +252,3 @@ func logIDOf(snap *pb.Snapshot) mmaplog.LogID {
 	m := snap.GetMetadata()
 	return mmaplog.LogID{Term: m.GetTerm(), Index: m.GetIndex()}
 }
-
