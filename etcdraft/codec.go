@@ -140,7 +140,7 @@ func decodeMeta(b []byte) (snap *pb.Snapshot, restore bool, err error) {
 	}
 	snap = &pb.Snapshot{}
 	if err := proto.Unmarshal(b[metaHead:], snap); err != nil {
-		return nil, false, fmt.Errorf("etcdraft: user data snapshot: %v: %w", err, errCorrupt)
+		return nil, false, fmt.Errorf("etcdraft: user data snapshot: %w: %w", errCorrupt, err)
 	}
 	if snap.Metadata == nil || snap.Metadata.Index == nil || snap.Metadata.Term == nil {
 		return nil, false, fmt.Errorf("etcdraft: user data snapshot has no index or term: %w", errCorrupt)
