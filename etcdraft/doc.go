@@ -69,5 +69,10 @@
 // # Not supported
 //
 // go.etcd.io/raft/v3 v3.6 and older (value types in raftpb) are not
-// served by this package; see the package README.
+// served. A v3.6 front end would have to live in a module of its own that
+// requires raft v3.6, but every module importing this one inherits its
+// requirement of go.etcd.io/raft/v3 v3.7.0, and minimal version selection
+// then builds the v3.6 front end against v3.7. It takes moving every
+// package that needs raft v3.7 (this one, and bench's etcd wal driver via
+// go.etcd.io/etcd/server/v3 v3.7) out of the root module first.
 package etcdraft
