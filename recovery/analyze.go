@@ -70,25 +70,29 @@ func Analyze(segs []Segment) (*Result, error) {
 	}
 	// Find the first segment that breaks the chain: a missing ID, an
 	// unreadable header, or one that does not follow its predecessor.
-	bad, badOff := -1, int64(0)
-	var badErr error
+	bad := -1
+	var brk *format.CorruptError
 	for i := range n {
-		if i > 0 && segs[i].ID != segs[i-1].ID+1 {
-			bad, badErr = i, fmt.Errorf("segment %d missing between %d and %d", segs[i-1].ID+1, segs[i-1].ID, segs[i].ID)
-			break
+		if i > 0 {
+			if brk = ruleConsecutive(segs[i-1], segs[i]); brk != nil {
+				bad = i
+				break
+			}
 		}
 		h, seed, err := format.ReadSegmentHeader(segs[i].Data)
 		if err == nil && h.LogUID != uid {
 			return nil, foreign(segs[i].Path, 48, h.LogUID, uid)
 		}
 		if err == nil && (h.ID != segs[i].ID || h.FileSize != uint64(len(segs[i].Data))) {
-			err = fmt.Errorf("segment header names segment %d of %d bytes; file is segment %d of %d bytes", h.ID, h.FileSize, segs[i].ID, len(segs[i].Data))
-		}
-		if err == nil && i > 0 && h.StartPos != hdrs[i-1].StartPos+hdrs[i-1].FileSize {
-			err, badOff = fmt.Errorf("start position %d does not follow segment %d (%d + %d)", h.StartPos, segs[i-1].ID, hdrs[i-1].StartPos, hdrs[i-1].FileSize), 24
+			err = headerMismatch(h, segs[i])
 		}
 		if err != nil {
-			bad, badErr = i, err
+			brk = format.Corruptf(segs[i].Path, 0, 0, "%v", err)
+		} else if i > 0 {
+			brk = ruleStart(segs[i], h, hdrs[i-1], segs[i-1].ID)
+		}
+		if brk != nil {
+			bad = i
 			break
 		}
 		hdrs[i], seeds[i] = h, seed
@@ -99,8 +103,8 @@ func Analyze(segs []Segment) (*Result, error) {
 		// leftovers when nothing written later vouches that the log was
 		// durable past the broken segment's start.
 		start, vouched := chainBreakEvidence(segs, hdrs, bad)
-		if (bad == 0 && segs[0].ID != 1) || vouched > start {
-			return nil, format.Corruptf(segs[bad].Path, badOff, 0, "%v (a sealed index or records written later vouch that the log was durable to position %d, past this segment's start %d)", badErr, vouched, start)
+		if ce := ruleBreak(brk, start, vouched, bad == 0 && segs[0].ID != 1); ce != nil {
+			return nil, ce
 		}
 		for j := n - 1; j >= bad; j-- {
 			res.Remove = append(res.Remove, j)
@@ -212,8 +216,8 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 		limits[i] = int64(len(segs[i].Data))
 		if i+1 < n {
 			pe := int64(hdrs[i+1].PrevEnd)
-			if pe < format.SegmentHeaderSize || pe > limits[i] || pe%format.Align != 0 {
-				return nil, format.Corruptf(segs[i+1].Path, 32, 0, "previous segment end %d outside %s (%d bytes)", pe, segs[i].Path, limits[i])
+			if ce := rulePrevEnd(segs[i+1], segs[i], pe, limits[i]); ce != nil {
+				return nil, ce
 			}
 			limits[i] = pe
 		}
@@ -294,17 +298,12 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 		// The records end cleanly, and what vouches lies past this file.
 		return nil, lostSuccessor(segs[cut].Path, sc.end, pos, res.Durable)
 	}
-	if pos < res.Durable {
-		why := "bytes"
-		if sc.stop != nil {
-			why = sc.stop.Error()
-		}
-		var idx uint64 // unknown when the segment's snapshot is the damage
-		if sc.hasState {
-			idx = sc.state.Last.Index + 1
-		}
-		return nil, format.Corruptf(segs[cut].Path, sc.end, idx,
-			"invalid record (%s) before the durable watermark: the log was proven durable to position %d, this is position %d", why, res.Durable, pos)
+	var idx uint64 // unknown when the segment's snapshot is the damage
+	if sc.hasState {
+		idx = sc.state.Last.Index + 1
+	}
+	if ce := ruleDurable(segs[cut], sc.end, idx, pos, res.Durable, stopReason(sc)); ce != nil {
+		return nil, ce
 	}
 	// A torn tail: everything from the cut on was never acknowledged.
 	beyond := ev.lastByte > sc.end+format.Align || cut < n-1 || ev.records > 0
@@ -342,8 +341,8 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 		if psc.end < limits[prev] {
 			// prevEnd promised more records than there are; that segment
 			// was not synced either. Its own rules apply.
-			if hdrs[prev].StartPos+uint64(psc.end) < res.Durable {
-				return nil, format.Corruptf(segs[prev].Path, psc.end, psc.state.Last.Index+1, "invalid record before the durable watermark %d", res.Durable)
+			if ce := ruleDurable(segs[prev], psc.end, psc.state.Last.Index+1, hdrs[prev].StartPos+uint64(psc.end), res.Durable, stopReason(psc)); ce != nil {
+				return nil, ce
 			}
 		}
 		scans[prev] = psc
@@ -462,30 +461,14 @@ func finish(res *Result, segs []Segment, last *SegmentState) (*Result, error) {
 	if s.Last.Index < res.First {
 		return res, nil
 	}
-	runs := BuildRuns(len(res.Segments), func(i int) (uint64, uint64) { return res.Segments[i].Base, res.Segments[i].Count })
-	want := res.First
-	if s.Purged.IsZero() && res.Segments[0].ID != 1 {
-		// Only a purge deletes segments.
-		return nil, format.Corruptf(segs[0].Path, 0, 0, "segments 1..%d missing in a log that was never purged", res.Segments[0].ID-1)
+	if ce := ruleNeverPurged(s, segs[0]); ce != nil {
+		return nil, ce
 	}
-	for k, r := range runs {
-		seg := &res.Segments[r.Seg]
-		end := seg.Base + seg.Count // exclusive
-		if k+1 < len(runs) {
-			end = min(end, runs[k+1].First)
-		}
-		if r.First > want {
-			break
-		}
-		if end > want {
-			want = end
-		}
-		if want > s.Last.Index {
-			return res, nil
-		}
+	span := func(i int) (uint64, uint64) { return res.Segments[i].Base, res.Segments[i].Count }
+	if ce := ruleCoverage(s, res.First, len(res.Segments), span, segs[len(res.Segments)-1].Path, 0); ce != nil {
+		return nil, ce
 	}
-	p := segs[len(res.Segments)-1].Path
-	return nil, format.Corruptf(p, 0, want, "entries %d..%d are in no segment (state: purged %v, last %v)", want, s.Last.Index, s.Purged, s.Last)
+	return res, nil
 }
 
 // Run is a maximal range of log indexes held by one segment: it starts at

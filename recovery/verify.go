@@ -157,6 +157,11 @@ func (d *dirView) check(opts ScanOptions) (*Report, error) {
 	return rep, nil
 }
 
+// add records the problem ce of the given kind.
+func (c *checker) add(kind ProblemKind, ce *format.CorruptError) {
+	c.rep.Problems = append(c.rep.Problems, Problem{Kind: kind, Err: ce})
+}
+
 func (c *checker) problem(kind ProblemKind, path string, off int64, idx uint64, f string, args ...any) {
 	c.rep.Problems = append(c.rep.Problems, Problem{Kind: kind, Err: format.Corruptf(path, off, idx, f, args...)})
 }

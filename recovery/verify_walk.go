@@ -42,13 +42,15 @@ func (c *checker) walk() {
 func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
 	segs, w := c.d.segs, &c.segs[i]
 	seg := segs[i]
-	if i > 0 && seg.ID != segs[i-1].ID+1 {
-		c.problem(ProblemSegment, seg.Path, 0, 0, "segment %d missing between %d and %d", segs[i-1].ID+1, segs[i-1].ID, seg.ID)
-		w.failed = true
+	if i > 0 {
+		if ce := ruleConsecutive(segs[i-1], seg); ce != nil {
+			c.add(ProblemSegment, ce)
+			w.failed = true
+		}
 	}
 	h, seed, err := format.ReadSegmentHeader(seg.Data)
 	if err == nil && h.ID != seg.ID {
-		err = fmt.Errorf("segment header names segment %d; the file is segment %d", h.ID, seg.ID)
+		err = headerMismatch(h, seg)
 	}
 	if size := uint64(len(seg.Data)); err == nil && h.FileSize != size && h.FileSize >= format.SegmentHeaderSize {
 		w.resize, w.failed, w.resizeAt = true, true, int64(min(size, h.FileSize))
@@ -78,9 +80,8 @@ func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
 	}
 	w.hdr, w.seed, w.hdrOK = h, seed, true
 	if i > 0 && c.segs[i-1].hdrOK {
-		p := c.segs[i-1].hdr
-		if h.StartPos != p.StartPos+p.FileSize {
-			c.problem(ProblemSegment, seg.Path, 24, 0, "start position %d does not follow segment %d (%d + %d)", h.StartPos, segs[i-1].ID, p.StartPos, p.FileSize)
+		if ce := ruleStart(seg, h, c.segs[i-1].hdr, segs[i-1].ID); ce != nil {
+			c.add(ProblemSegment, ce)
 			w.failed = true
 		}
 	}
@@ -138,8 +139,8 @@ func (c *checker) limit(i, n int) {
 	w.openEnd = i+1 >= len(segs) || !c.segs[i+1].hdrOK || segs[i+1].ID != segs[i].ID+1
 	if !w.openEnd {
 		pe := int64(c.segs[i+1].hdr.PrevEnd)
-		if pe < format.SegmentHeaderSize || pe > w.limit || pe%format.Align != 0 {
-			c.problem(ProblemSegment, segs[i+1].Path, 32, 0, "previous segment end %d outside %s (%d bytes)", pe, segs[i].Path, w.limit)
+		if ce := rulePrevEnd(segs[i+1], segs[i], pe, w.limit); ce != nil {
+			c.add(ProblemSegment, ce)
 			c.segs[i+1].failed, w.openEnd = true, true
 			return
 		}
@@ -194,9 +195,8 @@ func (c *checker) scanOne(i, n int) {
 		// something written later vouches that the log was durable past it.
 		pos := w.hdr.StartPos + uint64(sc.end)
 		ev := resync(seg.Data, sc.end+format.Align, int64(len(seg.Data)), w.hdr.StartPos)
-		if d := c.vouchedAfter(i, sc.end); ev.records > 0 && d > pos {
-			c.problem(ProblemRecord, seg.Path, sc.end, sc.state.Last.Index+1,
-				"invalid record (%v) before the durable watermark: records written later vouch that the log was durable to position %d, this is position %d", sc.stop, d, pos)
+		if ce := ruleDurable(seg, sc.end, sc.state.Last.Index+1, pos, c.vouchedAfter(i, sc.end), stopReason(sc)); ev.records > 0 && ce != nil {
+			c.add(ProblemRecord, ce)
 			w.failed = true
 		}
 	}
@@ -313,35 +313,20 @@ func (c *checker) coverage(n int) {
 	}
 	last := c.segs[n-1].sc
 	st := last.state
-	want := max(last.first, st.Purged.Index+1)
-	if st.Last.Index < want {
+	if st.Last.Index < max(last.first, st.Purged.Index+1) {
 		return
 	}
-	if st.Purged.IsZero() && c.d.segs[0].ID != 1 {
-		// Only a purge deletes segments.
-		c.problem(ProblemSegment, c.d.segs[0].Path, 0, 0, "segments 1..%d missing in a log that was never purged", c.d.segs[0].ID-1)
+	if ce := ruleNeverPurged(&st, c.d.segs[0]); ce != nil {
+		c.add(ProblemSegment, ce)
 		c.segs[0].failed = true
 		return
 	}
-	runs := BuildRuns(n, func(i int) (uint64, uint64) { return c.segs[i].sc.base, c.segs[i].sc.count })
-	for k, r := range runs {
-		sc := c.segs[r.Seg].sc
-		end := sc.base + sc.count
-		if k+1 < len(runs) {
-			end = min(end, runs[k+1].First)
-		}
-		if r.First > want {
-			break
-		}
-		want = max(want, end)
-		if want > st.Last.Index {
-			return
-		}
+	// Entries the state says exist and no segment holds are reported at
+	// the first segment's snapshot, which already refers to them: no
+	// prefix of the log is whole.
+	span := func(i int) (uint64, uint64) { return c.segs[i].sc.base, c.segs[i].sc.count }
+	if ce := ruleCoverage(&st, last.first, n, span, c.d.segs[0].Path, format.SegmentHeaderSize); ce != nil {
+		c.add(ProblemSegment, ce)
+		c.segs[0].failed = true
 	}
-	// The state says entries exist that no segment holds: the first
-	// segment's snapshot already refers to them, so no prefix of the log
-	// is whole.
-	c.problem(ProblemSegment, c.d.segs[0].Path, format.SegmentHeaderSize, want,
-		"entries %d..%d are in no segment (state: purged %v, last %v)", want, st.Last.Index, st.Purged, st.Last)
-	c.segs[0].failed = true
 }
