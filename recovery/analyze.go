@@ -9,8 +9,8 @@ import (
 	"github.com/raftlog/raftlog/internal/raftstate"
 )
 
-// Segment is one segment file as found on disk, mapped.
-type Segment struct {
+// segmentFile is one segment file as found on disk, mapped.
+type segmentFile struct {
 	ID    uint64
 	Path  string
 	Data  []byte      // the whole file, mapped (nil for an empty file)
@@ -44,22 +44,22 @@ type Torn struct {
 	Reason  error  // what was found at the cut
 }
 
-// Result is the outcome of Analyze: nothing on disk has been changed yet.
+// Result is the outcome of analyze: nothing on disk has been changed yet.
 type Result struct {
 	State    raftstate.State
 	First    uint64         // lowest index that exists (Purged.Index+1 unless the log started above 1)
 	Durable  uint64         // global position proven durable
 	Segments []SegmentState // survivors, in ID order
-	Remove   []int          // positions (in Analyze's input) of files to delete
+	Remove   []int          // positions (in analyze's input) of files to delete
 	Torn     *Torn          // nil when there was no torn tail
 	Clean    bool           // the log was closed cleanly: nothing was scanned
 }
 
-// Analyze decides, without writing anything, what the segments hold: the
+// analyze decides, without writing anything, what the segments hold: the
 // state, each segment's end and index, which files are crash leftovers, and
 // whether a torn tail must be cut. Damage to data proven durable is a
 // *format.CorruptError. segs must be sorted by ID.
-func Analyze(segs []Segment) (*Result, error) {
+func analyze(segs []segmentFile) (*Result, error) {
 	res := &Result{}
 	n := len(segs)
 	hdrs := make([]format.SegmentHeader, n)
@@ -121,7 +121,7 @@ func Analyze(segs []Segment) (*Result, error) {
 // logIdentity returns the log UID that most readable segment headers
 // carry (every one, in a sound log), or the error of a header written by
 // another format version.
-func logIdentity(segs []Segment) (uint64, error) {
+func logIdentity(segs []segmentFile) (uint64, error) {
 	votes := map[uint64]int{}
 	var uid uint64
 	for _, s := range segs {
@@ -148,7 +148,7 @@ func foreign(path string, off int64, got, want uint64) error {
 // checkIndexIdentity fails when seg's index has a readable header naming
 // another segment or another log: such a file was copied or moved, and
 // is corruption, not a stale accelerator to rebuild.
-func checkIndexIdentity(seg Segment, uid uint64) error {
+func checkIndexIdentity(seg segmentFile, uid uint64) error {
 	if seg.Index == nil {
 		return nil
 	}
@@ -171,7 +171,7 @@ func checkIndexIdentity(seg Segment, uid uint64) error {
 // chainBreakEvidence returns the global start position of segment bad
 // (where the chain breaks) and the largest durable watermark that any
 // valid record in segments bad and later vouches for.
-func chainBreakEvidence(segs []Segment, hdrs []format.SegmentHeader, bad int) (start, vouched uint64) {
+func chainBreakEvidence(segs []segmentFile, hdrs []format.SegmentHeader, bad int) (start, vouched uint64) {
 	if bad > 0 {
 		start = hdrs[bad-1].StartPos + hdrs[bad-1].FileSize
 		// Sealed at rotation, the previous segment's index vouches for
@@ -198,7 +198,7 @@ func chainBreakEvidence(segs []Segment, hdrs []format.SegmentHeader, bad int) (s
 // vouches for (its Vouched), or 0. The complete flag is written only after
 // the log was durable that far, whatever the segment file holds now (it
 // may have been emptied or cut short since).
-func indexEvidence(seg Segment) uint64 {
+func indexEvidence(seg segmentFile) uint64 {
 	if seg.Index == nil {
 		return 0
 	}
@@ -209,7 +209,7 @@ func indexEvidence(seg Segment) uint64 {
 	return h.Vouched
 }
 
-func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seeds []uint32) (*Result, error) {
+func analyzeChain(res *Result, segs []segmentFile, hdrs []format.SegmentHeader, seeds []uint32) (*Result, error) {
 	n := len(segs)
 	limits := make([]int64, n)
 	for i := range n {
@@ -363,7 +363,7 @@ func analyzeChain(res *Result, segs []Segment, hdrs []format.SegmentHeader, seed
 // cut < 0) ends, at the next segment's prevEnd, with the chain value that
 // the next segment's header continues from: a segment copied from another
 // log, or from another place in this one, does not.
-func checkLinks(segs []Segment, hdrs []format.SegmentHeader, states []SegmentState, scans []*scan, limits []int64, cut int) error {
+func checkLinks(segs []segmentFile, hdrs []format.SegmentHeader, states []SegmentState, scans []*scan, limits []int64, cut int) error {
 	n := len(segs)
 	if cut >= 0 {
 		n = cut + 1
@@ -406,7 +406,7 @@ func span(base, count uint64) (uint64, uint64) {
 // trusted: for a non-last segment its ValidEnd must equal the next
 // segment's prevEnd; for the last segment the index must point at a valid
 // closing State record ending at ValidEnd.
-func trustIndex(st *SegmentState, seg Segment, limit int64, last bool) bool {
+func trustIndex(st *SegmentState, seg segmentFile, limit int64, last bool) bool {
 	if seg.Index == nil {
 		return false
 	}
@@ -442,7 +442,7 @@ func trustIndex(st *SegmentState, seg Segment, limit int64, last bool) bool {
 
 // finish loads the state of a clean log and checks that the segments hold
 // every live entry.
-func finish(res *Result, segs []Segment, last *SegmentState) (*Result, error) {
+func finish(res *Result, segs []segmentFile, last *SegmentState) (*Result, error) {
 	if res.Clean {
 		seg := segs[len(res.Segments)-1]
 		r, err := format.ReadRecord(seg.Data[:last.End], last.StateOff)
@@ -478,15 +478,15 @@ type Run struct {
 	Seg   int // position in the segment list
 }
 
-// BuildRuns computes the runs of n segments in ID order, given each one's
+// buildRuns computes the runs of n segments in ID order, given each one's
 // first entry index and entry count: a later segment that starts at or
 // below an earlier run's first index supersedes it (a truncation followed
 // by re-appends).
-func BuildRuns(n int, span func(i int) (base, count uint64)) []Run {
+func buildRuns(n int, span func(i int) (base, count uint64)) []Run {
 	return AppendRuns(nil, n, span)
 }
 
-// AppendRuns is BuildRuns appending to runs[:0], reusing its storage.
+// AppendRuns is buildRuns appending to runs[:0], reusing its storage.
 func AppendRuns(runs []Run, n int, span func(i int) (base, count uint64)) []Run {
 	runs = runs[:0]
 	for i := range n {
@@ -505,8 +505,8 @@ func AppendRuns(runs []Run, n int, span func(i int) (base, count uint64)) []Run 
 // creationCrash reports whether seg, the last segment, whose header is
 // unreadable, is a crash leftover: nothing written vouches that the log
 // was durable past its start. prev holds the headers before it.
-func creationCrash(seg Segment, prev []format.SegmentHeader) bool {
-	segs := make([]Segment, len(prev)+1)
+func creationCrash(seg segmentFile, prev []format.SegmentHeader) bool {
+	segs := make([]segmentFile, len(prev)+1)
 	segs[len(prev)] = seg
 	start, vouched := chainBreakEvidence(segs, prev, len(prev))
 	return (len(prev) > 0 || seg.ID == 1) && vouched <= start

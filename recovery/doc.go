@@ -3,13 +3,13 @@
 // and logged) from corruption of bytes proven durable (a
 // *format.CorruptError naming file, offset and entry; nothing on disk is
 // changed), and rebuilds offset indexes that cannot be trusted.
-// docs/FORMAT.md describes the rules; Analyze holds them.
+// docs/FORMAT.md describes the rules; analyze holds them.
 //
 //	o, err := recovery.Open(vfs.OS, dir, logger) // what mmaplog.Open does
 //	rep, err := recovery.Verify(dir)            // read-only check, for tools
 //	rr, err := recovery.Repair(dir)             // cut at the first corruption
 //
-// Analyze is pure and never writes; Open applies its result only when the
+// analyze is pure and never writes; Open applies its result only when the
 // log is sound. Recovery is idempotent: a crash during it and another run
 // give the same result. No input makes it panic, fault (faults on mapped
 // memory become errors), loop, or allocate more than a fraction of the

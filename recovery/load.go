@@ -19,10 +19,10 @@ import (
 //
 // On error nothing is left open. The caller closes files[i] and
 // segs[i].Index.
-func mapSegments(fs vfs.FS, dir string, list dirList) ([]Segment, []vfs.File, error) {
-	segs := make([]Segment, 0, len(list.segIDs))
+func mapSegments(fs vfs.FS, dir string, list dirList) ([]segmentFile, []vfs.File, error) {
+	segs := make([]segmentFile, 0, len(list.segIDs))
 	files := make([]vfs.File, 0, len(list.segIDs))
-	fail := func(err error) ([]Segment, []vfs.File, error) {
+	fail := func(err error) ([]segmentFile, []vfs.File, error) {
 		for i := range files {
 			closeSeg(files[i], segs[i].Index)
 		}
@@ -51,7 +51,7 @@ func mapSegments(fs vfs.FS, dir string, list dirList) ([]Segment, []vfs.File, er
 			return fail(fmt.Errorf("mmaplog: map segment %s: %w", path, err))
 		}
 		files = append(files, f)
-		segs = append(segs, Segment{ID: id, Path: path, Data: data, Index: x})
+		segs = append(segs, segmentFile{ID: id, Path: path, Data: data, Index: x})
 	}
 	return segs, files, nil
 }

@@ -84,7 +84,7 @@ func listDir(fs vfs.FS, dir string) (dirList, error) {
 }
 
 // Open recovers the log in dir: it maps every segment and index, runs
-// Analyze, and only when the log is sound applies the result: deletes crash
+// analyze, and only when the log is sound applies the result: deletes crash
 // leftovers, cuts a torn tail (by leaving it behind the append position;
 // the record chain makes it unreadable), rebuilds stale indexes, makes the
 // surviving bytes durable and marks the last index as open. On corruption
@@ -107,7 +107,7 @@ func Open(fs vfs.FS, dir string, log *slog.Logger) (*Opened, error) {
 	var res *Result
 	if err := guardFault(func() error {
 		var aerr error
-		res, aerr = Analyze(segs)
+		res, aerr = analyze(segs)
 		return aerr
 	}); err != nil {
 		return fail(err)
@@ -122,7 +122,7 @@ func Open(fs vfs.FS, dir string, log *slog.Logger) (*Opened, error) {
 	return o, nil
 }
 
-func apply(fs vfs.FS, dir string, log *slog.Logger, list dirList, segs []Segment, files []vfs.File, res *Result) (*Opened, error) {
+func apply(fs vfs.FS, dir string, log *slog.Logger, list dirList, segs []segmentFile, files []vfs.File, res *Result) (*Opened, error) {
 	o := &Opened{Result: res}
 	removed := map[int]bool{}
 	for _, i := range res.Remove {

@@ -480,7 +480,7 @@ func (r *repairer) restoreVote(v raftstate.Vote) error {
 	var res *Result
 	err = guardFault(func() error {
 		var aerr error
-		res, aerr = Analyze(d.segs)
+		res, aerr = analyze(d.segs)
 		return aerr
 	})
 	if err != nil {

@@ -8,11 +8,11 @@ import (
 )
 
 // The rules below are the one statement of each check that both Open
-// (Analyze, which stops at the first problem) and Verify (which collects
+// (analyze, which stops at the first problem) and Verify (which collects
 // every problem) apply. Each returns nil or the problem, worded once.
 
 // ruleConsecutive: segment IDs follow each other without a gap.
-func ruleConsecutive(prev, cur Segment) *format.CorruptError {
+func ruleConsecutive(prev, cur segmentFile) *format.CorruptError {
 	if cur.ID != prev.ID+1 {
 		return format.Corruptf(cur.Path, 0, 0, "segment %d missing between %d and %d", prev.ID+1, prev.ID, cur.ID)
 	}
@@ -20,7 +20,7 @@ func ruleConsecutive(prev, cur Segment) *format.CorruptError {
 }
 
 // ruleStart: a segment starts where its predecessor's file ends.
-func ruleStart(seg Segment, h, prev format.SegmentHeader, prevID uint64) *format.CorruptError {
+func ruleStart(seg segmentFile, h, prev format.SegmentHeader, prevID uint64) *format.CorruptError {
 	if want := prev.StartPos + prev.FileSize; h.StartPos != want {
 		return format.Corruptf(seg.Path, 24, 0, "start position %d does not follow segment %d (%d + %d)", h.StartPos, prevID, prev.StartPos, prev.FileSize)
 	}
@@ -29,7 +29,7 @@ func ruleStart(seg Segment, h, prev format.SegmentHeader, prevID uint64) *format
 
 // rulePrevEnd: where next's header says its predecessor's records end
 // lies inside the predecessor (of size bytes), record-aligned.
-func rulePrevEnd(next, prev Segment, pe, size int64) *format.CorruptError {
+func rulePrevEnd(next, prev segmentFile, pe, size int64) *format.CorruptError {
 	if pe < format.SegmentHeaderSize || pe > size || pe%format.Align != 0 {
 		return format.Corruptf(next.Path, 32, 0, "previous segment end %d outside %s (%d bytes)", pe, prev.Path, size)
 	}
@@ -38,7 +38,7 @@ func rulePrevEnd(next, prev Segment, pe, size int64) *format.CorruptError {
 
 // ruleNeverPurged: only a purge deletes segments, so a log that was never
 // purged starts with segment 1.
-func ruleNeverPurged(st *raftstate.State, first Segment) *format.CorruptError {
+func ruleNeverPurged(st *raftstate.State, first segmentFile) *format.CorruptError {
 	if st.Purged.IsZero() && first.ID != 1 {
 		return format.Corruptf(first.Path, 0, 0, "segments 1..%d missing in a log that was never purged", first.ID-1)
 	}
@@ -53,7 +53,7 @@ func ruleCoverage(st *raftstate.State, first uint64, n int, span func(i int) (ba
 	if st.Last.Index < want {
 		return nil
 	}
-	runs := BuildRuns(n, span)
+	runs := buildRuns(n, span)
 	for k, r := range runs {
 		base, count := span(r.Seg)
 		end := base + count // exclusive
@@ -74,7 +74,7 @@ func ruleCoverage(st *raftstate.State, first uint64, n int, span func(i int) (ba
 // ruleDurable: the records stop at global position pos, which a sealed
 // index or a later record proved durable (vouched): damage, not a torn
 // tail. idx is the entry expected there (0: unknown), why what was found.
-func ruleDurable(seg Segment, off int64, idx, pos, vouched uint64, why string) *format.CorruptError {
+func ruleDurable(seg segmentFile, off int64, idx, pos, vouched uint64, why string) *format.CorruptError {
 	if pos < vouched {
 		return format.Corruptf(seg.Path, off, idx, "invalid record (%s) before the durable watermark: the log was proven durable to position %d, this is position %d", why, vouched, pos)
 	}
@@ -102,6 +102,6 @@ func ruleBreak(cause *format.CorruptError, start, vouched uint64, first bool) *f
 }
 
 // headerMismatch is the problem of a header naming another segment.
-func headerMismatch(h format.SegmentHeader, seg Segment) error {
+func headerMismatch(h format.SegmentHeader, seg segmentFile) error {
 	return fmt.Errorf("segment header names segment %d of %d bytes; file is segment %d of %d bytes", h.ID, h.FileSize, seg.ID, len(seg.Data))
 }

@@ -56,7 +56,7 @@ type dirView struct {
 	dir    string
 	list   dirList
 	broken []string // files set aside by Repair (Open ignores them)
-	segs   []Segment
+	segs   []segmentFile
 	files  []vfs.File
 }
 
@@ -92,7 +92,7 @@ func (d *dirView) close() {
 type checker struct {
 	d    *dirView
 	rep  *Report
-	res  *Result // Analyze's result; nil when Open would fail
+	res  *Result // analyze's result; nil when Open would fail
 	opts ScanOptions
 	segs []segCheck
 	// first is the lowest entry index that exists in what Open recovers
@@ -122,7 +122,7 @@ func (d *dirView) check(opts ScanOptions) (*Report, error) {
 	for _, name := range append(append([]string{}, d.list.temps...), d.list.orphan...) {
 		rep.Leftovers = append(rep.Leftovers, filepath.Join(d.dir, name))
 	}
-	res, aerr := Analyze(d.segs)
+	res, aerr := analyze(d.segs)
 	if aerr == nil {
 		aerr = checkOrphans(d.fs, d.dir, d.list, res)
 	}
@@ -173,7 +173,7 @@ func (c *checker) progress(n int64) {
 	}
 }
 
-// quick reports what Analyze established, reading nothing more.
+// quick reports what analyze established, reading nothing more.
 func (c *checker) quick() {
 	if c.res == nil {
 		for _, s := range c.d.segs {

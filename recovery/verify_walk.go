@@ -8,7 +8,7 @@ import (
 	"github.com/raftlog/raftlog/internal/format"
 )
 
-// walk reads every record of every segment in log order. When Analyze
+// walk reads every record of every segment in log order. When analyze
 // succeeded it checks the segments Open keeps, up to where Open appends;
 // otherwise it checks every segment as far as it can, to find every
 // problem and the first one.
@@ -177,7 +177,7 @@ func (c *checker) scanOne(i, n int) {
 	switch {
 	case !sc.hasState:
 		if c.res == nil && last {
-			break // Analyze decides about the last segment; its error is added later
+			break // analyze decides about the last segment; its error is added later
 		}
 		c.problem(ProblemRecord, seg.Path, format.SegmentHeaderSize, 0, "no valid State snapshot: %v", sc.stop)
 		w.failed = true
@@ -273,7 +273,7 @@ func (c *checker) checkIndex(i, n int) IndexStatus {
 	sc := w.sc
 	h, err := seg.Index.Header()
 	if err != nil {
-		return IndexRebuild // unreachable: Analyze trusted it
+		return IndexRebuild // unreachable: analyze trusted it
 	}
 	x := seg.Index
 	bad := func(off int64, idx uint64, f string, args ...any) IndexStatus {

@@ -58,7 +58,7 @@ func Walk(dir string, fn func(WalkItem) error) error {
 	})
 }
 
-func walkSegment(s Segment, done, total int64, fn func(WalkItem) error) error {
+func walkSegment(s segmentFile, done, total int64, fn func(WalkItem) error) error {
 	it := WalkItem{Segment: s.ID, Path: s.Path, Total: total, Done: done}
 	h, prev, err := format.ReadSegmentHeader(s.Data)
 	if err != nil {
