@@ -235,6 +235,9 @@ func (l *Log) Close() error {
 	l.fl.stop()
 	l.prep.stop()
 	left := l.rm.stop()
+	if p := l.failure.Load(); err == nil && p != nil {
+		err = *p // a removal the final flush queued failed
+	}
 
 	l.mu.Lock()
 	l.closed = true

@@ -71,8 +71,9 @@ func (r *remover) run() {
 				break
 			}
 			if err := r.remove(segs); err != nil {
-				r.l.fail(err)
-				r.l.log.Error("mmaplog: removing purged segments failed; the log fails closed", "err", err)
+				// No caller waits for a removal: the next write or flush
+				// returns the sticky failure, and the log says why now.
+				r.l.log.Error("mmaplog: removing purged segments failed; the log fails closed", "err", r.l.fail(err))
 			}
 		}
 		if quit {
