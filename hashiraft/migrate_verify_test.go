@@ -22,30 +22,40 @@ func TestVerifyMigrationMismatch(t *testing.T) {
 		want   string
 	}{
 		{"data", func(t *testing.T, src *raft.InmemStore) {
+			t.Helper()
 			l := mkLog(7, 1)
 			l.Data = []byte("changed")
 			must(t, src.StoreLog(l))
 		}, "entry 7: Data differs"},
-		{"term", func(t *testing.T, src *raft.InmemStore) { must(t, src.StoreLog(mkLog(9, 2))) }, "entry 9: Term differs"},
+		{"term", func(t *testing.T, src *raft.InmemStore) { t.Helper(); must(t, src.StoreLog(mkLog(9, 2))) }, "entry 9: Term differs"},
 		{"extensions", func(t *testing.T, src *raft.InmemStore) {
+			t.Helper()
 			l := mkLog(3, 1)
 			l.Extensions = nil
 			must(t, src.StoreLog(l))
 		}, "entry 3: Extensions differs"},
 		{"type", func(t *testing.T, src *raft.InmemStore) {
+			t.Helper()
 			l := mkLog(4, 1)
 			l.Type = raft.LogNoop
 			must(t, src.StoreLog(l))
 		}, "entry 4: Type differs"},
 		{"appended at", func(t *testing.T, src *raft.InmemStore) {
+			t.Helper()
 			l := mkLog(5, 1)
 			l.AppendedAt = l.AppendedAt.Add(1)
 			must(t, src.StoreLog(l))
 		}, "entry 5: AppendedAt differs"},
-		{"one more entry", func(t *testing.T, src *raft.InmemStore) { must(t, src.StoreLog(mkLog(21, 1))) }, "the copy holds entries [1, 20], the source [1, 21]"},
-		{"term key", func(t *testing.T, src *raft.InmemStore) { must(t, src.SetUint64([]byte("CurrentTerm"), 8)) }, `key "CurrentTerm": the copy has 7, the source 8`},
-		{"vote key", func(t *testing.T, src *raft.InmemStore) { must(t, src.Set([]byte("LastVoteCand"), []byte("n22"))) }, `key "LastVoteCand": the copy has 2 bytes, the source 3 bytes`},
-		{"new key", func(t *testing.T, src *raft.InmemStore) { must(t, src.SetUint64([]byte("LastVoteTerm"), 7)) }, `key "LastVoteTerm": the copy has nothing, the source 7`},
+		{"one more entry", func(t *testing.T, src *raft.InmemStore) { t.Helper(); must(t, src.StoreLog(mkLog(21, 1))) }, "the copy holds entries [1, 20], the source [1, 21]"},
+		{"term key", func(t *testing.T, src *raft.InmemStore) { t.Helper(); must(t, src.SetUint64([]byte("CurrentTerm"), 8)) }, `key "CurrentTerm": the copy has 7, the source 8`},
+		{"vote key", func(t *testing.T, src *raft.InmemStore) {
+			t.Helper()
+			must(t, src.Set([]byte("LastVoteCand"), []byte("n22")))
+		}, `key "LastVoteCand": the copy has 2 bytes, the source 3 bytes`},
+		{"new key", func(t *testing.T, src *raft.InmemStore) {
+			t.Helper()
+			must(t, src.SetUint64([]byte("LastVoteTerm"), 7))
+		}, `key "LastVoteTerm": the copy has nothing, the source 7`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := raft.NewInmemStore()
