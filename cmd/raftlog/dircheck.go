@@ -129,7 +129,7 @@ func noLog(dir string, ours, broken, others []string) error {
 		return fmt.Errorf("%s holds a raft-wal store, not a raftlog log: copy it into a new log with raftlog migrate -from raftwal %s NEWDIR", dir, dir)
 	}
 	for _, name := range others {
-		if isBolt(filepath.Join(dir, name)) {
+		if strings.HasSuffix(name, ".db") && isBolt(filepath.Join(dir, name)) {
 			return fmt.Errorf("%s holds no raftlog log but a bolt database, %s: if it is a raft-boltdb store, copy it into a new log with raftlog migrate -from boltdb %s NEWDIR",
 				dir, name, filepath.Join(dir, name))
 		}

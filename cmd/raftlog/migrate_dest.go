@@ -22,7 +22,10 @@ type dest struct {
 	dir, tmp string
 	// existed: dir is an empty directory, whose mode and owner the new
 	// log keeps.
-	existed  bool
+	existed bool
+	// base is dir's nearest ancestor that exists: the directories below
+	// it are created, and their entries must be synced too.
+	base     string
 	perm     os.FileMode
 	uid, gid int
 }
@@ -40,6 +43,13 @@ func checkDest(dir string) (*dest, error) {
 	case errors.Is(err, syscall.ENOTDIR):
 		return nil, fmt.Errorf("cannot create %s: %s is a file", dir, fileAncestor(dir))
 	case isNotExist(err):
+		d.base = filepath.Dir(dir)
+		for {
+			if _, err := os.Stat(d.base); err == nil || d.base == filepath.Dir(d.base) {
+				break
+			}
+			d.base = filepath.Dir(d.base)
+		}
 		return d, nil
 	case errors.Is(err, fs.ErrPermission):
 		return nil, errors.New(permissionText(dir))
@@ -76,7 +86,7 @@ func checkDest(dir string) (*dest, error) {
 	if ok1 && ok2 && sys.Dev != psys.Dev {
 		return nil, fmt.Errorf("%s is a mount point: migrate renames the finished copy into place, which cannot replace a mount point; migrate into a directory inside it, such as %s", dir, filepath.Join(dir, "raft"))
 	}
-	d.existed, d.perm = true, st.Mode().Perm()
+	d.existed, d.perm, d.base = true, st.Mode().Perm(), filepath.Dir(dir)
 	if ok1 {
 		d.uid, d.gid = int(sys.Uid), int(sys.Gid)
 	}
@@ -155,8 +165,13 @@ func (d *dest) finish(src *source) (string, error) {
 	if err := unix.Rename(d.tmp, d.dir); err != nil {
 		return "", fmt.Errorf("rename %s to %s: %w", d.tmp, d.dir, err)
 	}
-	if err := fsyncPath(filepath.Dir(d.dir)); err != nil {
-		return "", err
+	for p := filepath.Dir(d.dir); ; p = filepath.Dir(p) {
+		if err := fsyncPath(p); err != nil {
+			return "", err
+		}
+		if p == d.base || p == filepath.Dir(p) {
+			break
+		}
 	}
 	return ownerText(d.dir), nil
 }
