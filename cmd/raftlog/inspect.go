@@ -1,8 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -92,6 +97,11 @@ func (c *cli) repair(dir string, yes bool) int {
 	bar := newProgress(c.err, "repairing")
 	rr, err := recovery.RepairWith(dir, recovery.ScanOptions{Progress: bar.update})
 	bar.finish()
+	if rr != nil {
+		if merr := keepModes(dir, rr); merr != nil {
+			fmt.Fprintf(c.err, "raftlog repair: %v\n", merr)
+		}
+	}
 	if err != nil {
 		if rr != nil && rr.Changed() {
 			c.done(rr)
@@ -112,4 +122,32 @@ func (c *cli) repair(dir string, yes bool) int {
 	}
 	fmt.Fprintln(c.out, "repaired: the log opens")
 	return exitOK
+}
+
+// keepModes gives the files Repair created the modes of the log's own:
+// a *.broken copy its segment's, a new segment LOCK's (which the Log
+// created with its Options.FileMode). Repair creates them private
+// (vfs.DefaultPerm), which is never less safe; this keeps a log whose
+// files are shared with a group shared. Files Repair renamed kept their
+// modes already.
+func keepModes(dir string, rr *recovery.RepairReport) error {
+	var errs []error
+	like := func(path, model string) {
+		st, err := os.Stat(model)
+		if err != nil {
+			return // moved aside: the rename kept the mode
+		}
+		if cur, err := os.Stat(path); err == nil && cur.Mode().Perm() != st.Mode().Perm() {
+			errs = append(errs, os.Chmod(path, st.Mode().Perm()))
+		}
+	}
+	if rr.Created != "" { // first: a *.broken file below may be modeled on it
+		like(rr.Created, filepath.Join(dir, format.LockName))
+	}
+	for _, b := range rr.Broken {
+		if seg, _, ok := strings.Cut(filepath.Base(b), recovery.BrokenSuffix); ok {
+			like(b, filepath.Join(dir, seg))
+		}
+	}
+	return errors.Join(errs...)
 }
