@@ -24,7 +24,16 @@ type MigrateOptions struct {
 	// ones hashicorp/raft itself writes, with Get/Set and
 	// GetUint64/SetUint64 respectively. A StableStore cannot list its keys.
 	ExtraKeys, ExtraUint64Keys [][]byte
+	// Progress, when set, is called with the number of entries done and
+	// the total: by Migrate after each batch is durable, by
+	// VerifyMigration every few thousand entries and at the end. It runs
+	// on the caller's goroutine and must return quickly.
+	Progress func(done, total uint64)
 }
+
+// ErrMigrationMismatch is returned (wrapped, with the entry or key) by
+// VerifyMigration when the copy differs from its source.
+var ErrMigrationMismatch = errors.New("hashiraft: migrated copy differs from its source")
 
 // Migrate copies every log entry of logs and the stable keys of stable
 // into dst, for switching a node from raft-boltdb or raft-wal (or any
@@ -35,8 +44,11 @@ type MigrateOptions struct {
 // using dst or the sources while Migrate runs. The entries keep their
 // indexes: dst's FirstIndex becomes the source's. A key missing from the
 // source (an error with text "not found", or a nil value from Get) is
-// skipped. Migrate returns when everything copied is durable; on error,
-// including ctx being done, dst holds a partial copy and should be discarded.
+// skipped, and so is a uint64 key that reads as 0 while Get finds nothing
+// under it (raft-wal returns 0 for a missing uint64 key). Migrate returns
+// when everything copied is durable; on error, including ctx being done,
+// dst holds a partial copy and should be discarded. VerifyMigration then
+// compares the copy with the source.
 func Migrate(ctx context.Context, dst *Store, logs raft.LogStore, stable raft.StableStore, opts MigrateOptions) error {
 	if opts.BatchBytes <= 0 {
 		opts.BatchBytes = 4 << 20
@@ -44,7 +56,7 @@ func Migrate(ctx context.Context, dst *Store, logs raft.LogStore, stable raft.St
 	if last, err := dst.LastIndex(); err != nil || last != 0 || len(*dst.stable.Load()) != 0 {
 		return errors.Join(errors.New("hashiraft: migrate: destination store is not empty"), err)
 	}
-	if err := migrateLogs(ctx, dst, logs, opts.BatchBytes); err != nil {
+	if err := migrateLogs(ctx, dst, logs, opts.BatchBytes, opts.Progress); err != nil {
 		return fmt.Errorf("hashiraft: migrate: %w", err)
 	}
 	if stable != nil {
@@ -55,17 +67,25 @@ func Migrate(ctx context.Context, dst *Store, logs raft.LogStore, stable raft.St
 	return nil
 }
 
-func migrateLogs(ctx context.Context, dst *Store, src raft.LogStore, batchBytes int) error {
-	first, err := src.FirstIndex()
-	if err != nil {
-		return fmt.Errorf("source first index: %w", err)
+// sourceRange returns the source's first and last index, both 0 when it
+// holds no entry.
+func sourceRange(src raft.LogStore) (first, last uint64, err error) {
+	if first, err = src.FirstIndex(); err != nil {
+		return 0, 0, fmt.Errorf("source first index: %w", err)
 	}
-	last, err := src.LastIndex()
-	if err != nil {
-		return fmt.Errorf("source last index: %w", err)
+	if last, err = src.LastIndex(); err != nil {
+		return 0, 0, fmt.Errorf("source last index: %w", err)
 	}
 	if first == 0 || last < first {
-		return nil
+		return 0, 0, nil
+	}
+	return first, last, nil
+}
+
+func migrateLogs(ctx context.Context, dst *Store, src raft.LogStore, batchBytes int, progress func(done, total uint64)) error {
+	first, last, err := sourceRange(src)
+	if err != nil || first == 0 {
+		return err
 	}
 	var batch []*raft.Log
 	size := 0
@@ -75,6 +95,9 @@ func migrateLogs(ctx context.Context, dst *Store, src raft.LogStore, batchBytes 
 		}
 		if err := dst.StoreLogs(batch); err != nil {
 			return err
+		}
+		if progress != nil {
+			progress(batch[len(batch)-1].Index-first+1, last-first+1)
 		}
 		batch, size = batch[:0], 0
 		return nil
@@ -99,36 +122,78 @@ func migrateLogs(ctx context.Context, dst *Store, src raft.LogStore, batchBytes 
 }
 
 func migrateStable(ctx context.Context, dst *Store, src raft.StableStore, opts MigrateOptions) error {
-	isNotFound := func(err error) bool { return err != nil && err.Error() == "not found" }
-	for _, k := range append(append([][]byte{}, raftUint64Keys...), opts.ExtraUint64Keys...) {
+	for _, k := range uint64Keys(opts) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		v, err := src.GetUint64(k)
-		if isNotFound(err) {
-			continue
-		}
+		v, ok, err := sourceUint64(src, k)
 		if err != nil {
-			return fmt.Errorf("source key %q: %w", k, err)
+			return err
+		}
+		if !ok {
+			continue
 		}
 		if err := dst.SetUint64(k, v); err != nil {
 			return err
 		}
 	}
-	for _, k := range append(append([][]byte{}, raftKeys...), opts.ExtraKeys...) {
+	for _, k := range byteKeys(opts) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		v, err := src.Get(k)
-		if isNotFound(err) || (err == nil && v == nil) {
-			continue
-		}
+		v, ok, err := sourceBytes(src, k)
 		if err != nil {
-			return fmt.Errorf("source key %q: %w", k, err)
+			return err
+		}
+		if !ok {
+			continue
 		}
 		if err := dst.Set(k, v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func uint64Keys(opts MigrateOptions) [][]byte {
+	return append(append([][]byte{}, raftUint64Keys...), opts.ExtraUint64Keys...)
+}
+
+func byteKeys(opts MigrateOptions) [][]byte {
+	return append(append([][]byte{}, raftKeys...), opts.ExtraKeys...)
+}
+
+func isNotFound(err error) bool { return err != nil && err.Error() == "not found" }
+
+// sourceUint64 reads a uint64 key of src; ok is false when it is missing.
+func sourceUint64(src raft.StableStore, k []byte) (v uint64, ok bool, err error) {
+	v, err = src.GetUint64(k)
+	if isNotFound(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("source key %q: %w", k, err)
+	}
+	if v == 0 {
+		// raft-wal returns 0, nil for a key never set. A store whose
+		// uint64 keys live apart from the others (raft.InmemStore) has
+		// Get find nothing either way; 0 and missing mean the same to
+		// hashicorp/raft.
+		if _, ok, err := sourceBytes(src, k); err != nil || !ok {
+			return 0, false, err
+		}
+	}
+	return v, true, nil
+}
+
+// sourceBytes reads a key of src; ok is false when it is missing.
+func sourceBytes(src raft.StableStore, k []byte) (v []byte, ok bool, err error) {
+	v, err = src.Get(k)
+	if isNotFound(err) || (err == nil && v == nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("source key %q: %w", k, err)
+	}
+	return v, true, nil
 }

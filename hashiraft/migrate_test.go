@@ -44,15 +44,36 @@ func TestMigrate(t *testing.T) {
 			}
 
 			dst, dir := openStore(t, "")
-			err = hashiraft.Migrate(context.Background(), dst, src, src, hashiraft.MigrateOptions{
+			var calls, lastDone uint64
+			mopts := hashiraft.MigrateOptions{
 				BatchBytes:      4 << 10, // many batches
 				ExtraKeys:       [][]byte{[]byte("extra"), []byte("absent")},
-				ExtraUint64Keys: [][]byte{[]byte("extra-int")},
-			})
+				ExtraUint64Keys: [][]byte{[]byte("extra-int"), []byte("absent-int")},
+				Progress: func(done, total uint64) {
+					if total != 801 || done <= lastDone || done > total {
+						t.Errorf("Progress(%d, %d) after %d: want increasing, of 801", done, total, lastDone)
+					}
+					calls, lastDone = calls+1, done
+				},
+			}
+			err = hashiraft.Migrate(context.Background(), dst, src, src, mopts)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if calls < 10 || lastDone != 801 {
+				t.Fatalf("Progress: %d calls, last done %d; want many, ending at 801", calls, lastDone)
+			}
 			dst = reopen(t, dst, dir)
+			lastDone, calls = 0, 0
+			if err := hashiraft.VerifyMigration(context.Background(), dst, src, src, mopts); err != nil {
+				t.Fatal(err)
+			}
+			if calls == 0 || lastDone != 801 {
+				t.Fatalf("VerifyMigration Progress: %d calls, last done %d; want it to end at 801", calls, lastDone)
+			}
+			if _, err := dst.GetUint64([]byte("absent-int")); err == nil || err.Error() != "not found" {
+				t.Fatalf("GetUint64(absent-int) = %v, want not found (raft-wal reads 0 for it)", err)
+			}
 			checkRange(t, dst, 100, 900)
 			checkMissing(t, dst, 99)
 			for i := uint64(100); i <= 900; i++ {

@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/raftlog/raftlog/internal/format"
@@ -40,6 +41,16 @@ type Options struct {
 	// costs about 0.1 ms p50 against 0.3-0.4 ms in a zero-filled one, and
 	// zero-filling costs a sequential write of every segment.
 	ZeroFill bool
+	// FileMode is the permission of every file the Log creates (segments,
+	// indexes, LOCK) and, with search (x) added wherever it grants read,
+	// of the directory and its parents when Open creates them: 0640 lets
+	// a group read the log (backups, monitoring) in a 0750 directory.
+	// Default 0600, directory 0700: the log holds the application's data
+	// (a secrets store replicates its writes through it), so only its
+	// owner may read it, as etcd's WAL. Only permission bits are allowed,
+	// and they must include owner read and write. The process umask
+	// applies on top; files and directories that exist keep their modes.
+	FileMode os.FileMode
 
 	// fs is the file-system seam; nil means the real one (vfs.OS). Set
 	// by tests in this module through export_test.go and by fuzz/.
@@ -62,6 +73,9 @@ const MaxSegmentSize = 4 << 30
 // just under 4 GiB, the limit of a record's u32 length field.
 const MaxPayload = format.MaxBody - format.StateHeadSize
 
+// DefaultFileMode is the default Options.FileMode: 0600 (directories 0700).
+const DefaultFileMode = vfs.DefaultPerm
+
 // withDefaults returns a copy of o with defaults filled in.
 func (o Options) withDefaults() Options {
 	if o.SegmentSize == 0 {
@@ -70,8 +84,11 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.FileMode == 0 {
+		o.FileMode = DefaultFileMode
+	}
 	if o.fs == nil {
-		o.fs = vfs.OS
+		o.fs = vfs.WithPerm(o.FileMode)
 	}
 	return o
 }
@@ -81,6 +98,9 @@ func (o Options) withDefaults() Options {
 func (o Options) Validate() error {
 	if o.SegmentSize != 0 && (o.SegmentSize < MinSegmentSize || o.SegmentSize > MaxSegmentSize) {
 		return fmt.Errorf("%w: SegmentSize %d outside [%d, %d]", ErrInvalidOptions, o.SegmentSize, MinSegmentSize, MaxSegmentSize)
+	}
+	if m := o.FileMode; m != 0 && (m&^os.ModePerm != 0 || m&0o600 != 0o600) {
+		return fmt.Errorf("%w: FileMode %#o: want permission bits including owner read and write (0600, 0640, ...)", ErrInvalidOptions, uint32(m))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,16 +24,24 @@ import (
 // The tests build the real binary and run it on real logs written by
 // mmaplog.
 
-var binary string
+var raftlogBin string
 
 func TestMain(m *testing.M) {
+	if stage := os.Getenv(childEnv); stage != "" {
+		os.Exit(migrateChild(stage))
+	}
 	dir, err := os.MkdirTemp("", "raftlog-cli-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	binary = filepath.Join(dir, "raftlog")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// Searchable by all, so that a test can run the binary as another user.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	raftlogBin = filepath.Join(dir, "raftlog")
+	if out, err := exec.Command("go", "build", "-o", raftlogBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(2)
@@ -49,10 +59,26 @@ type result struct {
 // raftlog runs the binary.
 func raftlog(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return runBinary(t, nil, args...)
+}
+
+// runBinary runs the binary, as the user cred when not nil. A command
+// that hangs (on a named pipe, say) is killed after 30 s and fails the
+// test.
+func runBinary(t *testing.T, cred *syscall.Credential, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, raftlogBin, args...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("raftlog %v hung: killed after 30 s", args)
+	}
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -89,7 +115,7 @@ func payload(i uint64) []byte { return fmt.Appendf(nil, "payload of entry %d", i
 // directory after a clean Close.
 func writeLog(t *testing.T, n uint64, crash bool) string {
 	t.Helper()
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "log") // created by Open, with its mode
 	l, err := mmaplog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -390,5 +416,20 @@ func TestProgress(t *testing.T) {
 	p.finish()
 	if p.bar == nil || !strings.Contains(buf.String(), "verifying") {
 		t.Fatalf("no bar after a second: %q", buf.String())
+	}
+
+	buf.Reset()
+	p = newCountProgress(&buf, "copying") // not a terminal
+	p.start = p.start.Add(-2 * time.Second)
+	p.update(10, 100)
+	p.finish()
+	if buf.Len() != 0 {
+		t.Fatalf("count progress on a non-terminal: %q", buf.String())
+	}
+	p.on = true
+	p.update(50, 100)
+	p.finish()
+	if !strings.Contains(buf.String(), "copying") || !strings.Contains(buf.String(), "entries") {
+		t.Fatalf("no entry bar after a second: %q", buf.String())
 	}
 }

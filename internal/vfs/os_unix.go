@@ -13,11 +13,29 @@ import (
 )
 
 // OS is the real file system: fallocate, shared mmap, msync, fdatasync.
-var OS FS = osFS{}
+// It creates files DefaultPerm (0600) and directories 0700.
+var OS = WithPerm(DefaultPerm)
 
-type osFS struct{}
+// DefaultPerm is the permission of the files OS creates: read and write
+// for the owner only, as etcd's WAL (fileutil.PrivateFileMode). A log
+// holds the application's data.
+const DefaultPerm os.FileMode = 0o600
 
-func (osFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
+// WithPerm returns the real file system creating files with the permission
+// bits perm and directories with perm plus search (x) wherever perm grants
+// read (0600 gives 0700, 0640 gives 0750). The process umask applies on
+// top, as for every open(2) and mkdir(2); existing files and directories
+// keep their modes.
+func WithPerm(perm os.FileMode) FS {
+	perm = perm.Perm()
+	return osFS{file: perm, dir: perm | (perm&0o444)>>2}
+}
+
+type osFS struct {
+	file, dir os.FileMode // permission bits of created files and directories
+}
+
+func (o osFS) MkdirAll(dir string) error { return os.MkdirAll(dir, o.dir) }
 
 func (osFS) ReadDir(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
@@ -31,8 +49,8 @@ func (osFS) ReadDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-func (osFS) Create(path string, size int64) (File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+func (o osFS) Create(path string, size int64) (File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, o.file)
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +92,8 @@ func (osFS) SyncDir(dir string) error {
 
 // Lock uses flock, which locks an open file description: a second Lock of
 // the same path fails even inside one process.
-func (osFS) Lock(path string) (io.Closer, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func (o osFS) Lock(path string) (io.Closer, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, o.file)
 	if err != nil {
 		return nil, err
 	}
