@@ -17,7 +17,14 @@ var readOnly = vfs.ReadOnly
 // lockDir locks dir for a tool: shared (read-only tools) or exclusive
 // (Repair, like a Log). A lock held elsewhere is an error matching
 // vfs.ErrLocked (mmaplog.ErrLocked).
+//
+// A path that is not a directory holding at least one segment or index
+// file is ErrNoLog, checked before the lock is taken (so that no LOCK is
+// created where there is no log).
 func lockDir(fs vfs.FS, dir string, exclusive bool) (io.Closer, error) {
+	if err := holdsLog(fs, dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, format.LockName)
 	if !exclusive {
 		return fs.Lock(path)
@@ -33,4 +40,22 @@ func lockDir(fs vfs.FS, dir string, exclusive bool) (io.Closer, error) {
 		return nil, fmt.Errorf("recovery: lock %s: %w", dir, err)
 	}
 	return l, nil
+}
+
+// ErrNoLog: the path given to Verify, Repair or Walk is not a directory
+// holding a log (no segment or index file): it may be missing, a file,
+// empty or another program's directory. Open would create a new log
+// there; the tools do not.
+var ErrNoLog = errors.New("recovery: no log in this directory")
+
+// holdsLog returns nil when dir lists a segment or index file.
+func holdsLog(fs vfs.FS, dir string) error {
+	list, err := listDir(fs, dir)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNoLog, dir, err)
+	}
+	if len(list.segIDs) == 0 && len(list.orphan) == 0 {
+		return fmt.Errorf("%w: %s", ErrNoLog, dir)
+	}
+	return nil
 }

@@ -275,3 +275,25 @@ func TestWalk(t *testing.T) {
 		t.Fatalf("Walk returned %v, want the callback's error", err)
 	}
 }
+
+// TestNoLog: the tools refuse a path that holds no log, and create
+// nothing there.
+func TestNoLog(t *testing.T) {
+	empty := t.TempDir()
+	file := filepath.Join(t.TempDir(), "f")
+	must(t, os.WriteFile(file, []byte("x"), 0o600))
+	for _, dir := range []string{empty, file, filepath.Join(empty, "missing")} {
+		if _, err := recovery.Verify(dir); !errors.Is(err, recovery.ErrNoLog) {
+			t.Errorf("Verify(%s): %v, want ErrNoLog", dir, err)
+		}
+		if _, err := recovery.Repair(dir); !errors.Is(err, recovery.ErrNoLog) {
+			t.Errorf("Repair(%s): %v, want ErrNoLog", dir, err)
+		}
+		if err := recovery.Walk(dir, func(recovery.WalkItem) error { return nil }); !errors.Is(err, recovery.ErrNoLog) {
+			t.Errorf("Walk(%s): %v, want ErrNoLog", dir, err)
+		}
+	}
+	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+		t.Fatalf("the tools created %v in an empty directory", ents)
+	}
+}
