@@ -28,7 +28,7 @@ func main() {
 	flag.Parse()
 	var err error
 	if *dir != "" {
-		err = os.MkdirAll(*dir, 0o755)
+		err = os.MkdirAll(*dir, 0o700)
 	} else if *dir, err = os.MkdirTemp("", "raftlog-cluster-"); err == nil {
 		defer func() { _ = os.RemoveAll(*dir) }()
 	}
@@ -46,7 +46,7 @@ const timeout = 30 * time.Second
 
 // run is the whole example; out receives its report.
 func run(dir string, keys int, out io.Writer) (err error) {
-	logFile, err := os.OpenFile(filepath.Join(dir, "raft.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(dir, "raft.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func run(dir string, keys int, out io.Writer) (err error) {
 	var servers []raft.Server
 	for i := range nodes {
 		n := &node{id: raft.ServerID(fmt.Sprintf("node%d", i+1)), dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1))}
-		if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		if err := os.MkdirAll(n.dir, 0o700); err != nil {
 			return err
 		}
 		if err := n.start(book, logFile); err != nil {
