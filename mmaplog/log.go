@@ -108,6 +108,7 @@ func (l *Log) load() error {
 			startPos: os.Header.StartPos, base: os.Base, count: os.Count,
 			end: os.End, stateOff: os.StateOff,
 		}
+		s.slots.unchecked = os.SlotsUnchecked
 		s.pubEnd = s.end
 		l.segs = append(l.segs, s)
 	}

@@ -42,7 +42,10 @@ func (l *Log) readEntry(i uint64, withPayload bool) (Entry, error) {
 	if slot >= uint64(s.idx.Slots()) {
 		return Entry{}, format.Corruptf(s.idx.Path(), 0, i, "slot %d beyond the index", slot)
 	}
-	off := s.idx.Slot(int(slot))
+	off, err := s.slot(int(slot))
+	if err != nil {
+		return Entry{}, err
+	}
 	r, err := format.ReadRecord(s.data, off)
 	if err != nil {
 		return Entry{}, format.Corruptf(s.path, off, i, "%v", err)

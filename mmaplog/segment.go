@@ -32,6 +32,7 @@ type segment struct {
 
 	prefaulted chan struct{} // closed when a background prefault ends; nil if none
 	small      bool          // mapped with small pages (see vfs.Prefaulter)
+	slots      slotCheck     // a sealed index's slots, proven on first use
 }
 
 // globalEnd is the global position of the segment's end.

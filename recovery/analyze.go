@@ -32,6 +32,11 @@ type SegmentState struct {
 	RebuildIndex bool
 	// Checkpoint: the last record is a State record (a clean close).
 	Checkpoint bool
+	// SlotsUnchecked: the index was trusted on its header; its slots must
+	// be checked against the seal's checksum (index.File.SlotsProven)
+	// before the first lookup, and rebuilt with SegmentSlots when they
+	// fail it.
+	SlotsUnchecked bool
 }
 
 // Torn describes a torn tail that recovery cut off.
@@ -413,9 +418,17 @@ func trustIndex(st *SegmentState, seg segmentFile, limit int64, last bool) bool 
 	h, err := seg.Index.Header()
 	if err != nil || !h.Complete || h.SegmentID != seg.ID || h.ValidEnd < format.SegmentHeaderSize ||
 		h.ValidEnd > limit || h.Count > uint64(seg.Index.Slots()) || (h.Count > 0) != (h.Base > 0) ||
-		h.StateOff < format.SegmentHeaderSize || h.StateOff >= h.ValidEnd || !seg.Index.SlotsProven(h) {
+		h.StateOff < format.SegmentHeaderSize || h.StateOff >= h.ValidEnd {
 		return false
 	}
+	// The slots are proven by their checksum before they are used: here
+	// for the last segment (its index is written on), and by the reader's
+	// first lookup for the others (SlotsUnchecked), so that opening a big
+	// log does not read every index.
+	if last && !seg.Index.SlotsProven(h) {
+		return false
+	}
+	st.SlotsUnchecked = !last
 	r, err := format.ReadRecord(seg.Data[:h.ValidEnd], h.StateOff)
 	if err != nil || r.Type != format.TypeState {
 		return false

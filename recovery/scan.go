@@ -1,14 +1,11 @@
 package recovery
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/raftstate"
 )
-
-var le = binary.LittleEndian
 
 // scan is the result of reading one segment's records in order.
 type scan struct {
@@ -159,4 +156,27 @@ func resync(data []byte, from, limit int64, startPos uint64) evidence {
 		ev.durable = max(ev.durable, r.Durable)
 	})
 	return ev
+}
+
+// SegmentSlots rebuilds the index slots of a segment whose records end at
+// limit (record offset / 8 per live entry, from the first), by replaying
+// its records: for a sealed index whose slots fail their checksum.
+func SegmentSlots(path string, data []byte, limit int64) ([]uint32, error) {
+	_, seed, err := format.ReadSegmentHeader(data)
+	if err != nil {
+		return nil, format.Corruptf(path, 0, 0, "%v", err)
+	}
+	var slots []uint32
+	err = guardFault(func() error {
+		sc, err := scanSegment(path, data, seed, limit, true)
+		if err != nil {
+			return err
+		}
+		if sc.end != limit {
+			return format.Corruptf(path, sc.end, 0, "records stop at %d (%v) inside a sealed segment that ends at %d", sc.end, sc.stop, limit)
+		}
+		slots = sc.slots
+		return nil
+	})
+	return slots, err
 }

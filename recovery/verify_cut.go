@@ -58,9 +58,16 @@ func (c *checker) conclude() {
 }
 
 // rebuilds reports whether Open rebuilds an index.
+// rebuilds reports whether Open, or the first lookup in a sealed
+// segment, rebuilds an index.
 func (c *checker) rebuilds() bool {
 	for _, st := range c.res.Segments {
 		if st.RebuildIndex {
+			return true
+		}
+	}
+	for _, sr := range c.rep.Segments {
+		if sr.Index == IndexRebuild {
 			return true
 		}
 	}

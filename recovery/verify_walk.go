@@ -275,6 +275,11 @@ func (c *checker) checkIndex(i, n int) IndexStatus {
 	if err != nil {
 		return IndexRebuild // unreachable: analyze trusted it
 	}
+	if !seg.Index.SlotsProven(h) {
+		// A torn or stale seal: the slots fail their checksum, so the
+		// first lookup rebuilds them (the last segment's, Open does).
+		return IndexRebuild
+	}
 	x := seg.Index
 	bad := func(off int64, idx uint64, f string, args ...any) IndexStatus {
 		c.problem(ProblemIndex, x.Path(), off, idx, f, args...)
