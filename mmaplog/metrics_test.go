@@ -10,7 +10,6 @@ import (
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
-
 // TestStatsDistributions checks the counts and sums of the pipeline's
 // distributions against what a run of appends, syncs, rotations and a
 // purge must have done.
