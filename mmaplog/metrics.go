@@ -11,8 +11,8 @@ import (
 // Distribution summarizes the observations of one kind recorded since
 // Open: durations (Latency) or sizes (Sizes). Percentiles come from a
 // log-linear histogram with 16 buckets per power of two: a reported
-// percentile is at most 1/16 (6.25 %) above the true one, never below it,
-// and never above Max. Counts and sizes below 16 are exact.
+// percentile is at most 1/16 (6.25 %) above the true one (nearest rank),
+// never below it, and never above Max. Sizes below 16 are exact.
 //
 // Figures are cumulative since Open. For a recent window, subtract two
 // snapshots' Buckets (which is what a Prometheus rate() over the

@@ -144,8 +144,11 @@ type Stats struct {
 	// Distributions since Open (see Distribution: count, p50, p90, p99,
 	// max, and buckets for exporters). A group is one group commit: the
 	// sync that serves every Flush and Sync call handed to the flusher
-	// while the previous group was syncing. Recording them takes no
-	// allocation and no lock, and no clock reading per entry.
+	// while the previous group was syncing. Recording takes no
+	// allocation, no lock of its own and no clock reading per entry
+	// (atomic counters in fixed-size histograms, about 52 KiB per Log);
+	// reading them in Stats costs a few microseconds and nine small
+	// allocations (the Buckets).
 
 	// GroupWait, per group: how long its first Flush or Sync call waited
 	// for the previous group to finish its sync and callbacks (0 when
@@ -157,7 +160,7 @@ type Stats struct {
 	QueueWait Latency
 	// SyncDuration, per group: the sync itself, msync of the written
 	// ranges (and of sealed index files after a rotation), without the
-	// directory fsync. Count equals Syncs.
+	// directory fsync. Its Count is Syncs.
 	SyncDuration Latency
 	// DirSyncDuration, per directory fsync: in a group's sync after a
 	// segment file was created, and by the background remover after each
