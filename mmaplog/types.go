@@ -147,7 +147,7 @@ type Stats struct {
 	// while the previous group was syncing. Recording takes no
 	// allocation, no lock of its own and no clock reading per entry
 	// (atomic counters in fixed-size histograms, about 52 KiB per Log);
-	// reading them in Stats costs a few microseconds and nine small
+	// reading them in Stats costs tens of microseconds and a few small
 	// allocations (the Buckets).
 
 	// GroupWait, per group: how long its first Flush or Sync call waited
