@@ -32,6 +32,8 @@ type work struct {
 	pos     uint64     // global position the batch makes durable
 	cbs     []func(error)
 	flushes int
+	opened  time.Time // when the first Flush or Sync call joined (metrics)
+	appends uint64    // Log.appends at the last hand-off (metrics)
 }
 
 func (w *work) empty() bool {
@@ -44,7 +46,7 @@ func (w *work) reset() {
 	clear(w.removes)
 	clear(w.cbs)
 	w.ranges, w.seals, w.removes, w.cbs = w.ranges[:0], w.seals[:0], w.removes[:0], w.cbs[:0]
-	w.dir, w.flushes = false, 0
+	w.dir, w.flushes, w.opened = false, 0, time.Time{}
 }
 
 // addRange appends [lo, hi) of seg, merging with the previous range.
@@ -68,6 +70,7 @@ func (w *work) merge(src *work) {
 	w.removes = append(w.removes, src.removes...)
 	w.dir = w.dir || src.dir
 	w.pos = max(w.pos, src.pos)
+	w.appends = max(w.appends, src.appends)
 	src.reset()
 }
 
@@ -144,8 +147,10 @@ func (f *flusher) run() {
 					cb(err)
 				}
 			}
+			f.l.met.calledBack(err, len(w.cbs))
 			w.reset()
 		}
+		w.opened = time.Time{} // an empty batch is no group
 		f.syncMu.Unlock()
 		if quit {
 			return
@@ -165,6 +170,7 @@ func (f *flusher) sync(w *work) error {
 		return *p
 	}
 	start := time.Now()
+	l.met.begin(w, start)
 	err := f.syncData(w)
 	if err != nil {
 		f.keepRemovals(w)
@@ -193,6 +199,7 @@ func (f *flusher) syncData(w *work) (err error) {
 			return err
 		}
 	}
+	f.l.met.msynced()
 	// The directory before the seals: a complete index vouches for its
 	// segment, so the names of the files holding that data (renamed at
 	// rotation) must be durable first.
@@ -200,6 +207,7 @@ func (f *flusher) syncData(w *work) (err error) {
 		if err := f.l.fs.SyncDir(f.l.dir); err != nil {
 			return err
 		}
+		f.l.met.dirSynced()
 	}
 	for _, s := range w.seals {
 		// Everything up to w.pos is durable now: for a segment sealed at
@@ -210,6 +218,7 @@ func (f *flusher) syncData(w *work) (err error) {
 			return err
 		}
 	}
+	f.l.met.synced(f.l, w)
 	return nil
 }
 
@@ -228,8 +237,12 @@ func (l *Log) handOff() {
 	l.todo.addRange(s, l.handed, s.end)
 	l.handed = s.end
 	l.todo.pos = s.globalEnd()
+	l.todo.appends = l.appends.Load()
 	f := &l.fl
 	f.mu.Lock()
+	if f.pending.opened.IsZero() {
+		f.pending.opened = time.Now()
+	}
 	f.pending.merge(&l.todo)
 	f.pending.flushes++
 	f.mu.Unlock()
@@ -319,6 +332,7 @@ func (l *Log) Sync() error {
 		if p := l.failure.Load(); p != nil {
 			err = *p
 		}
+		f.inline.opened = time.Time{}
 	} else {
 		err = f.sync(&f.inline)
 		f.inline.reset()

@@ -61,6 +61,7 @@ type Log struct {
 	appends atomic.Uint64
 	fl      flusher
 	rm      remover
+	met     metrics // distributions for Stats (metrics.go)
 }
 
 // Open opens (creating if needed) the log in dir, recovers it and starts

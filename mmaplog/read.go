@@ -143,6 +143,7 @@ func (l *Log) Stats() Stats {
 	if p := l.failure.Load(); p != nil {
 		st.Failed = *p
 	}
+	l.met.fill(&st)
 	return st
 }
 

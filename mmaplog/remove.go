@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/raftlog/raftlog/internal/format"
 )
@@ -90,6 +91,7 @@ func (r *remover) remove(segs []*segment) error {
 		s.gone = true
 	}
 	l.mu.Unlock()
+	start := time.Now()
 	var err error
 	for _, s := range segs {
 		if cerr := s.close(); cerr != nil {
@@ -108,7 +110,9 @@ func (r *remover) remove(segs []*segment) error {
 		// crash keeps of these removals is a prefix, never a gap (file
 		// systems need not persist unlinks in order).
 		if err == nil {
+			t := time.Now()
 			err = l.fs.SyncDir(l.dir)
+			l.met.removedOne(t, err)
 		}
 		if err == nil {
 			l.mu.Lock()
@@ -116,5 +120,6 @@ func (r *remover) remove(segs []*segment) error {
 			l.mu.Unlock()
 		}
 	}
+	l.met.removedAll(start, err)
 	return err
 }

@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
@@ -131,6 +132,7 @@ func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
 // cur, sized to hold a record of need bytes. The old segment's index is
 // sealed by the flusher once the old segment's bytes are durable.
 func (l *Log) rotate(need int64, cur *raftstate.State) error {
+	start := time.Now()
 	old := l.open
 	size := max(l.opts.SegmentSize, segmentSizeFor(cur, need))
 	b, err := l.takeBlank(size)
@@ -151,6 +153,7 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 			old.pubEnd = old.end
 			l.segs = append(l.segs, s)
 			l.mu.Unlock()
+			l.met.rotated(start)
 			return nil
 		}
 		b.discard(l.fs)

@@ -4,27 +4,39 @@
 // node, stops a follower, writes more, restarts the follower and shows it
 // catching up.
 //
-//	go run ./examples/cluster [-dir DIR] [-keys N]
+//	go run ./examples/cluster [-dir DIR] [-keys N] [-metrics ADDR]
 //
 // With -dir the data stays in DIR (raft's own log is in DIR/raft.log), and
-// running again with the same -dir starts from the stored state.
+// running again with the same -dir starts from the stored state. With
+// -metrics the nodes' raftlog metrics (package raftlogprom, labelled
+// node="node1" ...) are served at http://ADDR/metrics, and after its last
+// step the example keeps the cluster up and serving until interrupted.
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func main() {
 	dir := flag.String("dir", "", "data directory (default: a temporary directory, removed at exit)")
 	keys := flag.Int("keys", 200, "keys to write in each phase")
+	metricsAddr := flag.String("metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9100) and keep running until interrupted")
 	flag.Parse()
 	var err error
 	if *dir != "" {
@@ -32,8 +44,15 @@ func main() {
 	} else if *dir, err = os.MkdirTemp("", "raftlog-cluster-"); err == nil {
 		defer func() { _ = os.RemoveAll(*dir) }()
 	}
+	var m *metrics
+	if err == nil && *metricsAddr != "" {
+		m, err = serveMetrics(*metricsAddr, os.Stdout)
+		if m != nil {
+			defer m.close()
+		}
+	}
 	if err == nil {
-		err = run(*dir, *keys, os.Stdout)
+		err = run(*dir, *keys, os.Stdout, m)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
@@ -44,8 +63,45 @@ func main() {
 // timeout bounds every wait: elections, applies, catching up.
 const timeout = 30 * time.Second
 
-// run is the whole example; out receives its report.
-func run(dir string, keys int, out io.Writer) (err error) {
+// metrics is the example's /metrics endpoint.
+type metrics struct {
+	reg *prometheus.Registry
+	srv *http.Server
+	url string
+	// hold runs when the example is done, with every node up; nil: return.
+	hold func()
+}
+
+// serveMetrics starts serving a registry, holding the Go runtime's and the
+// process's metrics plus the nodes' (registered as they start), at addr.
+func serveMetrics(addr string, out io.Writer) (*metrics, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	m := &metrics{reg: reg, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
+	go func() { _ = m.srv.Serve(ln) }()
+	url := fmt.Sprintf("http://%s/metrics", ln.Addr())
+	m.url = url
+	fmt.Fprintf(out, "metrics at %s\n", url)
+	m.hold = func() {
+		fmt.Fprintf(out, "cluster up, metrics at %s; interrupt (Ctrl-C) to stop\n", url)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		<-ctx.Done()
+	}
+	return m, nil
+}
+
+func (m *metrics) close() { _ = m.srv.Close() }
+
+// run is the whole example; out receives its report. m (may be nil)
+// receives the nodes' metrics.
+func run(dir string, keys int, out io.Writer, m *metrics) (err error) {
 	logFile, err := os.OpenFile(filepath.Join(dir, "raft.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -57,6 +113,9 @@ func run(dir string, keys int, out io.Writer) (err error) {
 	var servers []raft.Server
 	for i := range nodes {
 		n := &node{id: raft.ServerID(fmt.Sprintf("node%d", i+1)), dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1))}
+		if m != nil {
+			n.reg = m.reg
+		}
 		if err := os.MkdirAll(n.dir, 0o700); err != nil {
 			return err
 		}
@@ -150,6 +209,9 @@ func run(dir string, keys int, out io.Writer) (err error) {
 	for _, n := range nodes {
 		lo, hi := n.logRange()
 		fmt.Fprintf(out, "  %s: %d keys, log [%d, %d]\n", n.id, n.fsm.Len(), lo, hi)
+	}
+	if m != nil && m.hold != nil {
+		m.hold()
 	}
 	fmt.Fprintln(out, "ok")
 	return nil

@@ -10,9 +10,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftlog/raftlog/hashiraft"
 	"github.com/raftlog/raftlog/mmaplog"
+	"github.com/raftlog/raftlog/raftlogprom"
 )
 
 // node is one raft server: its Store (logs and stable state), snapshot
@@ -25,6 +27,11 @@ type node struct {
 	fsm   *kvFSM
 	store *hashiraft.Store
 	trans *raft.NetworkTransport
+
+	// reg, when set, receives the Store's metrics (labelled node=id)
+	// while the node runs.
+	reg     *prometheus.Registry
+	metrics *raftlogprom.Collector
 }
 
 // addrBook resolves server IDs to their current address. The example
@@ -91,6 +98,12 @@ func (n *node) start(book *addrBook, logOut io.Writer) error {
 		return errors.Join(err, trans.Close(), store.Close())
 	}
 	n.raft, n.fsm, n.store, n.trans = r, fsm, store, trans
+	if n.reg != nil {
+		n.metrics = raftlogprom.New(store, prometheus.Labels{"node": string(n.id)})
+		if err := n.reg.Register(n.metrics); err != nil {
+			return errors.Join(err, n.stop())
+		}
+	}
 	return nil
 }
 
@@ -98,6 +111,10 @@ func (n *node) start(book *addrBook, logOut io.Writer) error {
 func (n *node) stop() error {
 	if n.raft == nil {
 		return nil
+	}
+	if n.metrics != nil {
+		n.reg.Unregister(n.metrics)
+		n.metrics = nil
 	}
 	err := errors.Join(n.raft.Shutdown().Error(), n.trans.Close(), n.store.Close())
 	n.raft, n.store, n.trans = nil, nil, nil

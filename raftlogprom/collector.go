@@ -1,0 +1,144 @@
+package raftlogprom
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+// Source is what a Collector reads: *mmaplog.Log and *hashiraft.Store
+// both are one.
+type Source interface {
+	Stats() mmaplog.Stats
+}
+
+// StatsFunc adapts a function to a Source.
+type StatsFunc func() mmaplog.Stats
+
+// Stats calls f.
+func (f StatsFunc) Stats() mmaplog.Stats { return f() }
+
+const namespace = "raftlog"
+
+// latency is a histogram in seconds read from one Stats field.
+type latency struct {
+	desc *prometheus.Desc
+	get  func(*mmaplog.Stats) *mmaplog.Latency
+}
+
+// sizes is a histogram of entries or bytes read from one Stats field.
+type sizes struct {
+	desc *prometheus.Desc
+	get  func(*mmaplog.Stats) *mmaplog.Sizes
+}
+
+// scalar is a counter or gauge read from one Stats field.
+type scalar struct {
+	desc *prometheus.Desc
+	kind prometheus.ValueType
+	get  func(*mmaplog.Stats) float64
+}
+
+// Collector is a prometheus.Collector for one Log.
+type Collector struct {
+	src       Source
+	latencies []latency
+	sizes     []sizes
+	scalars   []scalar
+}
+
+// New returns a Collector that reads src at every scrape. constLabels
+// (may be nil) are put on every metric, for example {"node": "n1"} to tell
+// apart several logs in one process.
+func New(src Source, constLabels prometheus.Labels) *Collector {
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, nil, constLabels)
+	}
+	c := &Collector{src: src}
+	c.latencies = []latency{
+		{d("flush_group_wait_seconds", "Per group commit: time its first Flush or Sync call waited for the previous group to finish syncing and running callbacks."),
+			func(s *mmaplog.Stats) *mmaplog.Latency { return &s.GroupWait }},
+		{d("flush_queue_wait_seconds", "Per group commit: time from being ready (the flusher free) to its sync starting."),
+			func(s *mmaplog.Stats) *mmaplog.Latency { return &s.QueueWait }},
+		{d("sync_duration_seconds", "Per group commit: the msync of the written ranges and sealed index files, without the directory fsync."),
+			func(s *mmaplog.Stats) *mmaplog.Latency { return &s.SyncDuration }},
+		{d("dir_sync_duration_seconds", "Per directory fsync: after a segment file was created or a purged one removed."),
+			func(s *mmaplog.Stats) *mmaplog.Latency { return &s.DirSyncDuration }},
+		{d("flush_callback_delay_seconds", "Per group commit with Flush callbacks: time from the end of its sync until its last callback returned."),
+			func(s *mmaplog.Stats) *mmaplog.Latency { return &s.CallbackDelay }},
+		{d("segment_rotation_stall_seconds", "Per segment rotation: time the writer was stalled; the count is the number of rotations."),
+			func(s *mmaplog.Stats) *mmaplog.Latency { return &s.RotationStall }},
+		{d("purge_removal_duration_seconds", "Per group commit that deleted purged segments: time the removal took."),
+			func(s *mmaplog.Stats) *mmaplog.Latency { return &s.RemovalDuration }},
+	}
+	c.sizes = []sizes{
+		{d("flush_group_entries", "Per group commit: entries appended since the previous group."),
+			func(s *mmaplog.Stats) *mmaplog.Sizes { return &s.GroupEntries }},
+		{d("flush_group_bytes", "Per group commit: bytes of records made durable."),
+			func(s *mmaplog.Stats) *mmaplog.Sizes { return &s.GroupBytes }},
+	}
+	counter, gauge := prometheus.CounterValue, prometheus.GaugeValue
+	c.scalars = []scalar{
+		{d("appended_entries_total", "Entries appended."), counter, func(s *mmaplog.Stats) float64 { return float64(s.Appends) }},
+		{d("flushes_total", "Flush and Sync calls handed to the flusher."), counter, func(s *mmaplog.Stats) float64 { return float64(s.Flushes) }},
+		{d("syncs_total", "Group syncs performed."), counter, func(s *mmaplog.Stats) float64 { return float64(s.Syncs) }},
+		{d("slow_syncs_total", "Group syncs slower than Options.SlowSync (default 1 s), logged or not."), counter, func(s *mmaplog.Stats) float64 { return float64(s.SlowSyncs) }},
+		{d("purged_segments_removed_total", "Purged segment files removed (each with its index file)."), counter, func(s *mmaplog.Stats) float64 { return float64(s.RemovedSegments) }},
+		{d("segments", "Segment files on disk, including purged ones awaiting deletion."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.Segments) }},
+		{d("segments_pending_removal", "Purged segment files awaiting deletion after the next flush."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.PendingRemovals) }},
+		{d("segment_used_bytes", "Bytes of records written in all segments."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.BytesUsed) }},
+		{d("segment_allocated_bytes", "Bytes preallocated for all segment files."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.BytesAllocated) }},
+		{d("index_allocated_bytes", "Bytes preallocated for all index files."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.IndexBytes) }},
+		{d("entries", "Live entries (last index - first index + 1)."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.Entries) }},
+		{d("first_index", "First live log index, 0 when the log is empty."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.FirstIndex) }},
+		{d("last_index", "Last live log index, 0 when the log is empty."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.LastIndex) }},
+		{d("failed", "1 when the log has failed (a sync or write error; reopen to recover), else 0."), gauge, func(s *mmaplog.Stats) float64 {
+			if s.Failed != nil {
+				return 1
+			}
+			return 0
+		}},
+	}
+	return c
+}
+
+// Describe sends the descriptors of every metric c exports.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range c.latencies {
+		ch <- m.desc
+	}
+	for _, m := range c.sizes {
+		ch <- m.desc
+	}
+	for _, m := range c.scalars {
+		ch <- m.desc
+	}
+}
+
+// Collect reads the Log's Stats once and sends every metric.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.src.Stats()
+	for _, m := range c.latencies {
+		d := m.get(&st)
+		b := make(map[float64]uint64, len(d.Buckets))
+		for _, k := range d.Buckets {
+			b[seconds(k.Le)] = k.Count
+		}
+		ch <- prometheus.MustNewConstHistogram(m.desc, d.Count, seconds(d.Sum), b)
+	}
+	for _, m := range c.sizes {
+		d := m.get(&st)
+		b := make(map[float64]uint64, len(d.Buckets))
+		for _, k := range d.Buckets {
+			b[float64(k.Le)] = k.Count
+		}
+		ch <- prometheus.MustNewConstHistogram(m.desc, d.Count, float64(d.Sum), b)
+	}
+	for _, m := range c.scalars {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.get(&st))
+	}
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
