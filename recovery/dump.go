@@ -40,46 +40,11 @@ func DumpSegment(w io.Writer, path string, data []byte) error {
 			}
 			return err
 		}
-		if _, err := fmt.Fprintf(w, "  R-%05d [%d, %d) %s\n", n, off, off+r.Size, Describe(r)); err != nil {
+		if _, err := fmt.Fprintf(w, "  R-%05d [%d, %d) %s\n", n, off, off+r.Size, decodeRecord(r)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// Describe formats one record's content for dumps.
-func Describe(r format.Record) string {
-	switch r.Type {
-	case format.TypeEntry:
-		if id, err := format.EntryID(r.Body); err == nil {
-			return fmt.Sprintf("Entry(%v, %d bytes)", id, len(r.Body)-format.EntryHeadSize)
-		}
-	case format.TypeState:
-		if st, err := format.State(r.Body); err == nil {
-			return "State(" + DescribeState(&st) + ")"
-		}
-	case format.TypeVote:
-		if v, err := format.Vote(r.Body); err == nil {
-			return fmt.Sprintf("Vote(%v)", v)
-		}
-	case format.TypeCommit:
-		if id, err := format.LogID(r.Body); err == nil {
-			return fmt.Sprintf("Commit(%v)", id)
-		}
-	case format.TypePurge:
-		if id, err := format.LogID(r.Body); err == nil {
-			return fmt.Sprintf("Purge(%v)", id)
-		}
-	case format.TypeTruncate:
-		if first, last, err := format.Truncate(r.Body); err == nil {
-			return fmt.Sprintf("Truncate(from: %d, last: %v)", first, last)
-		}
-	case format.TypeUserData:
-		if ud, err := format.UserData(r.Body); err == nil {
-			return fmt.Sprintf("UserData(%s)", describeUserData(ud))
-		}
-	}
-	return fmt.Sprintf("%v(malformed body of %d bytes)", r.Type, len(r.Body))
 }
 
 // DescribeState formats a state for dumps and tools.

@@ -9,14 +9,16 @@ import (
 type WalkItem struct {
 	Segment uint64 // segment ID
 	Path    string
-	Header  format.SegmentHeader // zero when the header is damaged (see Stop)
-	Offset  int64
-	Seq     int // record number within the segment, from 0
-	// Record is the record at Offset; its Body aliases a read-only
-	// mapping and is valid only during the call. Nil when the records stop
-	// at Offset.
-	Record *format.Record
-	// Stop says why the records stop at Offset: format.ErrUnwritten at the
+	// StartPos, PrevEnd and FileSize are the segment header's fields
+	// (docs/FORMAT.md); zero when the header is damaged (see Stop).
+	StartPos, PrevEnd, FileSize uint64
+	Offset                      int64
+	Seq                         int // record number within the segment, from 0
+	// Record is the record at Offset, decoded; its Payload aliases a
+	// read-only mapping and is valid only during the call. Nil when the
+	// records stop at Offset.
+	Record *Record
+	// Stop says why the records stop at Offset: ErrUnwritten at the
 	// ordinary end (zeros), or the damage found (a bad header stops the
 	// segment at offset 0).
 	Stop error
@@ -65,7 +67,7 @@ func walkSegment(s segmentFile, done, total int64, fn func(WalkItem) error) erro
 		it.Stop = err
 		return fn(it)
 	}
-	it.Header = h
+	it.StartPos, it.PrevEnd, it.FileSize = h.StartPos, h.PrevEnd, h.FileSize
 	c := format.NewChain(s.Data, format.SegmentHeaderSize, prev)
 	for n := 0; ; n++ {
 		r, off, ok := c.Next()
@@ -74,7 +76,8 @@ func walkSegment(s segmentFile, done, total int64, fn func(WalkItem) error) erro
 			it.Record, it.Stop = nil, c.Err()
 			return fn(it)
 		}
-		it.Record = &r
+		rec := decodeRecord(r)
+		it.Record = &rec
 		if err := fn(it); err != nil {
 			return err
 		}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -101,23 +100,16 @@ const (
 )
 
 func fileKind(name string) int {
-	if strings.HasSuffix(name, format.TempSuffix) {
+	switch recovery.ClassifyName(name) {
+	case recovery.FileTemp:
 		return kindTemp // Open deletes every *.tmp file
-	}
-	if _, ok := format.ParseSegmentName(name); ok {
+	case recovery.FileSegment:
 		return kindSegment
-	}
-	if num, ok := strings.CutSuffix(name, format.IndexSuffix); ok {
-		if _, ok := format.ParseSegmentName(num + format.SegmentSuffix); ok {
-			return kindIndex
-		}
-	}
-	if seg, _, ok := strings.Cut(name, recovery.BrokenSuffix); ok {
-		if _, ok := format.ParseSegmentName(seg); ok {
-			return kindBroken
-		}
-	}
-	if name == format.LockName {
+	case recovery.FileIndex:
+		return kindIndex
+	case recovery.FileBroken:
+		return kindBroken
+	case recovery.FileLock:
 		return kindLock
 	}
 	return kindOther

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -97,7 +96,7 @@ func (d *dumper) item(it recovery.WalkItem) error {
 	case it.Record == nil && it.Offset == 0:
 		_, err = fmt.Fprintf(d.w, "segment %d %s: %v\n", it.Segment, base(it.Path), it.Stop)
 	case it.Record == nil && !d.filter:
-		if errors.Is(it.Stop, format.ErrUnwritten) {
+		if errors.Is(it.Stop, recovery.ErrUnwritten) {
 			_, err = fmt.Fprintf(d.w, "  end at %d\n", it.Offset)
 		} else {
 			_, err = fmt.Fprintf(d.w, "  stop at %d: %v\n", it.Offset, it.Stop)
@@ -105,8 +104,7 @@ func (d *dumper) item(it recovery.WalkItem) error {
 	case it.Record == nil:
 	default:
 		if it.Seq == 0 && !d.filter {
-			h := it.Header
-			if _, err = fmt.Fprintf(d.w, "segment %d %s start=%d prevEnd=%d size=%d\n", h.ID, base(it.Path), h.StartPos, h.PrevEnd, h.FileSize); err != nil {
+			if _, err = fmt.Fprintf(d.w, "segment %d %s start=%d prevEnd=%d size=%d\n", it.Segment, base(it.Path), it.StartPos, it.PrevEnd, it.FileSize); err != nil {
 				return err
 			}
 		}
@@ -115,9 +113,9 @@ func (d *dumper) item(it recovery.WalkItem) error {
 			return nil
 		}
 		if d.filter {
-			_, err = fmt.Fprintf(d.w, "%s [%d, %d) %s\n", base(it.Path), it.Offset, it.Offset+r.Size, recovery.Describe(*r))
+			_, err = fmt.Fprintf(d.w, "%s [%d, %d) %s\n", base(it.Path), it.Offset, it.Offset+r.Size, r)
 		} else {
-			_, err = fmt.Fprintf(d.w, "  R-%05d [%d, %d) %s\n", it.Seq, it.Offset, it.Offset+r.Size, recovery.Describe(*r))
+			_, err = fmt.Fprintf(d.w, "  R-%05d [%d, %d) %s\n", it.Seq, it.Offset, it.Offset+r.Size, r)
 		}
 	}
 	return err
@@ -125,14 +123,11 @@ func (d *dumper) item(it recovery.WalkItem) error {
 
 // wanted reports whether r is an entry in the -from/-to range, and keeps
 // count of the entries seen and wanted.
-func (d *dumper) wanted(r *format.Record) bool {
-	if r.Type != format.TypeEntry {
+func (d *dumper) wanted(r *recovery.Record) bool {
+	if r.Kind != recovery.KindEntry || r.Err != nil {
 		return false
 	}
-	id, err := format.EntryID(r.Body)
-	if err != nil {
-		return false
-	}
+	id := r.Entry
 	if !d.seen || id.Index < d.min {
 		d.min = id.Index
 	}
@@ -153,7 +148,7 @@ func (d *dumper) jsonItem(it recovery.WalkItem) error {
 			return nil
 		}
 		return writeJSON(d.w, jsonStop{Segment: it.Segment, File: base(it.Path), Offset: it.Offset,
-			End: errors.Is(it.Stop, format.ErrUnwritten), Stop: fmt.Sprint(it.Stop)})
+			End: errors.Is(it.Stop, recovery.ErrUnwritten), Stop: fmt.Sprint(it.Stop)})
 	}
 	r := it.Record
 	if d.filter && !d.wanted(r) {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -142,7 +141,7 @@ func keepModes(dir string, rr *recovery.RepairReport) error {
 		}
 	}
 	if rr.Created != "" { // first: a *.broken file below may be modeled on it
-		like(rr.Created, filepath.Join(dir, format.LockName))
+		like(rr.Created, filepath.Join(dir, recovery.LockName))
 	}
 	for _, b := range rr.Broken {
 		if seg, _, ok := strings.Cut(filepath.Base(b), recovery.BrokenSuffix); ok {

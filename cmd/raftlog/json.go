@@ -4,8 +4,7 @@ import (
 	"encoding/json"
 	"io"
 
-	"github.com/raftlog/raftlog/internal/format"
-	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -61,55 +60,40 @@ type jsonStop struct {
 	Stop    string `json:"stop"` // why the records stop
 }
 
-func logID(id raftstate.LogID) *jsonLogID { return &jsonLogID{Term: id.Term, Index: id.Index} }
+func logID(id mmaplog.LogID) *jsonLogID { return &jsonLogID{Term: id.Term, Index: id.Index} }
 
-func vote(v raftstate.Vote) *jsonVote {
+func vote(v mmaplog.Vote) *jsonVote {
 	return &jsonVote{Term: v.Term, NodeID: v.NodeID, Committed: v.Committed}
 }
 
 func jsonRecordOf(it recovery.WalkItem) jsonRecord {
 	r := it.Record
 	j := jsonRecord{Segment: it.Segment, File: base(it.Path), Offset: it.Offset, Size: r.Size,
-		Type: r.Type.String(), Durable: r.Durable, CRC: r.CRC}
-	var err error
-	switch r.Type {
-	case format.TypeEntry:
-		var id raftstate.LogID
-		if id, err = format.EntryID(r.Body); err == nil {
-			j.Term, j.Index = &id.Term, &id.Index
-			j.Payload = append([]byte{}, r.Body[format.EntryHeadSize:]...)
-		}
-	case format.TypeVote:
-		var v raftstate.Vote
-		if v, err = format.Vote(r.Body); err == nil {
-			j.Vote = vote(v)
-		}
-	case format.TypeCommit, format.TypePurge:
-		var id raftstate.LogID
-		if id, err = format.LogID(r.Body); err == nil {
-			j.ID = logID(id)
-		}
-	case format.TypeTruncate:
-		var first uint64
-		var last raftstate.LogID
-		if first, last, err = format.Truncate(r.Body); err == nil {
-			j.First, j.Last = &first, logID(last)
-		}
-	case format.TypeUserData:
-		var ud []byte
-		if ud, err = format.UserData(r.Body); err == nil {
-			ud = append([]byte(nil), ud...)
-			j.UserData = &ud
-		}
-	case format.TypeState:
-		var st raftstate.State
-		if st, err = format.State(r.Body); err == nil {
-			j.State = &jsonState{Vote: *vote(st.Vote), Last: *logID(st.Last), Committed: *logID(st.Committed),
-				Purged: *logID(st.Purged), UserData: st.UserData}
-		}
+		Type: string(r.Kind), Durable: r.Durable, CRC: r.CRC}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+		return j
 	}
-	if err != nil {
-		j.Error = err.Error()
+	switch r.Kind {
+	case recovery.KindEntry:
+		j.Term, j.Index = &r.Entry.Term, &r.Entry.Index
+		j.Payload = append([]byte{}, r.Payload...)
+	case recovery.KindVote:
+		j.Vote = vote(r.Vote)
+	case recovery.KindCommit, recovery.KindPurge:
+		j.ID = logID(r.ID)
+	case recovery.KindTruncate:
+		j.First, j.Last = &r.First, logID(r.Last)
+	case recovery.KindUserData:
+		var ud []byte
+		if !r.Cleared {
+			ud = append([]byte{}, r.Payload...)
+		}
+		j.UserData = &ud
+	case recovery.KindState:
+		st := r.State
+		j.State = &jsonState{Vote: *vote(st.Vote), Last: *logID(st.Last), Committed: *logID(st.Committed),
+			Purged: *logID(st.Purged), UserData: st.UserData}
 	}
 	return j
 }

@@ -8,9 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/raftlog/raftlog/recovery"
 	"golang.org/x/sys/unix"
-
-	"github.com/raftlog/raftlog/internal/format"
 )
 
 // migratingSuffix names the directory a migration builds the log in,
@@ -116,7 +115,7 @@ func (d *dest) clearLeftover() (bool, error) {
 			return false, fmt.Errorf("%s holds %s, which raftlog migrate does not make: move the directory away", d.tmp, e.Name())
 		}
 	}
-	if f, err := os.OpenFile(filepath.Join(d.tmp, format.LockName), os.O_RDWR, 0); err == nil {
+	if f, err := os.OpenFile(filepath.Join(d.tmp, recovery.LockName), os.O_RDWR, 0); err == nil {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		_ = f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
