@@ -31,17 +31,21 @@
 // Write-back failure (Options.Tmpfs): the image lives on a private tmpfs
 // sized to the image, and the whole image is allocated (fallocate) after
 // formatting, so that every block the file system owns has memory behind
-// it. FailWrites then punches holes in the image exactly under the
-// unwritten extents (FIEMAP_EXTENT_UNWRITTEN: preallocated, never-written
-// blocks, which read as zeros whatever the disk holds, so nothing stored
-// is lost) of the given files, and fills the tmpfs. From then on, a write
-// of those blocks fails in the loop device (the tmpfs has no page for the
-// hole), ext4 reports EIO/ENOSPC to msync/fsync, marks the pages clean and
-// keeps their bytes in the page cache: the Linux fsyncgate behaviour. All
-// other blocks (metadata, the journal, data already written) keep working,
-// so the file system stays mounted read-write. Heal deletes the tmpfs
-// filler: later writes succeed again, while the pages that failed stay
-// clean in the cache and never reach the disk unless written again.
+// it. FailWrites then punches holes in the image under every block of the
+// given files (found with FIEMAP), keeping their contents aside, and fills
+// the tmpfs. From then on a write of those blocks fails in the loop device
+// (the tmpfs has no page for the hole); ext4 reports EIO/ENOSPC to
+// msync/fsync, marks the pages clean and keeps their bytes in the page
+// cache: the Linux fsyncgate behaviour. All other blocks (metadata, the
+// journal, other files) keep working, so the file system stays mounted
+// read-write. Heal puts the kept contents back (a failed write leaves the
+// old bytes on a real disk) and deletes the tmpfs filler: later writes
+// succeed again, while the pages that failed stay clean in the cache and
+// never reach the disk unless written again. FailWrites covers whole
+// files because the loop driver reports a write that starts in a block
+// with memory behind it and runs into a hole as a success, dropping its
+// tail (seen on Linux 6.18): a failing range must start where a write
+// into it can start.
 //
 // Power loss: PowerLoss copies the image while no write is in flight
 // (/sys/block/loopN/stat: the completed-write and discard counters are the

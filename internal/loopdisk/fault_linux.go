@@ -57,32 +57,71 @@ func (d *Disk) Unfill() {
 	d.filler = ""
 }
 
-// FailWrites makes the write-back of every unwritten block of the given
-// files (preallocated with fallocate and never written back, whether or
-// not the page cache holds dirty pages for it) fail from now on, until
-// Heal, and returns how many bytes that covers. Blocks written back
-// before (everything an fsync or msync returned nil for) keep working. It
-// needs Options.Tmpfs. See the package documentation.
+// FailWrites makes every write to the blocks the given files have now fail
+// (EIO/ENOSPC for msync and fsync) until Heal, and returns how many bytes
+// that covers. A write that fails on a real disk leaves the old bytes in
+// place: FailWrites keeps the blocks' current contents aside and Heal puts
+// them back. Blocks allocated later (new files, growth) are not affected.
+// Files must not have delayed allocations (written but never synced
+// data outside preallocated space). It needs Options.Tmpfs. See the
+// package documentation.
+//
+// Whole files fail, not parts: the loop driver completes a write that runs
+// from a block with memory behind it into a hole as a success, silently
+// dropping the rest (a short write), so a failing range must begin where
+// any write into it can begin.
 func (d *Disk) FailWrites(paths ...string) int64 {
 	d.tb.Helper()
 	if d.tmpfs == "" {
 		d.tb.Fatal("loopdisk: FailWrites needs Options.Tmpfs")
 	}
+	img, err := os.OpenFile(d.image, os.O_RDWR, 0)
+	if err != nil {
+		d.tb.Fatalf("loopdisk: %v", err)
+	}
+	defer img.Close()
 	var total int64
 	for _, p := range paths {
-		exts, err := unwrittenExtents(p)
+		exts, err := extents(p)
 		if err != nil {
 			d.tb.Fatalf("loopdisk: %v", err)
 		}
 		for _, e := range exts {
-			if err := punch(d.image, int64(e.physical), int64(e.length)); err != nil {
+			if err := d.save(img, int64(e.physical), int64(e.length)); err != nil {
 				d.tb.Fatalf("loopdisk: %s: %v", p, err)
+			}
+			if err := unix.Fallocate(int(img.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(e.physical), int64(e.length)); err != nil {
+				d.tb.Fatalf("loopdisk: punch %s under %s: %v", d.image, p, err)
 			}
 			total += int64(e.length)
 		}
 	}
 	d.fillTmpfs()
 	return total
+}
+
+// savedBlock is a block's contents kept by FailWrites for Heal.
+type savedBlock struct {
+	off  int64
+	data []byte
+}
+
+// save keeps the nonzero blocks of the image's [off, off+n) in d.saved
+// (a hole reads as zeros, so zero blocks need no restoring).
+func (d *Disk) save(img *os.File, off, n int64) error {
+	for end := off + n; off < end; off += blockSize {
+		b := make([]byte, min(blockSize, end-off))
+		if _, err := img.ReadAt(b, off); err != nil {
+			return err
+		}
+		for _, c := range b {
+			if c != 0 {
+				d.saved = append(d.saved, savedBlock{off, b})
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // fillTmpfs takes every free byte of the tmpfs under the image, so that a
@@ -116,14 +155,35 @@ func (d *Disk) fillTmpfs() {
 	}
 }
 
-// Heal lets writes that FailWrites made fail succeed again (the backing
-// store has room again). Pages whose write-back already failed are not
-// written again by this: the file system considers them clean.
+// Heal lets writes that FailWrites made fail succeed again, after putting
+// back the old contents of the blocks it failed. Pages whose write-back
+// failed are not written again by this: the file system considers them
+// clean, and the disk keeps the old bytes under them.
 func (d *Disk) Heal() {
 	d.tb.Helper()
 	if d.tmpFiller == "" {
 		return
 	}
+	// Free just the room the old contents need, so that nothing else can
+	// write into the holes before they are restored.
+	fi, err := os.Stat(d.tmpFiller)
+	if err != nil {
+		d.tb.Fatalf("loopdisk: %v", err)
+	}
+	if err := os.Truncate(d.tmpFiller, max(fi.Size()-int64(len(d.saved))*blockSize, 0)); err != nil {
+		d.tb.Fatalf("loopdisk: %v", err)
+	}
+	img, err := os.OpenFile(d.image, os.O_RDWR, 0)
+	if err != nil {
+		d.tb.Fatalf("loopdisk: %v", err)
+	}
+	defer img.Close()
+	for _, b := range d.saved {
+		if _, err := img.WriteAt(b.data, b.off); err != nil {
+			d.tb.Fatalf("loopdisk: Heal: restore the old contents at %d: %v (did a write race Heal?)", b.off, err)
+		}
+	}
+	d.saved = nil
 	if err := os.Remove(d.tmpFiller); err != nil {
 		d.tb.Fatalf("loopdisk: %v", err)
 	}
@@ -132,11 +192,15 @@ func (d *Disk) Heal() {
 
 // FS_IOC_FIEMAP and its flags (linux/fiemap.h).
 const (
-	fsIocFiemap       = 0xC020660B
-	fiemapExtentLast  = 0x1
-	fiemapExtentUnwr  = 0x800
-	fiemapExtentBatch = 32
+	fsIocFiemap = 0xC020660B
+	// extent flags
+	fiemapExtentLast    = 0x1
+	fiemapExtentUnknown = 0x2   // no physical address yet (delayed allocation)
+	fiemapExtentInline  = 0x200 // data inside the inode
+	fiemapExtentBatch   = 32
 )
+
+const blockSize = 4096
 
 type fiemapExtent struct {
 	logical, physical, length uint64
@@ -151,12 +215,9 @@ type fiemap struct {
 	extents                        [fiemapExtentBatch]fiemapExtent
 }
 
-// unwrittenExtents returns path's extents that are allocated but unwritten.
-// It does not write back dirty pages first (no FIEMAP_FLAG_SYNC): those
-// are to fail too. A completed fsync has converted the extents it wrote
-// (ext4 ends page write-back only after the conversion), so no extent
-// reported here holds acknowledged data.
-func unwrittenExtents(path string) ([]fiemapExtent, error) {
+// extents returns every extent of path. It does not write back dirty
+// pages first (no FIEMAP_FLAG_SYNC): their writes are to fail too.
+func extents(path string) ([]fiemapExtent, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -173,25 +234,14 @@ func unwrittenExtents(path string) ([]fiemapExtent, error) {
 			return out, nil
 		}
 		for _, e := range fm.extents[:fm.mapped] {
-			if e.flags&fiemapExtentUnwr != 0 {
-				out = append(out, e)
+			if e.flags&(fiemapExtentUnknown|fiemapExtentInline) != 0 {
+				return nil, fmt.Errorf("%s: extent at %d has no block of its own (flags %#x): sync the file first", path, e.logical, e.flags)
 			}
+			out = append(out, e)
 			if e.flags&fiemapExtentLast != 0 {
 				return out, nil
 			}
 			start = e.logical + e.length
 		}
 	}
-}
-
-func punch(path string, off, n int64) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n); err != nil {
-		return fmt.Errorf("punch %s [%d, %d): %w", path, off, off+n, err)
-	}
-	return nil
 }

@@ -40,6 +40,7 @@ type Disk struct {
 	filler string // filler file of FillTo ("" when none)
 	// tmpFiller is the tmpfs filler of FailWrites ("" when none).
 	tmpFiller string
+	saved     []savedBlock // old contents of the blocks FailWrites failed
 	mounted   bool
 }
 

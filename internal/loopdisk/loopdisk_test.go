@@ -47,13 +47,16 @@ func TestFailWritesPowerLoss(t *testing.T) {
 	before := bytes.Repeat([]byte("synced-before-"), 1000)
 	writeSync(t, filepath.Join(d.Dir, "before"), before)
 
+	// The victim holds synced bytes, then preallocated space.
 	path := filepath.Join(d.Dir, "victim")
-	f, err := os.Create(path)
+	old := bytes.Repeat([]byte("old-and-synced-"), 1000)
+	writeSync(t, path, old)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := unix.Fallocate(int(f.Fd()), 0, 0, 1<<20); err != nil {
+	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Sync(); err != nil {
@@ -63,7 +66,7 @@ func TestFailWritesPowerLoss(t *testing.T) {
 		t.Fatalf("FailWrites covered %d bytes, want the whole file (%d)", n, 1<<20)
 	}
 	lost := bytes.Repeat([]byte("never-on-disk-"), 4000)
-	if _, err := f.WriteAt(lost, 0); err != nil {
+	if _, err := f.WriteAt(lost, 4096); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Sync(); err == nil {
@@ -75,7 +78,7 @@ func TestFailWritesPowerLoss(t *testing.T) {
 		t.Fatalf("second fsync: %v (want nil: the error was reported once)", err)
 	}
 	got := make([]byte, len(lost))
-	if _, err := f.ReadAt(got, 0); err != nil || !bytes.Equal(got, lost) {
+	if _, err := f.ReadAt(got, 4096); err != nil || !bytes.Equal(got, lost) {
 		t.Fatalf("read after failed write-back: %v, cached bytes kept: %v", err, bytes.Equal(got, lost))
 	}
 	d.Heal()
@@ -95,6 +98,9 @@ func TestFailWritesPowerLoss(t *testing.T) {
 	}
 	if bytes.Contains(b, []byte("never-on-disk-")) {
 		t.Error("bytes whose write-back failed are on the disk after the power loss")
+	}
+	if !bytes.Equal(b[:4096], old[:4096]) {
+		t.Errorf("the victim's synced bytes before the failed write changed: %q", b[:32])
 	}
 }
 

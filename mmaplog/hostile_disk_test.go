@@ -1,0 +1,203 @@
+//go:build linux
+
+package mmaplog_test
+
+// Issue 10, cases 3 and 4: a real full disk and real failed write-back, on
+// an ext4 image mounted through a loop device (internal/loopdisk; skipped
+// where the machine cannot mount one, see loopdisk.RequireEnv).
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/raftlog/raftlog/internal/loopdisk"
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+// Case 4: with 64 KiB segments and a file system with room for a few
+// segment files at most, Append of entries 2..101 (2 KiB each: three
+// rotations) runs out of space at a rotation. A call that returns an error
+// has written nothing: after reopening, Last is 1. The test tries several
+// amounts of free space, from none to more than the batch needs, and at
+// least one must make the Append fail.
+func TestHostileENOSPCMidBatch(t *testing.T) {
+	d := loopdisk.Mount(t, loopdisk.Options{Size: 16 << 20})
+	opts := mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: quiet}
+	batch := run(1, 2, 101, 2000)
+	var segCost int64 // bytes one more segment and its index take
+	failures := 0
+	for _, halves := range []int64{0, 1, 2, 3, 4, 5, 12} {
+		dir := filepath.Join(d.Dir, fmt.Sprintf("log-%d", halves))
+		l, err := mmaplog.Open(dir, opts)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		mustAppend(t, l, ent(1, 1, 100))
+		mustSync(t, l)
+		if segCost == 0 {
+			segCost = allocated(t, filepath.Join(dir, segFiles(t, dir)[0])) + allocated(t, filepath.Join(dir, idxFiles(t, dir)[0]))
+		}
+		free := d.FillTo(halves * segCost / 2)
+		err = l.Append(batch...)
+		if err == nil {
+			err = l.Sync()
+		}
+		t.Logf("%d bytes free (%.1f segments): Append+Sync of 2..101: %v", free, float64(free)/float64(segCost), err)
+		if err != nil {
+			failures++
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("Append with %d bytes free: %v, want an error wrapping ENOSPC", free, err)
+			}
+		}
+		if cerr := l.Close(); err == nil && cerr != nil {
+			t.Fatalf("Close: %v", cerr)
+		}
+		d.Unfill()
+
+		l = openLog(t, dir, opts)
+		want := uint64(101)
+		if err != nil {
+			want = 1
+		}
+		if last := l.State().Last.Index; last != want {
+			t.Errorf("%d bytes free: after %v and a reopen, Last = %d, want %d (a failed call writes nothing)", free, err, last, want)
+		}
+		for i := uint64(1); i <= l.State().Last.Index; i++ {
+			if e, gerr := l.Get(i); gerr != nil || !sameEntry(e, ent1(i)) {
+				t.Errorf("%d bytes free: Get(%d) after reopen: %v %q, %v", free, i, e.ID, trim(e.Payload), gerr)
+				break
+			}
+		}
+		if err != nil && l.State().Last.Index == 1 {
+			// With room again, the same batch goes in.
+			mustAppend(t, l, batch...)
+			mustSync(t, l)
+		}
+		closeLog(t, l)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if failures == 0 {
+		t.Fatal("no Append ran out of space: the test no longer exercises ENOSPC")
+	}
+}
+
+// ent1 is entry i of case 4: entry 1 has 100 bytes, the batch 2000.
+func ent1(i uint64) mmaplog.Entry {
+	if i == 1 {
+		return ent(1, 1, 100)
+	}
+	return ent(1, i, 2000)
+}
+
+// allocated returns the bytes of disk a file takes.
+func allocated(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Blocks * 512
+}
+
+// Case 3: write-back fails (EIO/ENOSPC from msync) on a real ext4 mount;
+// the kernel marks the failed pages clean and keeps their bytes in the
+// page cache. The Log fails closed. Reopened in the same boot on the same
+// mount (the disk works again), it must call durable only what the disk
+// holds: after a power loss, Open succeeds and holds every entry that was
+// acknowledged before the failure, everything the reopened Log presented,
+// and an entry appended and synced after the reopen.
+func TestHostileWriteBackFailureReopen(t *testing.T) {
+	d := loopdisk.Mount(t, loopdisk.Options{Size: 32 << 20, Tmpfs: true})
+	dir := filepath.Join(d.Dir, "log")
+	opts := mmaplog.Options{SegmentSize: 1 << 20, Logger: quiet}
+	l, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	for i := uint64(1); i <= 100; i += 10 {
+		mustAppend(t, l, run(1, i, i+9, 100)...)
+	}
+	mustSync(t, l) // 1..100 acknowledged
+
+	n := d.FailWrites(logFiles(t, dir)...)
+	t.Logf("writes to the %d bytes of the log's files made to fail", n)
+	for i := uint64(101); i <= 2000; i += 100 {
+		mustAppend(t, l, run(1, i, i+99, 100)...)
+	}
+	err = l.Sync()
+	if err == nil {
+		t.Fatal("Sync succeeded although write-back was made to fail: the fault injection no longer works")
+	}
+	t.Logf("Sync after failed write-back: %v", err)
+	if !errors.Is(err, mmaplog.ErrFailed) {
+		t.Errorf("Sync: %v, want ErrFailed", err)
+	}
+	if err := l.Append(ent(1, 2001, 100)); !errors.Is(err, mmaplog.ErrFailed) {
+		t.Errorf("Append after a failed Sync: %v, want ErrFailed (fail closed)", err)
+	}
+	_ = l.Close()
+	d.Heal()
+
+	// Reopen in the same boot: the page cache still holds 101..2000.
+	r, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatalf("reopen after the failed write-back: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	presented := r.State().Last.Index
+	t.Logf("reopened: Last = %d", presented)
+	if presented < 100 {
+		t.Fatalf("reopened log has Last = %d: acknowledged entries 1..100 are gone", presented)
+	}
+	checkRun(t, r, "reopened", 1, presented)
+	next := presented + 1
+	mustAppend(t, r, ent(1, next, 100))
+	mustSync(t, r) // acknowledged: must survive a power loss
+
+	// Power loss while r is still open.
+	d.PowerLoss()
+	p, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open after power loss: %v (the reopened log called 1..%d durable and acknowledged %d)", err, presented, next)
+	}
+	defer p.Close()
+	if last := p.State().Last.Index; last < next {
+		t.Errorf("after power loss Last = %d, want %d (acknowledged after the reopen)", last, next)
+	}
+	checkRun(t, p, "after power loss", 1, next)
+}
+
+// checkRun checks that entries from..to of term 1 with 100-byte payloads
+// read back intact, reporting the first that does not.
+func checkRun(t *testing.T, l *mmaplog.Log, when string, from, to uint64) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if e, err := l.Get(i); err != nil || !sameEntry(e, ent(1, i, 100)) {
+			t.Errorf("%s: Get(%d) = %v %q, %v (want the acknowledged entry)", when, i, e.ID, trim(e.Payload), err)
+			return
+		}
+	}
+}
+
+// logFiles lists the regular files of the log in dir.
+func logFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if de.Type().IsRegular() {
+			out = append(out, filepath.Join(dir, de.Name()))
+		}
+	}
+	return out
+}
