@@ -104,21 +104,26 @@ func TestHostileForeignFiles(t *testing.T) {
 		edit func(t *testing.T, dir string)
 	}{
 		{"segment-and-index-from-other-log", func(t *testing.T, dir string) {
+			t.Helper()
 			copyFiles(t, logB, dir, segs[mid], idxs[mid])
 		}},
 		{"segment-from-other-log", func(t *testing.T, dir string) {
+			t.Helper()
 			copyFiles(t, logB, dir, segs[mid])
 		}},
 		{"index-from-other-log", func(t *testing.T, dir string) {
+			t.Helper()
 			copyFiles(t, logB, dir, idxs[mid])
 		}},
 		{"segment-and-index-from-other-place", func(t *testing.T, dir string) {
+			t.Helper()
 			// Segment 2's files put in the place of segment 3.
 			moveFile(t, dir, segs[mid-1], segs[mid])
 			moveFile(t, dir, idxs[mid-1], idxs[mid])
 			copyFiles(t, logA, dir, segs[mid-1], idxs[mid-1])
 		}},
 		{"segments-swapped", func(t *testing.T, dir string) {
+			t.Helper()
 			for _, names := range [][2]string{{segs[mid], segs[mid+1]}, {idxs[mid], idxs[mid+1]}} {
 				moveFile(t, dir, names[0], "swap")
 				moveFile(t, dir, names[1], names[0])
