@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,9 +35,11 @@ const hangBound = 10 * time.Second
 // these, the race behind case 1 showed up about once in 200 rounds, against
 // once in 500 to 3000 with GOMAXPROCS=2 (more threads than cores: the
 // kernel preempts a goroutine anywhere, also between the two locks of the
-// racy path).
+// racy path). Under -race on a loaded machine a round took about 12 ms,
+// so raceBudget holds some 600 rounds there (more on an idle one); set
+// RAFTLOG_HOSTILE_ROUNDS for a longer run.
 const (
-	raceBudget   = 5 * time.Second // default running time
+	raceBudget   = 8 * time.Second // default running time
 	raceLanes    = 3               // logs closed at once
 	raceWorkers  = 8               // goroutines calling the log in each lane
 	raceFlushers = 2               // of which call Flush (the rest Sync, one appends first)
@@ -94,11 +95,12 @@ func TestHostileSyncRacingClose(t *testing.T) {
 	for lane := range lanes {
 		dir := t.TempDir()
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(lane)))
 			next := uint64(1)
 			for r := lane; more(r); r += lanes {
+				// Close comes 0 to 300 µs after the callers start.
+				delay := time.Duration(r*37%300) * time.Microsecond
 				var err error
-				next, err = syncCloseRound(dir, next, time.Duration(rng.IntN(300))*time.Microsecond)
+				next, err = syncCloseRound(dir, next, delay)
 				done.Add(1)
 				if err != nil {
 					failed.Store(true)
@@ -125,9 +127,10 @@ func syncCloseRound(dir string, next uint64, delay time.Duration) (uint64, error
 		return next, fmt.Errorf("Open: %w", err)
 	}
 	var (
-		closed   atomic.Bool  // Close has returned
-		flushOK  atomic.Int64 // Flush calls that returned nil
-		cbRuns   atomic.Int64 // callbacks run
+		idx      atomic.Uint64 // next index to append
+		closed   atomic.Bool   // Close has returned
+		flushOK  atomic.Int64  // Flush calls that returned nil
+		cbRuns   atomic.Int64  // callbacks run
 		mu       sync.Mutex
 		problems []error
 		wg       sync.WaitGroup
@@ -147,6 +150,7 @@ func syncCloseRound(dir string, next uint64, delay time.Duration) (uint64, error
 			problem(fmt.Errorf("Flush callback: %w", err))
 		}
 	}
+	idx.Store(next)
 	begin := make(chan struct{})
 	for g := range raceWorkers {
 		wg.Go(func() {
@@ -156,8 +160,8 @@ func syncCloseRound(dir string, next uint64, delay time.Duration) (uint64, error
 				switch {
 				case g == 0 && n < 3:
 					// A few appends, so that some syncs have bytes to write.
-					if err = l.Append(ent(1, next, 40)); err == nil {
-						next++
+					if err = l.Append(ent(1, idx.Load(), 40)); err == nil {
+						idx.Add(1)
 					}
 				case g < raceFlushers:
 					if err = l.Flush(cb); err == nil {
@@ -186,19 +190,21 @@ func syncCloseRound(dir string, next uint64, delay time.Duration) (uint64, error
 			problem(fmt.Errorf("Close: %w", err))
 		}
 	case <-time.After(hangBound):
-		return next, fmt.Errorf("Close has not returned after %v\n%s", hangBound, stacks())
+		return idx.Load(), fmt.Errorf("Close has not returned after %v\n%s", hangBound, stacks())
 	}
 	waited := make(chan struct{})
 	go func() { wg.Wait(); close(waited) }()
 	select {
 	case <-waited:
 	case <-time.After(hangBound):
-		return next, fmt.Errorf("Close returned, but a Sync or Flush racing it has not returned %v later\n%s", hangBound, stacks())
+		return idx.Load(), fmt.Errorf("Close returned, but a Sync or Flush racing it has not returned %v later\n%s", hangBound, stacks())
 	}
 	if n, m := flushOK.Load(), cbRuns.Load(); n != m {
 		problem(fmt.Errorf("%d Flush calls returned nil but %d callbacks ran", n, m))
 	}
-	return next, errors.Join(problems...)
+	mu.Lock()
+	defer mu.Unlock()
+	return idx.Load(), errors.Join(problems...)
 }
 
 // stacks returns the stacks of the goroutines inside package mmaplog.
