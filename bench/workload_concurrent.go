@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// runConcurrent is W8: Config.Writers goroutines (each count in turn, on
+// a fresh store), each appending one entry at a time and waiting until it
+// is durable. The positions are handed out under one lock, in the order
+// the entries reach the store, as a Raft leader's clients would get them
+// through one log.
+//
+// A store with an asynchronous flush (AsyncStore) appends and requests a
+// flush under that lock and waits for its callback outside it, so that
+// entries arriving during one sync share the next (group commit in the
+// store). The others have no separate durability wait: their synced
+// Append holds the store's own lock across its fsync. For them a leader
+// loop does what hashicorp/raft's leader and etcd's raft node do: it
+// takes every entry waiting (up to raftBatch) and stores them with one
+// synced Append (group commit above the store).
+func runConcurrent(r *runner, d *Driver) ([]Result, error) {
+	var out []Result
+	for _, writers := range r.cfg.Writers {
+		st, _, closeAll, err := r.open(d, OpenOptions{})
+		if err != nil {
+			return nil, err
+		}
+		res, err := r.concurrent(st, writers)
+		if cerr := closeAll(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%d writers: %w", writers, err)
+		}
+		res.Store, res.Workload, res.EntrySize, res.Batch, res.Writers = d.Name, "W8-concurrent", r.cfg.Size, 1, writers
+		res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// appendWait appends e at the next position and returns once it is
+// durable. ch is the calling writer's own channel and cb a callback that
+// sends to it; both are made once per writer.
+type appendWait func(e Entry, ch chan error, cb func(error)) error
+
+func (r *runner) concurrent(st Store, writers int) (Result, error) {
+	var (
+		op   appendWait
+		note string
+	)
+	if as, ok := st.(AsyncStore); ok {
+		var (
+			mu   sync.Mutex
+			next uint64 = 1
+		)
+		op = func(e Entry, ch chan error, cb func(error)) error {
+			mu.Lock()
+			e.Index = next
+			err := as.AppendFlush(e, cb)
+			if err == nil {
+				next++
+			}
+			mu.Unlock()
+			if err != nil {
+				return err
+			}
+			return <-ch
+		}
+		note = "Append+Flush(callback) under one lock, wait for the callback outside it"
+	} else {
+		c := newCombiner(st)
+		defer c.close()
+		op = c.append
+		note = fmt.Sprintf("no group commit in the store: a leader loop stores the waiting entries (≤ %d) with one synced Append", raftBatch)
+	}
+
+	r.phase(fmt.Sprintf("run %d writers", writers), r.cfg.Duration)
+	var (
+		wg     sync.WaitGroup
+		start  = make(chan struct{})
+		lats   = make([]*latency, writers)
+		counts = make([]int64, writers)
+		errs   = make([]error, writers)
+		begin  time.Time
+	)
+	for w := range writers {
+		lats[w] = newLatency()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ch := make(chan error, 1)
+			cb := func(err error) { ch <- err }
+			e := Entry{Term: 1, Payload: r.payload[:r.cfg.Size]}
+			<-start
+			deadline := begin.Add(r.cfg.Duration)
+			for {
+				t0 := time.Now()
+				if t0.After(deadline) {
+					return
+				}
+				if err := op(e, ch, cb); err != nil {
+					errs[w] = fmt.Errorf("bench: writer %d: %w", w, err)
+					return
+				}
+				lats[w].record(time.Since(t0))
+				counts[w]++
+			}
+		}()
+	}
+	begin = time.Now()
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(begin)
+	lat := newLatency()
+	var n int64
+	for w := range writers {
+		if errs[w] != nil {
+			return Result{}, errs[w]
+		}
+		lat.h.Merge(lats[w].h)
+		n += counts[w]
+	}
+	res := Result{OpsPerSec: perSec(n, elapsed)}
+	lat.fill(&res)
+	res.Note = note + "; latency = lock to durable"
+	return res, nil
+}
+
+// combiner is the leader loop of W8 for stores without a separate
+// durability wait.
+type combiner struct {
+	st      Store
+	mu      sync.Mutex
+	next    uint64
+	queue   []Entry
+	waiters []chan error
+	kick    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newCombiner(st Store) *combiner {
+	c := &combiner{st: st, next: 1, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// append queues e at the next position and waits until the leader loop
+// stored it.
+func (c *combiner) append(e Entry, ch chan error, _ func(error)) error {
+	c.mu.Lock()
+	e.Index = c.next
+	c.next++
+	c.queue = append(c.queue, e)
+	c.waiters = append(c.waiters, ch)
+	c.mu.Unlock()
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+	return <-ch
+}
+
+func (c *combiner) run() {
+	defer close(c.done)
+	var (
+		batch   []Entry
+		waiters []chan error
+	)
+	for {
+		select {
+		case <-c.kick:
+		case <-c.stop:
+			return
+		}
+		for {
+			c.mu.Lock()
+			n := min(len(c.queue), raftBatch)
+			batch = append(batch[:0], c.queue[:n]...)
+			waiters = append(waiters[:0], c.waiters[:n]...)
+			c.queue = c.queue[:copy(c.queue, c.queue[n:])]
+			c.waiters = c.waiters[:copy(c.waiters, c.waiters[n:])]
+			c.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			err := c.st.Append(batch)
+			for _, ch := range waiters {
+				ch <- err
+			}
+		}
+	}
+}
+
+// close stops the leader loop; every writer must have returned.
+func (c *combiner) close() {
+	close(c.stop)
+	<-c.done
+}
