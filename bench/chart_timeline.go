@@ -137,9 +137,9 @@ func timelinePlot(r Result, lo, hi, end float64, hue int) (*plot.Plot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: timeline svg: %w", err)
 	}
-	sc.GlyphStyle.Color = plotutil.Color(hue)
-	sc.GlyphStyle.Radius = vg.Points(0.9)
-	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	sc.Color = plotutil.Color(hue)
+	sc.Radius = vg.Points(0.9)
+	sc.Shape = draw.CircleGlyph{}
 	p.Add(sc)
 	for _, e := range r.Events {
 		x := e.Ms / 1e3

@@ -84,7 +84,7 @@ func (rf refs) ratioGoal(name string, mine Result, peer, peerName string, want f
 	if atMost {
 		cmp = "≤"
 	}
-	g := goal{name: name, target: fmt.Sprintf("%s %.3g× %s", cmp, want, peerName)}
+	g := goal{name: name, target: fmt.Sprintf("%s %s× %s", cmp, fmtTimes(want), peerName)}
 	p, ok := rf.match(peer, mine)
 	if !ok {
 		g.against = fmt.Sprintf("run with %s in -stores", peer)
@@ -103,7 +103,7 @@ func (rf refs) goals() []goal {
 	add := func(g ...goal) { out = append(out, g...) }
 	if m, ok := rf.find("mmaplog", "W1-append-sync", 0); ok {
 		add(rf.ratioGoal("W1 append + sync, ops/s", m, "raftwal", "raft-wal", goalW1VsRaftWAL, opsMetric, false))
-		g := goal{name: "W1 p50 latency", target: fmt.Sprintf("≤ %.3g× bare msync p50", goalW1VsMsync), against: "run the limit workload"}
+		g := goal{name: "W1 p50 latency", target: fmt.Sprintf("≤ %s× bare msync p50", fmtTimes(goalW1VsMsync)), against: "run the limit workload"}
 		if l, ok := rf.find("disk", "limit-msync", 0); ok && l.P50us > 0 {
 			x := m.P50us / l.P50us
 			g.measured = fmt.Sprintf("%.2f× (%s µs)", x, fmtUs(m.P50us))
@@ -123,7 +123,7 @@ func (rf refs) goals() []goal {
 			continue
 		}
 		g := goal{name: fmt.Sprintf("W2 pipelined, durable entries/s (%s)", fmtSize(m.EntrySize)),
-			target: fmt.Sprintf("≥ %s/s at 128 B", fmtCount(goalW2Durable)), measured: fmtCount(m.OpsPerSec) + "/s"}
+			target: fmt.Sprintf("≥ %.3g M/s at 128 B", goalW2Durable/1e6), measured: fmtCount(m.OpsPerSec) + "/s"}
 		if p, ok := rf.match("raftwal", m); ok {
 			g.against = fmt.Sprintf("raft-wal %s/s (synced batches of %d)", fmtCount(p.OpsPerSec), p.Batch)
 		}
@@ -138,7 +138,7 @@ func (rf refs) goals() []goal {
 		add(rf.ratioGoal("W3 no sync, 128 B, entries/s", m, "raftwal", "raft-wal", goalW3VsRaftWAL, opsMetric, false))
 	}
 	if m, ok := rf.find("mmaplog", "W4-get-random", 0); ok {
-		g := goal{name: "W4 random Get, reads/s", target: fmt.Sprintf("≥ %.2g× bare two-load probe", goalW4VsProbe), against: "run the limit workload"}
+		g := goal{name: "W4 random Get, reads/s", target: fmt.Sprintf("≥ %s× bare two-load probe", fmtTimes(goalW4VsProbe)), against: "run the limit workload"}
 		if p, ok := rf.find("disk", "limit-get-probe", 0); ok {
 			x := m.OpsPerSec / p.OpsPerSec
 			g.measured = fmt.Sprintf("%.2f× (%s/s)", x, fmtCount(m.OpsPerSec))
@@ -234,7 +234,7 @@ func (rf refs) concurrentGoals() []goal {
 		return nil
 	}
 	name := fmt.Sprintf("W8 %d writers, ops/s", goalW8Writers)
-	g := goal{name: name, target: fmt.Sprintf("≥ %.3g× 1 writer", goalW8GroupCommit), against: "run with 1 in -writers"}
+	g := goal{name: name, target: fmt.Sprintf("≥ %s× 1 writer", fmtTimes(goalW8GroupCommit)), against: "run with 1 in -writers"}
 	if one.Ran() {
 		x := many.OpsPerSec / one.OpsPerSec
 		g.measured = fmt.Sprintf("%.2f× (%s/s)", x, fmtCount(many.OpsPerSec))
@@ -243,7 +243,13 @@ func (rf refs) concurrentGoals() []goal {
 	}
 	out := []goal{g}
 	for _, p := range strings.Split(goalReferenceStores, ",") {
-		out = append(out, rf.ratioGoal(name, many, p, peerName(p), goalW8VsPeers, opsMetric, false))
+		g := rf.ratioGoal(name, many, p, peerName(p), goalW8VsPeers, opsMetric, false)
+		lead := many
+		lead.Batch = raftBatch
+		if l, ok := rf.match(p, lead); ok && l.Batch == raftBatch && g.status != "" {
+			g.against += fmt.Sprintf(" direct; %s/s (%.2f×) with a leader loop", fmtCount(l.OpsPerSec), many.OpsPerSec/l.OpsPerSec)
+		}
+		out = append(out, g)
 	}
 	out = append(out, goal{name: fmt.Sprintf("W8 %d writers, latency", goalW8Writers), target: "printed",
 		measured: fmt.Sprintf("p50 %s, p99 %s, p99.9 %s, max %s", fmtMs(many.P50us), fmtMs(many.P99us), fmtMs(many.P999us), fmtMs(many.MaxUs))})
@@ -263,6 +269,14 @@ func peerName(store string) string {
 		return "tidwall/wal"
 	}
 	return store
+}
+
+// fmtTimes prints a ratio target: 1.0, 1.2, 15.
+func fmtTimes(v float64) string {
+	if v == float64(int(v)) && v < 10 {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }
 
 func fmtMs(us float64) string {

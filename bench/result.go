@@ -121,8 +121,6 @@ func (l *latency) recordN(d time.Duration, n int64) {
 	_ = l.h.RecordValues(v, n) // cannot fail: v is within range
 }
 
-func (l *latency) count() int64 { return l.h.TotalCount() }
-
 // fill sets r's latency fields.
 func (l *latency) fill(r *Result) {
 	if l.h.TotalCount() == 0 {

@@ -46,9 +46,12 @@ type Config struct {
 	ChurnTrail int
 	// ChurnEvery is the period of W6's purges. Default 1s.
 	ChurnEvery time.Duration
-	// Writers are W8's concurrent writer counts, each run for Duration on a
-	// fresh store. Default 1, 4, 16, 64.
+	// Writers are W8's concurrent writer counts, each run on a fresh
+	// store. Default 1, 4, 16, 64.
 	Writers []int
+	// ConcurrentDuration is the length of each W8 run. Default
+	// Duration/2 (W8 makes up to three runs per writer count and store).
+	ConcurrentDuration time.Duration
 	// LimitDuration is the duration of each sync primitive of the limit
 	// workload. Default Duration/2.
 	LimitDuration time.Duration
@@ -96,6 +99,9 @@ func (c Config) withDefaults() Config {
 	}
 	if len(c.Writers) == 0 {
 		c.Writers = []int{1, 4, 16, 64}
+	}
+	if c.ConcurrentDuration <= 0 {
+		c.ConcurrentDuration = c.Duration / 2
 	}
 	if c.LimitDuration <= 0 {
 		c.LimitDuration = c.Duration / 2

@@ -22,14 +22,15 @@ func (rf refs) find(store, workload string, size int) (Result, bool) {
 }
 
 // match returns store's result for the same workload, entry size and
-// writer count as r, preferring the same bound on entries in flight.
+// writer count as r, preferring the same bound on entries in flight and
+// batch.
 func (rf refs) match(store string, r Result) (Result, bool) {
 	var first Result
 	for _, m := range rf.rep.Results {
 		if m.Store != store || m.Workload != r.Workload || m.EntrySize != r.EntrySize || m.Writers != r.Writers || !m.Ran() {
 			continue
 		}
-		if m.InFlight == r.InFlight {
+		if m.InFlight == r.InFlight && m.Batch == r.Batch {
 			return m, true
 		}
 		if !first.Ran() {

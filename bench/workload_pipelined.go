@@ -171,8 +171,8 @@ func (r *runner) pipelined(st AsyncStore, limit int) (Result, error) {
 	}
 	res := Result{Batch: 1, InFlight: limit, OpsPerSec: perSec(int64(n), elapsed)}
 	lat.fill(&res)
-	res.Note = fmt.Sprintf("Append+Flush(callback) per entry, ≤ %d in flight; latency = append to callback, 1 entry in %d; %.2f allocs/entry",
-		limit, pipelineSample, float64(after.Mallocs-before.Mallocs)/float64(max(n, 1)))
+	res.Note = fmt.Sprintf("Append+Flush(callback) per entry, ≤ %s in flight; latency = append to callback, 1 entry in %d; %.2f allocs/entry",
+		withCommas(int64(limit)), pipelineSample, float64(after.Mallocs-before.Mallocs)/float64(max(n, 1)))
 	if stalls > 0 {
 		res.Note += fmt.Sprintf("; writer waited %d times", stalls)
 	}
