@@ -171,8 +171,8 @@ func checkWorkload(t *testing.T, r bench.Result, d *bench.Driver) {
 			t.Errorf("W5 on %s: note does not say how the cache was made cold: %s", r.Store, r.Note)
 		}
 	case "W6-churn":
-		if len(r.Timeline) == 0 {
-			t.Errorf("W6 on %s: no timeline", r.Store)
+		if len(r.Timeline) == 0 || r.TimelineStepMs <= 0 {
+			t.Errorf("W6 on %s: timeline of %d points, step %v ms", r.Store, len(r.Timeline), r.TimelineStepMs)
 		}
 		var ops int64
 		for _, p := range r.Timeline {

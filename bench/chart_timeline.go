@@ -71,14 +71,8 @@ func writeTimeline(w io.Writer, rep *Report, newCanvas func(w, h vg.Length) vg.C
 
 func timelinePlot(r Result, lo, hi, end float64, hue int) (*plot.Plot, error) {
 	p := plot.New()
-	step := 0.0
-	if len(r.Timeline) > 1 {
-		step = r.Timeline[1].Ms - r.Timeline[0].Ms
-		for i := 2; i < len(r.Timeline); i++ {
-			step = min(step, r.Timeline[i].Ms-r.Timeline[i-1].Ms)
-		}
-	}
-	p.Title.Text = fmt.Sprintf("%s %s %s: latency over time (per %.0f ms: largest, mean; purges dashed)",
+	step := r.TimelineStepMs
+	p.Title.Text = fmt.Sprintf("%s %s %s: latency over time (per %.3g ms: largest, mean; purges dashed)",
 		r.Workload, r.Store, fmtSize(r.EntrySize), step)
 	p.Title.TextStyle.Font.Size = vg.Points(9)
 	p.X.Label.Text = "s"

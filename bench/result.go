@@ -41,8 +41,9 @@ type Result struct {
 	Note          string  `json:"note"`
 	// Timeline is W6's latency over time, one point per step of the
 	// timed run; Events are its purges on the same clock.
-	Timeline []TimePoint `json:"timeline,omitempty"`
-	Events   []Span      `json:"events,omitempty"`
+	Timeline       []TimePoint `json:"timeline,omitempty"`
+	TimelineStepMs float64     `json:"timeline_step_ms,omitempty"`
+	Events         []Span      `json:"events,omitempty"`
 }
 
 // TimePoint is one step of a latency-over-time series: the calls that

@@ -268,7 +268,7 @@ func checkRoom(cfg Config, ds []*Driver) error {
 	}
 	if need > free {
 		return fmt.Errorf("%w: W5 builds a log of %s in %s B entries, which needs about %s in %s; the file system has %s available: lower the W5 size (cmd/bench -w5size) or run on a larger disk (-dir)",
-			ErrNoRoom, fmtBytes(payload), withCommas(int64(size)), fmtBytes(need), cfg.Dir, fmtBytes(free))
+			ErrNoRoom, fmtSI(payload), withCommas(int64(size)), fmtSI(need), cfg.Dir, fmtSI(free))
 	}
 	return nil
 }

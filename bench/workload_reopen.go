@@ -166,7 +166,7 @@ func (r *runner) reopen(d *Driver, size int) (Result, error) {
 	}
 	lat.fill(&res)
 	res.Note = fmt.Sprintf("%s entries, %s payload, %s on disk; %d opens, p50 %.1f ms",
-		fmtCount(float64(n)), fmtBytes(int64(n)*int64(size)), fmtBytes(disk), len(opens), ms(lat.quantile(50)))
+		fmtCount(float64(n)), fmtSI(int64(n)*int64(size)), fmtSI(disk), len(opens), ms(lat.quantile(50)))
 	if res.FirstGetUs > 0 {
 		res.Note += fmt.Sprintf("; first Get %.2f ms", res.FirstGetUs/1e3)
 	}
@@ -177,7 +177,7 @@ func (r *runner) reopen(d *Driver, size int) (Result, error) {
 		res.Note += "; warm: page cache not dropped"
 	}
 	if res.Scale > 0 {
-		res.Note += fmt.Sprintf("; built 1/%.3g of the %s target", res.Scale, fmtBytes(r.cfg.ReopenBytes))
+		res.Note += fmt.Sprintf("; built 1/%.3g of the %s target", res.Scale, fmtSI(r.cfg.ReopenBytes))
 	}
 	res.Note += "; heap = growth after GC with the log open (max)"
 	return res, nil
