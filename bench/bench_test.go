@@ -92,7 +92,7 @@ func checkReport(t *testing.T, rep *bench.Report, d *bench.Driver) {
 		t.Errorf("machine description incomplete: %+v", rep.Machine)
 	}
 	want := map[string]int{ // rows per workload
-		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1, "limit-get-probe": 1,
+		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1, "limit-get-probe": 1, "limit-copy-crc": 2,
 		"W1-append-sync": 1, "W2-append-pipelined": 1, "W3-append-nosync": 2,
 		"W4-get-random": 1, "W5-reopen": 2, "W6-churn": 1, "W8-concurrent": 4,
 	}
@@ -184,6 +184,10 @@ func checkWorkload(t *testing.T, r bench.Result, d *bench.Driver) {
 		}
 		if ops < 1 {
 			t.Errorf("W6 on %s: timeline counts %d calls", r.Store, ops)
+		}
+	case "W3-append-nosync":
+		if r.AppendOpsPerSec < r.OpsPerSec || r.SyncMBPerSec <= 0 {
+			t.Errorf("W3 on %s: appends alone %v/s for %v/s in all, sync %v MB/s", r.Store, r.AppendOpsPerSec, r.OpsPerSec, r.SyncMBPerSec)
 		}
 	case "W8-concurrent":
 		if r.Writers != 1 && r.Writers != 4 || async && r.Batch != 1 || !async && r.Batch != 1 && r.Batch != 64 {

@@ -19,7 +19,10 @@
 //     MaxAppendEntries). The figure is durable entries per second; the
 //     final sync is inside the timed interval.
 //   - W3 append-nosync: 128 B and 4 KiB entries, one per call, durability
-//     only at the end (the final sync is inside the timed interval).
+//     only at the end (the final sync is inside the timed interval). The
+//     result also gives the rate of the appends alone and the payload rate
+//     of the final sync, for the goals to relate to limit-copy-crc and to
+//     the disk's sequential write rate.
 //   - W4 get-random: warm random reads by index over Config.Preload entries
 //     (1 M by default).
 //   - W5 reopen: a cleanly closed log of Config.ReopenBytes of payload, in
@@ -27,7 +30,8 @@
 //     cold (the page cache dropped as root, else the log's own files
 //     evicted; Config.ReopenCache): the open, the first Get (an entry in
 //     the middle) and the first synced Append are timed, and the heap
-//     growth with the log open is measured. A peer builds at most
+//     growth with the log open and the major page faults of the open are
+//     measured. A peer builds at most
 //     PeerReopenBytes (etcdwal less: its open holds every entry in memory)
 //     and its result's Scale says how much larger the target is. Run
 //     refuses to start (ErrNoRoom) when statfs says the largest log would
@@ -51,10 +55,13 @@
 //     mmap+msync of Config.Size bytes into a pre-written file (its page
 //     cache dropped first, see prewrittenFile), and sequential write
 //     bandwidth in 1 MiB writes, buffered and O_DIRECT, fdatasync at the
-//     end; and limit-get-probe, the two dependent loads of a random read
-//     by index (slot, then record) over mmaplog's layout, W4's reference.
-//     Tables relate W1 and W6 to the faster sync primitive, W2 and W3 to
-//     the faster bandwidth and W4 to the probe.
+//     end; limit-get-probe, the two dependent loads of a random read by
+//     index (slot, then record) over mmaplog's layout, W4's reference; and
+//     limit-copy-crc, the bytes an append writes (entry head, payload,
+//     frame and CRC, as mmaplog frames them) into faulted-in mapped pages,
+//     W3's append-path reference. Tables relate W1 and W6 to the faster
+//     sync primitive, W2 and W3 to the faster bandwidth and W4 to the
+//     probe.
 //
 // Latencies are recorded in HdrHistogram (1 ns to 10 min, 3 significant
 // digits). W3 and W4 time one call in 8 so that reading the clock does not

@@ -137,6 +137,9 @@ func (rf refs) goals() []goal {
 	if m, ok := rf.find("mmaplog", "W3-append-nosync", 128); ok {
 		add(rf.ratioGoal("W3 no sync, 128 B, entries/s", m, "raftwal", "raft-wal", goalW3VsRaftWAL, opsMetric, false))
 	}
+	for _, m := range rf.all("mmaplog", "W3-append-nosync") {
+		add(rf.noSyncLimits(m)...)
+	}
 	if m, ok := rf.find("mmaplog", "W4-get-random", 0); ok {
 		g := goal{name: "W4 random Get, reads/s", target: fmt.Sprintf("≥ %s× bare two-load probe", fmtTimes(goalW4VsProbe)), against: "run the limit workload"}
 		if p, ok := rf.find("disk", "limit-get-probe", 0); ok {
@@ -173,6 +176,24 @@ func (rf refs) all(store, workload string) []Result {
 		}
 	}
 	return out
+}
+
+// noSyncLimits says how close W3's two phases come to their limits: the
+// appends to the copy+CRC probe, the final sync to the disk's sequential
+// write rate.
+func (rf refs) noSyncLimits(m Result) []goal {
+	size := fmtSize(m.EntrySize)
+	app := goal{name: fmt.Sprintf("W3 %s, appends alone", size), target: "printed", measured: fmtCount(m.AppendOpsPerSec) + "/s", against: "run the limit workload"}
+	if p, ok := rf.find("disk", "limit-copy-crc", m.EntrySize); ok {
+		app.measured = fmt.Sprintf("%.2f× (%s/s)", m.AppendOpsPerSec/p.OpsPerSec, fmtCount(m.AppendOpsPerSec))
+		app.against = fmt.Sprintf("copy+CRC probe %s/s", fmtCount(p.OpsPerSec))
+	}
+	sync := goal{name: fmt.Sprintf("W3 %s, final sync", size), target: "printed", measured: fmt.Sprintf("%.0f MB/s", m.SyncMBPerSec), against: "run the limit workload"}
+	if l, ok := rf.bandwidthLimit(); ok {
+		sync.measured = fmt.Sprintf("%.2f× (%.0f MB/s of payload)", m.SyncMBPerSec/l.MBPerSec, m.SyncMBPerSec)
+		sync.against = fmt.Sprintf("disk %s %.0f MB/s", strings.TrimPrefix(l.Workload, "limit-"), l.MBPerSec)
+	}
+	return []goal{app, sync}
 }
 
 func (rf refs) reopenGoals(m Result) []goal {

@@ -105,6 +105,12 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 		return nil, err
 	}
 	out = append(out, res)
+	for _, size := range r.cfg.noSyncSizes() {
+		if res, err = copyCRCProbe(r, dir, size); err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
 	for i := range out {
 		out[i].Store = "disk"
 		out[i].Batch = 1

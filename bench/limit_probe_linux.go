@@ -14,6 +14,7 @@ import (
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
 )
 
 // getProbe is W4's reference: the two dependent loads a random Get by
@@ -91,4 +92,58 @@ func mapFile(path string, size int64) ([]byte, func(), error) {
 		return nil, nil, fmt.Errorf("bench: mmap %s: %w", path, err)
 	}
 	return m, func() { _ = unix.Munmap(m) }, nil
+}
+
+// copyCRCProbe is W3's reference for the append path: the bytes one
+// append must write, framed as mmaplog frames them (format.PutEntryHead,
+// the payload copy, format.PutFrame with its CRC), one entry after the
+// other into a shared file mapping whose pages are already faulted in,
+// without the lock, index slot, state or rotation of a real append.
+func copyCRCProbe(r *runner, dir string, size int) (Result, error) {
+	const span = limitFileSize
+	m, unmap, err := mapFile(filepath.Join(dir, fmt.Sprintf("copy-%d.dat", size)), span)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unmap()
+	for off := 0; off < span; off += os.Getpagesize() {
+		m[off] = 0 // fault every page in before the clock starts
+	}
+	n := format.EntryHeadSize + size
+	rec := int(format.RecordSize(n))
+	payload := r.payload[:size]
+	r.phase(fmt.Sprintf("copy+crc %s", fmtSize(size)), r.cfg.LimitDuration)
+	lat := newLatency()
+	var (
+		off  int
+		prev uint32
+		ops  int64
+		idx  uint64
+	)
+	start := time.Now()
+	deadline := start.Add(r.cfg.LimitDuration)
+	for {
+		t0 := time.Now()
+		for range latencySample {
+			if off+rec > span {
+				off = 0
+			}
+			b := m[off : off+rec]
+			idx++
+			format.PutEntryHead(b[format.FrameSize:], raftstate.LogID{Term: 1, Index: idx})
+			copy(b[format.FrameSize+format.EntryHeadSize:], payload)
+			prev = format.PutFrame(b, format.TypeEntry, n, 0, prev)
+			off += rec
+		}
+		t1 := time.Now()
+		lat.record(t1.Sub(t0) / latencySample)
+		ops += latencySample
+		if t1.After(deadline) {
+			break
+		}
+	}
+	res := Result{Workload: "limit-copy-crc", EntrySize: size, OpsPerSec: perSec(ops, time.Since(start))}
+	lat.fill(&res)
+	res.Note = fmt.Sprintf("entry head + payload copy + frame CRC per entry into a faulted-in shared mapping, no lock/index/state; latency = mean of %d", latencySample)
+	return res, nil
 }

@@ -104,3 +104,12 @@ func evictFiles(dir string) error {
 		return nil
 	})
 }
+
+// majorFaults is the process's count of page faults that read from disk.
+func majorFaults() int64 {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Majflt
+}
