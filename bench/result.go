@@ -30,14 +30,16 @@ type Result struct {
 	HeapBytes int64   `json:"heap_bytes"`
 	// W5: the log's entries and allocated bytes, whether each open was
 	// cold, the median first Get and first synced Append after an open,
-	// the page faults an open took to read from disk, and, when the log was built smaller than Config.ReopenBytes, how
+	// the page faults an open took to read from disk and the bytes it
+	// read, and, when the log was built smaller than Config.ReopenBytes, how
 	// many times larger the target is.
 	Entries       int64   `json:"entries,omitempty"`
 	DiskBytes     int64   `json:"disk_bytes,omitempty"`
 	Cold          bool    `json:"cold,omitempty"`
 	FirstGetUs    float64 `json:"first_get_us,omitempty"`
 	FirstAppendUs float64 `json:"first_append_us,omitempty"`
-	OpenFaults    int64   `json:"open_faults,omitempty"` // major page faults during an open (max)
+	OpenFaults    int64   `json:"open_faults,omitempty"`     // major page faults during an open (max)
+	OpenReadBytes int64   `json:"open_read_bytes,omitempty"` // read from disk during an open (max)
 	// W3: the rate of the appends alone, and the payload rate of the
 	// final sync that follows them.
 	AppendOpsPerSec float64 `json:"append_ops_per_sec,omitempty"`

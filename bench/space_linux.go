@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -103,6 +105,26 @@ func evictFiles(dir string) error {
 		}
 		return nil
 	})
+}
+
+// diskReads is the number of bytes the process has caused to be read
+// from storage (read_bytes of /proc/self/io: page faults and readahead
+// included, page cache hits not), or -1 when the kernel does not say.
+func diskReads() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "read_bytes: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // majorFaults is the process's count of page faults that read from disk.

@@ -110,7 +110,7 @@ func (r *runner) reopen(d *Driver, size int) (Result, error) {
 	r.phase("reopen", 0)
 	var (
 		opens, gets, appends []time.Duration
-		heap, faults         int64
+		heap, faults, reads  int64
 		cold                 = r.cfg.ReopenCache != CacheWarm
 		how                  string
 	)
@@ -128,11 +128,14 @@ func (r *runner) reopen(d *Driver, size int) (Result, error) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		f0 := majorFaults()
+		f0, r0 := majorFaults(), diskReads()
 		t0 := time.Now()
 		st, err := d.Open(dir, OpenOptions{})
 		opens = append(opens, time.Since(t0))
 		faults = max(faults, majorFaults()-f0)
+		if r0 >= 0 {
+			reads = max(reads, diskReads()-r0)
+		}
 		if err != nil {
 			return Result{}, fmt.Errorf("bench: reopen: %w", err)
 		}
@@ -162,13 +165,13 @@ func (r *runner) reopen(d *Driver, size int) (Result, error) {
 	}
 	res := Result{Store: d.Name, Workload: "W5-reopen", EntrySize: size, Batch: 1,
 		OpsPerSec: perSec(int64(len(opens)), total), HeapBytes: heap, Entries: int64(n),
-		DiskBytes: disk, Cold: cold, FirstGetUs: us(median(gets)), FirstAppendUs: us(median(appends)), OpenFaults: faults}
+		DiskBytes: disk, Cold: cold, FirstGetUs: us(median(gets)), FirstAppendUs: us(median(appends)), OpenFaults: faults, OpenReadBytes: reads}
 	if scale > 1.0001 {
 		res.Scale = scale
 	}
 	lat.fill(&res)
-	res.Note = fmt.Sprintf("%s entries, %s payload, %s on disk; %d opens, p50 %.1f ms, up to %d major page faults",
-		fmtCount(float64(n)), fmtSI(int64(n)*int64(size)), fmtSI(disk), len(opens), ms(lat.quantile(50)), faults)
+	res.Note = fmt.Sprintf("%s entries, %s payload, %s on disk; %d opens, p50 %.1f ms, up to %d major page faults and %s read from disk",
+		fmtCount(float64(n)), fmtSI(int64(n)*int64(size)), fmtSI(disk), len(opens), ms(lat.quantile(50)), faults, fmtSI(reads))
 	if res.FirstGetUs > 0 {
 		res.Note += fmt.Sprintf("; first Get %.2f ms", res.FirstGetUs/1e3)
 	}
