@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,8 +21,11 @@ func tiny(t testing.TB) bench.Config {
 		Duration:         100 * time.Millisecond,
 		Size:             128,
 		Preload:          2000,
-		ReopenEntries:    2000,
+		ReopenBytes:      256 << 10,
+		PeerReopenBytes:  128 << 10,
 		ReopenRounds:     2,
+		ReopenCache:      bench.CacheEvict,
+		Writers:          []int{1, 4},
 		ChurnPreload:     3000,
 		ChurnPreloadSize: 1024,
 		ChurnTrail:       500,
@@ -31,7 +35,7 @@ func tiny(t testing.TB) bench.Config {
 	}
 }
 
-var everyWorkload = []string{"limit", "W1", "W2", "W3", "W4", "W5", "W6"}
+var everyWorkload = []string{"limit", "W1", "W2", "W3", "W4", "W5", "W6", "W8"}
 
 // TestSmoke runs every workload against every registered store with tiny
 // sizes and checks that each result is sane.
@@ -63,6 +67,13 @@ func TestSmoke(t *testing.T) {
 					t.Errorf("table lacks %q:\n%s", want, table.String())
 				}
 			}
+			if strings.Contains(table.String(), "issue") || (store == "mmaplog") != strings.Contains(table.String(), "raftlog's goals") {
+				t.Errorf("table's goals section:\n%s", table.String())
+			}
+			var tl bytes.Buffer
+			if err := bench.WriteTimelineSVG(&tl, rep); err != nil || !strings.Contains(tl.String(), "<svg") {
+				t.Errorf("WriteTimelineSVG: %v (%d bytes)", err, tl.Len())
+			}
 			if err := bench.WriteSVG(&svg, rep); err != nil {
 				t.Fatalf("WriteSVG: %v", err)
 			}
@@ -81,9 +92,13 @@ func checkReport(t *testing.T, rep *bench.Report, d *bench.Driver) {
 		t.Errorf("machine description incomplete: %+v", rep.Machine)
 	}
 	want := map[string]int{ // rows per workload
-		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1,
+		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1, "limit-get-probe": 1, "limit-copy-crc": 2,
 		"W1-append-sync": 1, "W2-append-pipelined": 1, "W3-append-nosync": 2,
-		"W4-get-random": 1, "W5-reopen": 1, "W6-churn": 1,
+		"W4-get-random": 1, "W5-reopen": 2, "W6-churn": 1, "W8-concurrent": 4,
+	}
+	if d.Name == "mmaplog" {
+		want["W2-append-pipelined"] = 2 // wide and bounded window
+		want["W8-concurrent"] = 2       // group commit in the store only
 	}
 	got := map[string]int{}
 	for _, r := range rep.Results {
@@ -103,6 +118,7 @@ func checkReport(t *testing.T, rep *bench.Report, d *bench.Driver) {
 			continue
 		}
 		checkResult(t, r)
+		checkWorkload(t, r, d)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows per workload = %v, want %v", got, want)
@@ -123,11 +139,60 @@ func checkResult(t *testing.T, r bench.Result) {
 	case r.OpsPerSec > 1e9:
 		t.Errorf("%s on %s: implausible %v ops/s", r.Workload, r.Store, r.OpsPerSec)
 	}
-	if r.Workload == "W5-reopen" && r.HeapBytes == 0 {
+	if r.Workload == "W5-reopen" && r.Store == "mmaplog" && r.HeapBytes <= 0 {
 		t.Errorf("W5 on %s: no heap figure", r.Store)
 	}
 	if r.Workload == "W3-append-nosync" && r.EntrySize != 128 && r.EntrySize != 4096 {
 		t.Errorf("W3 on %s: entry size %d", r.Store, r.EntrySize)
+	}
+}
+
+// checkWorkload checks the fields particular to r's workload.
+func checkWorkload(t *testing.T, r bench.Result, d *bench.Driver) {
+	t.Helper()
+	_, async := map[string]bool{"mmaplog": true}[d.Name]
+	switch r.Workload {
+	case "W2-append-pipelined":
+		if async && r.InFlight != 1<<20 && r.InFlight != 1<<10 || !async && r.InFlight != 64 {
+			t.Errorf("W2 on %s: %d in flight", r.Store, r.InFlight)
+		}
+	case "W5-reopen":
+		_, noGet := d.Cannot["W4"]
+		switch {
+		case r.EntrySize != 128 && r.EntrySize != 1024:
+			t.Errorf("W5 on %s: entry size %d", r.Store, r.EntrySize)
+		case !r.Cold || r.Entries <= 0 || r.DiskBytes <= 0 || r.FirstAppendUs <= 0:
+			t.Errorf("W5 on %s: cold %v, %d entries, %d bytes on disk, first append %v µs", r.Store, r.Cold, r.Entries, r.DiskBytes, r.FirstAppendUs)
+		case (r.FirstGetUs > 0) == noGet:
+			t.Errorf("W5 on %s: first get %v µs", r.Store, r.FirstGetUs)
+		case d.Name == "mmaplog" && r.Scale != 0, d.Name != "mmaplog" && r.Scale != 2:
+			t.Errorf("W5 on %s: scale %v", r.Store, r.Scale)
+		case !strings.Contains(r.Note, "evicted"):
+			t.Errorf("W5 on %s: note does not say how the cache was made cold: %s", r.Store, r.Note)
+		}
+	case "W6-churn":
+		if len(r.Timeline) == 0 || r.TimelineStepMs <= 0 {
+			t.Errorf("W6 on %s: timeline of %d points, step %v ms", r.Store, len(r.Timeline), r.TimelineStepMs)
+		}
+		var ops int64
+		for _, p := range r.Timeline {
+			ops += p.Ops
+			if p.Ops <= 0 || p.MeanUs <= 0 || p.MaxUs < p.MeanUs || p.Ms < 0 {
+				t.Errorf("W6 on %s: timeline point %+v", r.Store, p)
+				break
+			}
+		}
+		if ops < 1 {
+			t.Errorf("W6 on %s: timeline counts %d calls", r.Store, ops)
+		}
+	case "W3-append-nosync":
+		if r.AppendOpsPerSec < r.OpsPerSec || r.SyncMBPerSec <= 0 {
+			t.Errorf("W3 on %s: appends alone %v/s for %v/s in all, sync %v MB/s", r.Store, r.AppendOpsPerSec, r.OpsPerSec, r.SyncMBPerSec)
+		}
+	case "W8-concurrent":
+		if r.Writers != 1 && r.Writers != 4 || async && r.Batch != 1 || !async && r.Batch != 1 && r.Batch != 64 {
+			t.Errorf("W8 on %s: %d writers, batch %d", r.Store, r.Writers, r.Batch)
+		}
 	}
 }
 
@@ -209,5 +274,28 @@ func TestLookup(t *testing.T) {
 	}
 	if _, err := bench.Run(bench.Config{}, []string{"raftwal"}, []string{"W1"}); err == nil {
 		t.Error("Run without a directory succeeded")
+	}
+}
+
+// TestRunRefusesW5WithoutRoom: a W5 log larger than the disk is refused
+// before anything runs or is written.
+func TestRunRefusesW5WithoutRoom(t *testing.T) {
+	cfg := tiny(t)
+	cfg.ReopenBytes = 1 << 55
+	cfg.PeerReopenBytes = 1 << 20
+	rep, err := bench.Run(cfg, []string{"raftwal", "mmaplog"}, []string{"W1", "W5"})
+	if !errors.Is(err, bench.ErrNoRoom) || rep != nil {
+		t.Fatalf("Run = %v, %v; want no report and an error wrapping ErrNoRoom", rep, err)
+	}
+	if !strings.Contains(err.Error(), cfg.Dir) {
+		t.Errorf("error does not name the directory: %v", err)
+	}
+	if ents, _ := os.ReadDir(cfg.Dir); len(ents) != 0 {
+		t.Errorf("refused run left %v in %s", ents, cfg.Dir)
+	}
+	// The peers' logs are capped: this one fits.
+	cfg.Size, cfg.ReopenBytes, cfg.PeerReopenBytes = 1024, 1<<55, 1<<20
+	if _, err := bench.Run(cfg, []string{"raftwal"}, []string{"W5"}); err != nil {
+		t.Errorf("peer-only run with a capped log: %v", err)
 	}
 }

@@ -21,9 +21,18 @@ func WriteSVG(w io.Writer, rep *Report) error {
 }
 
 func writeChart(w io.Writer, rep *Report, newCanvas func(w, h vg.Length) vg.CanvasWriterTo) error {
+	// One group per workload, entry size and concurrency: W8 per writer
+	// count, W2's bounded window apart (only mmaplog runs it). A store
+	// with two rows in a group (W8's direct and leader-loop peers) shows
+	// its first, the natural equivalent.
 	type group struct {
 		workload string
 		size     int
+		writers  int
+		bounded  bool
+	}
+	keyOf := func(r Result) group {
+		return group{r.Workload, r.EntrySize, r.Writers, r.InFlight == boundedWindow}
 	}
 	var groups []group
 	var stores []string
@@ -32,7 +41,7 @@ func writeChart(w io.Writer, rep *Report, newCanvas func(w, h vg.Length) vg.Canv
 		if r.Store == "disk" {
 			continue
 		}
-		g := group{r.Workload, r.EntrySize}
+		g := keyOf(r)
 		if !seenG[g] {
 			seenG[g] = true
 			groups = append(groups, g)
@@ -46,6 +55,14 @@ func writeChart(w io.Writer, rep *Report, newCanvas func(w, h vg.Length) vg.Canv
 		return fmt.Errorf("bench: svg: no store results to draw")
 	}
 	rf := refs{rep}
+	find := func(store string, g group) (Result, bool) {
+		for _, r := range rep.Results {
+			if r.Store == store && keyOf(r) == g && r.Ran() {
+				return r, true
+			}
+		}
+		return Result{}, false
+	}
 	limit := func(workload string) (Result, bool) {
 		if !strings.HasPrefix(workload, "W1") && !strings.HasPrefix(workload, "W6") {
 			return Result{}, false
@@ -64,6 +81,16 @@ func writeChart(w io.Writer, rep *Report, newCanvas func(w, h vg.Length) vg.Canv
 			if row == 1 {
 				title, unit = "p99 latency", "µs"
 			}
+			load := ""
+			switch {
+			case g.writers > 0:
+				load = fmtLoad(Result{Writers: g.writers})
+			case g.bounded:
+				load = fmtLoad(Result{InFlight: boundedWindow})
+			}
+			if load != "" {
+				title = load + ", " + title
+			}
 			p.Title.Text = fmt.Sprintf("%s %s\n%s", g.workload, fmtSize(g.size), title)
 			p.Y.Label.Text = unit
 			p.Y.Min = 0
@@ -72,7 +99,7 @@ func writeChart(w io.Writer, rep *Report, newCanvas func(w, h vg.Length) vg.Canv
 			p.X.Min, p.X.Max = -0.5, float64(len(stores))-0.5
 			p.X.Tick.Label.Font.Size = vg.Points(7)
 			for i, s := range stores {
-				r, ok := rf.find(s, g.workload, g.size)
+				r, ok := find(s, g)
 				if !ok {
 					continue
 				}

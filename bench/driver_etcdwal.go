@@ -20,6 +20,8 @@ func init() {
 		Name:   "etcdwal",
 		Module: "go.etcd.io/etcd/server/v3 v3.7.3 storage/wal",
 		Open:   openEtcdWAL,
+		// ReadAll holds every entry in memory, a few times its payload.
+		MaxReopenBytes: 256 << 20,
 		Cannot: map[string]string{
 			"W4": "the etcd WAL has no read by index: ReadAll replays it once at open and etcd serves reads from raft's MemoryStorage",
 		},

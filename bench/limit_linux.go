@@ -100,6 +100,17 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 		res = Result{Workload: "limit-seqwrite-direct", EntrySize: 1 << 20, Note: "error: " + err.Error()}
 	}
 	out = append(out, res)
+	r.phase("get probe: prepare", 0)
+	if res, err = getProbe(r, dir); err != nil {
+		return nil, err
+	}
+	out = append(out, res)
+	for _, size := range r.cfg.noSyncSizes() {
+		if res, err = copyCRCProbe(r, dir, size); err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
 	for i := range out {
 		out[i].Store = "disk"
 		out[i].Batch = 1

@@ -15,3 +15,15 @@ func runLimit(*runner, *Driver) ([]Result, error) {
 }
 
 func syncFS(string) {}
+
+func freeBytes(string) (int64, error) { return 0, errors.New("bench: free space needs Linux") }
+
+func diskUsage(string) int64 { return 0 }
+
+func coldCache(CacheMode, string) (string, error) {
+	return "", errors.New("bench: a cold reopen needs Linux")
+}
+
+func majorFaults() int64 { return 0 }
+
+func diskReads() int64 { return -1 }

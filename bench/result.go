@@ -13,10 +13,14 @@ import (
 // (W5: opens); MB are 10^6 bytes of payload. Latencies are per call in
 // microseconds (W2: from an entry's append to its durability; W5: one open).
 type Result struct {
-	Store     string  `json:"store"`
-	Workload  string  `json:"workload"`
-	EntrySize int     `json:"entry_size"`
-	Batch     int     `json:"batch"`
+	Store     string `json:"store"`
+	Workload  string `json:"workload"`
+	EntrySize int    `json:"entry_size"`
+	Batch     int    `json:"batch"`
+	// InFlight is W2's bound on entries appended but not yet durable.
+	InFlight int `json:"in_flight,omitempty"`
+	// Writers is W8's number of concurrent writers.
+	Writers   int     `json:"writers,omitempty"`
 	OpsPerSec float64 `json:"ops_per_sec"`
 	MBPerSec  float64 `json:"mb_per_sec"`
 	P50us     float64 `json:"p50_us"`
@@ -24,7 +28,44 @@ type Result struct {
 	P999us    float64 `json:"p999_us"`
 	MaxUs     float64 `json:"max_us"`
 	HeapBytes int64   `json:"heap_bytes"`
-	Note      string  `json:"note"`
+	// W5: the log's entries and allocated bytes, whether each open was
+	// cold, the median first Get and first synced Append after an open,
+	// the page faults an open took to read from disk and the bytes it
+	// read, and, when the log was built smaller than Config.ReopenBytes, how
+	// many times larger the target is.
+	Entries       int64   `json:"entries,omitempty"`
+	DiskBytes     int64   `json:"disk_bytes,omitempty"`
+	Cold          bool    `json:"cold,omitempty"`
+	FirstGetUs    float64 `json:"first_get_us,omitempty"`
+	FirstAppendUs float64 `json:"first_append_us,omitempty"`
+	OpenFaults    int64   `json:"open_faults,omitempty"`     // major page faults during an open (max)
+	OpenReadBytes int64   `json:"open_read_bytes,omitempty"` // read from disk during an open (max)
+	// W3: the rate of the appends alone, and the payload rate of the
+	// final sync that follows them.
+	AppendOpsPerSec float64 `json:"append_ops_per_sec,omitempty"`
+	SyncMBPerSec    float64 `json:"sync_mb_per_sec,omitempty"`
+	Scale           float64 `json:"scale,omitempty"`
+	Note            string  `json:"note"`
+	// Timeline is W6's latency over time, one point per step of the
+	// timed run; Events are its purges on the same clock.
+	Timeline       []TimePoint `json:"timeline,omitempty"`
+	TimelineStepMs float64     `json:"timeline_step_ms,omitempty"`
+	Events         []Span      `json:"events,omitempty"`
+}
+
+// TimePoint is one step of a latency-over-time series: the calls that
+// started in [Ms, Ms+step).
+type TimePoint struct {
+	Ms     float64 `json:"ms"` // from the start of the timed run
+	Ops    int64   `json:"ops"`
+	MeanUs float64 `json:"mean_us"`
+	MaxUs  float64 `json:"max_us"`
+}
+
+// Span is an event on a timeline: it started at Ms and took DurMs.
+type Span struct {
+	Ms    float64 `json:"ms"`
+	DurMs float64 `json:"dur_ms"`
 }
 
 // Ran reports whether the result holds a measurement (it is not a skip or
@@ -87,8 +128,6 @@ func (l *latency) recordN(d time.Duration, n int64) {
 	v := min(max(d.Nanoseconds(), 1), maxLatency)
 	_ = l.h.RecordValues(v, n) // cannot fail: v is within range
 }
-
-func (l *latency) count() int64 { return l.h.TotalCount() }
 
 // fill sets r's latency fields.
 func (l *latency) fill(r *Result) {

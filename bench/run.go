@@ -24,10 +24,19 @@ type Config struct {
 	Size int
 	// Preload is the number of entries W4 reads from. Default 1 000 000.
 	Preload int
-	// ReopenEntries is the size of the log W5 reopens. Default 1 000 000.
-	ReopenEntries int
+	// ReopenBytes is the payload of the log W5 reopens, per entry size
+	// (Size and 1 KiB): ReopenBytes/size entries. Default 128 MB
+	// (1 M entries of 128 B).
+	ReopenBytes int64
+	// PeerReopenBytes caps the payload a peer store builds for W5 (a
+	// driver may cap it lower); its figures are then measured on the
+	// smaller log and Result.Scale says how much larger the target is.
+	// Default 1 GB.
+	PeerReopenBytes int64
 	// ReopenRounds is how many opens W5 measures. Default 3.
 	ReopenRounds int
+	// ReopenCache says how W5 makes each open cold. Default CacheDrop.
+	ReopenCache CacheMode
 	// ChurnPreload is the number of ChurnPreloadSize entries W6 writes
 	// before it starts. Default 500 000.
 	ChurnPreload int
@@ -37,6 +46,12 @@ type Config struct {
 	ChurnTrail int
 	// ChurnEvery is the period of W6's purges. Default 1s.
 	ChurnEvery time.Duration
+	// Writers are W8's concurrent writer counts, each run on a fresh
+	// store. Default 1, 4, 16, 64.
+	Writers []int
+	// ConcurrentDuration is the length of each W8 run. Default
+	// Duration/2 (W8 makes up to three runs per writer count and store).
+	ConcurrentDuration time.Duration
 	// LimitDuration is the duration of each sync primitive of the limit
 	// workload. Default Duration/2.
 	LimitDuration time.Duration
@@ -69,13 +84,24 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.Size, 128)
 	def(&c.Preload, 1_000_000)
-	def(&c.ReopenEntries, 1_000_000)
+	if c.ReopenBytes <= 0 {
+		c.ReopenBytes = 128 << 20
+	}
+	if c.PeerReopenBytes <= 0 {
+		c.PeerReopenBytes = 1 << 30
+	}
 	def(&c.ReopenRounds, 3)
 	def(&c.ChurnPreload, 500_000)
 	def(&c.ChurnPreloadSize, 1024)
 	def(&c.ChurnTrail, 10_000)
 	if c.ChurnEvery <= 0 {
 		c.ChurnEvery = time.Second
+	}
+	if len(c.Writers) == 0 {
+		c.Writers = []int{1, 4, 16, 64}
+	}
+	if c.ConcurrentDuration <= 0 {
+		c.ConcurrentDuration = c.Duration / 2
 	}
 	if c.LimitDuration <= 0 {
 		c.LimitDuration = c.Duration / 2
@@ -88,7 +114,7 @@ func (c Config) withDefaults() Config {
 
 // Workload is one benchmark scenario.
 type Workload struct {
-	ID   string // "W1" … "W6", "limit"
+	ID   string // "W1" … "W8", "limit"
 	Name string // "append-sync", …
 	// run measures one store (nil for limit).
 	run func(r *runner, d *Driver) ([]Result, error)
@@ -113,6 +139,7 @@ func Workloads() []*Workload {
 		{ID: "W4", Name: "get-random", run: runGetRandom},
 		{ID: "W5", Name: "reopen", run: runReopen},
 		{ID: "W6", Name: "churn", run: runChurn},
+		{ID: "W8", Name: "concurrent", run: runConcurrent},
 	}
 }
 
@@ -167,6 +194,13 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 			}
 		}
 	}
+	for _, w := range ordered {
+		if w.ID == "W5" {
+			if err := checkRoom(cfg, ds); err != nil {
+				return nil, err
+			}
+		}
+	}
 	steps := 0
 	for _, w := range ordered {
 		if w.ID == "limit" {
@@ -209,6 +243,34 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+// ErrNoRoom: the disk lacks the room for W5's log; Run refuses to start.
+var ErrNoRoom = errors.New("bench: not enough free disk space")
+
+// checkRoom refuses W5 when the largest log one of ds builds would not
+// fit in Config.Dir's file system (the logs are built one at a time and
+// removed after use).
+func checkRoom(cfg Config, ds []*Driver) error {
+	var need, payload int64
+	size := 0
+	for _, d := range ds {
+		b, _ := cfg.reopenTarget(d)
+		for _, s := range cfg.reopenSizes() {
+			if n := reopenRoom(b, s); n > need {
+				need, payload, size = n, b, s
+			}
+		}
+	}
+	free, err := freeBytes(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	if need > free {
+		return fmt.Errorf("%w: W5 builds a log of %s in %s B entries, which needs about %s in %s; the file system has %s available: lower the W5 size (cmd/bench -w5size) or run on a larger disk (-dir)",
+			ErrNoRoom, fmtSI(payload), withCommas(int64(size)), fmtSI(need), cfg.Dir, fmtSI(free))
+	}
+	return nil
 }
 
 func joinNote(a, b string) string {

@@ -62,6 +62,9 @@ type Driver struct {
 	// Adapted maps a workload ID to how the workload was adapted to this
 	// store; it becomes part of the result's note.
 	Adapted map[string]string
+	// MaxReopenBytes, if set, caps the payload of the log this store
+	// builds for W5 below Config.PeerReopenBytes.
+	MaxReopenBytes int64
 }
 
 var drivers = map[string]*Driver{}

@@ -39,16 +39,23 @@ func (r *runner) churn(st Store) (Result, error) {
 		if err := st.Purge(uint64(pre - trail)); err != nil {
 			return Result{}, fmt.Errorf("bench: purge after preload: %w", err)
 		}
+		// Every store starts the clock with this setup purge complete and
+		// durable (mmaplog deletes purged segments after its next sync);
+		// the purges of the timed run are the ones measured.
+		if err := st.Sync(); err != nil {
+			return Result{}, fmt.Errorf("bench: sync after preload purge: %w", err)
+		}
 	}
 
 	var (
-		last      atomic.Uint64
-		stop      = make(chan struct{})
-		wg        sync.WaitGroup
-		purgeLat  = newLatency()
-		purgeErr  error
-		purgedTo  uint64
-		numPurges int
+		last     atomic.Uint64
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+		purgeLat = newLatency()
+		purgeErr error
+		purgedTo uint64
+		purges   []Span
+		tl       = newTimeline(time.Now(), r.cfg.Duration)
 	)
 	last.Store(uint64(pre))
 	wg.Add(1)
@@ -72,12 +79,13 @@ func (r *runner) churn(st Store) (Result, error) {
 				purgeErr = fmt.Errorf("bench: purge to %d: %w", upto, err)
 				return
 			}
-			purgeLat.record(time.Since(t0))
+			d := time.Since(t0)
+			purgeLat.record(d)
+			purges = append(purges, Span{Ms: tl.since(t0), DurMs: ms(d)})
 			purgedTo = upto
-			numPurges++
 		}
 	}()
-	lat, n, elapsed, err := r.syncedAppends(st, uint64(pre)+1, r.cfg.Duration, &last)
+	lat, n, elapsed, err := r.syncedAppends(st, uint64(pre)+1, r.cfg.Duration, &last, tl)
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -86,10 +94,10 @@ func (r *runner) churn(st Store) (Result, error) {
 	if purgeErr != nil {
 		return Result{}, purgeErr
 	}
-	res := Result{OpsPerSec: perSec(n, elapsed)}
+	res := Result{OpsPerSec: perSec(n, elapsed), Timeline: tl.points(), TimelineStepMs: ms(tl.step), Events: purges}
 	lat.fill(&res)
-	res.Note = fmt.Sprintf("preload %d × %d B, trail %d; %d purges every %s", pre, r.cfg.ChurnPreloadSize, trail, numPurges, r.cfg.ChurnEvery)
-	if numPurges > 0 {
+	res.Note = fmt.Sprintf("preload %d × %d B, trail %d; %d purges every %s", pre, r.cfg.ChurnPreloadSize, trail, len(purges), r.cfg.ChurnEvery)
+	if len(purges) > 0 {
 		res.Note += fmt.Sprintf(", purge p50 %.2f ms max %.2f ms",
 			float64(purgeLat.quantile(50))/1e6, float64(purgeLat.quantile(100))/1e6)
 	}

@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"time"
 )
 
@@ -84,71 +82,4 @@ func (r *runner) getRandom(st Store) (Result, error) {
 	lat.fill(&res)
 	res.Note = fmt.Sprintf("%d entries preloaded, one sequential warm-up pass; latency sampled 1 in %d", n, latencySample)
 	return res, nil
-}
-
-// runReopen is W5: the time to open a cleanly closed log of
-// Config.ReopenEntries entries, and the heap it holds once open.
-func runReopen(r *runner, d *Driver) ([]Result, error) {
-	dir, remove, err := r.tempDir(d.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer remove()
-	n, size := r.cfg.ReopenEntries, r.cfg.Size
-	r.phase("build", 0)
-	st, err := d.Open(dir, OpenOptions{NoSync: true})
-	if err != nil {
-		return nil, err
-	}
-	err = r.fill(st, 1, n, size, preloadBatch)
-	if err == nil {
-		err = st.Sync()
-	}
-	if cerr := st.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-
-	r.phase("reopen", 0)
-	lat := newLatency()
-	var total time.Duration
-	var heap int64
-	for range r.cfg.ReopenRounds {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		t0 := time.Now()
-		st, err := d.Open(dir, OpenOptions{})
-		dt := time.Since(t0)
-		if err != nil {
-			return nil, fmt.Errorf("bench: reopen: %w", err)
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		heap = max(heap, int64(after.HeapAlloc)-int64(before.HeapAlloc))
-		// Check that the reopened log holds every entry.
-		p, err := st.Get(uint64(n))
-		switch {
-		case errors.Is(err, errNoRandomRead):
-		case err != nil:
-			_ = st.Close()
-			return nil, fmt.Errorf("bench: get %d after reopen: %w", n, err)
-		case len(p) != size:
-			_ = st.Close()
-			return nil, fmt.Errorf("bench: get %d after reopen: %d bytes, want %d", n, len(p), size)
-		}
-		if err := st.Close(); err != nil {
-			return nil, fmt.Errorf("bench: close after reopen: %w", err)
-		}
-		lat.record(dt)
-		total += dt
-	}
-	res := Result{Store: d.Name, Workload: "W5-reopen", EntrySize: size, Batch: 1,
-		OpsPerSec: perSec(int64(r.cfg.ReopenRounds), total), HeapBytes: heap}
-	lat.fill(&res)
-	res.Note = fmt.Sprintf("%d entries; %d opens, p50 %.1f ms; heap = growth after GC with the log open (max)",
-		n, r.cfg.ReopenRounds, float64(lat.quantile(50))/1e6)
-	return []Result{res}, nil
 }

@@ -1,0 +1,149 @@
+//go:build linux
+
+package bench
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+)
+
+// getProbe is W4's reference: the two dependent loads a random Get by
+// index cannot avoid, the entry's index slot and then the first word of
+// the record it points to, over Config.Preload entries laid out as
+// mmaplog lays them out (slots of index.SlotSize bytes, records of
+// format.RecordSize bytes) in two shared file mappings, warm. There is no
+// checksum, copy, bounds check or lock: a Get can approach it, not beat
+// it.
+func getProbe(r *runner, dir string) (Result, error) {
+	n := r.cfg.Preload
+	rec := format.RecordSize(format.EntryHeadSize + r.cfg.Size)
+	slots, closeSlots, err := mapFile(filepath.Join(dir, "probe.idx"), int64(n)*index.SlotSize)
+	if err != nil {
+		return Result{}, err
+	}
+	defer closeSlots()
+	// Slots are 32-bit offsets, as in a segment's index: wrap the records
+	// into a 4 GiB file at most.
+	span := min(int64(n)*rec, 4<<30-rec)
+	data, closeData, err := mapFile(filepath.Join(dir, "probe.dat"), span)
+	if err != nil {
+		return Result{}, err
+	}
+	defer closeData()
+	for i := range n {
+		off := (int64(i) * rec) % (span - rec + 1) &^ 7
+		binary.LittleEndian.PutUint32(slots[i*index.SlotSize:], uint32(off))
+		binary.LittleEndian.PutUint64(data[off:], uint64(i))
+	}
+	var sink uint64
+	for i := range n { // the warm-up pass W4 makes too
+		sink += binary.LittleEndian.Uint64(data[binary.LittleEndian.Uint32(slots[i*index.SlotSize:]):])
+	}
+	r.phase("get probe", r.cfg.LimitDuration)
+	rng := rand.New(rand.NewPCG(5, 0x5eed))
+	lat := newLatency()
+	start := time.Now()
+	deadline := start.Add(r.cfg.LimitDuration)
+	var ops int64
+	for {
+		t0 := time.Now()
+		for range latencySample {
+			i := rng.Uint64N(uint64(n))
+			off := binary.LittleEndian.Uint32(slots[i*index.SlotSize:])
+			sink += binary.LittleEndian.Uint64(data[off:])
+		}
+		t1 := time.Now()
+		lat.record(t1.Sub(t0) / latencySample)
+		ops += latencySample
+		if t1.After(deadline) {
+			break
+		}
+	}
+	res := Result{Workload: "limit-get-probe", EntrySize: r.cfg.Size, OpsPerSec: perSec(ops, time.Since(start))}
+	lat.fill(&res)
+	res.Note = fmt.Sprintf("index slot then record word, random over %d entries in shared file mappings, warm; latency = mean of %d (checksum %x)",
+		n, latencySample, sink&0xff)
+	return res, nil
+}
+
+// mapFile creates path with size bytes allocated and maps it shared,
+// read-write.
+func mapFile(path string, size int64) ([]byte, func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
+		return nil, nil, fmt.Errorf("bench: fallocate %s: %w", path, err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: mmap %s: %w", path, err)
+	}
+	return m, func() { _ = unix.Munmap(m) }, nil
+}
+
+// copyCRCProbe is W3's reference for the append path: the bytes one
+// append must write, framed as mmaplog frames them (format.PutEntryHead,
+// the payload copy, format.PutFrame with its CRC), one entry after the
+// other into a shared file mapping whose pages are already faulted in,
+// without the lock, index slot, state or rotation of a real append.
+func copyCRCProbe(r *runner, dir string, size int) (Result, error) {
+	const span = limitFileSize
+	m, unmap, err := mapFile(filepath.Join(dir, fmt.Sprintf("copy-%d.dat", size)), span)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unmap()
+	for off := 0; off < span; off += os.Getpagesize() {
+		m[off] = 0 // fault every page in before the clock starts
+	}
+	n := format.EntryHeadSize + size
+	rec := int(format.RecordSize(n))
+	payload := r.payload[:size]
+	r.phase(fmt.Sprintf("copy+crc %s", fmtSize(size)), r.cfg.LimitDuration)
+	lat := newLatency()
+	var (
+		off  int
+		prev uint32
+		ops  int64
+		idx  uint64
+	)
+	start := time.Now()
+	deadline := start.Add(r.cfg.LimitDuration)
+	for {
+		t0 := time.Now()
+		for range latencySample {
+			if off+rec > span {
+				off = 0
+			}
+			b := m[off : off+rec]
+			idx++
+			format.PutEntryHead(b[format.FrameSize:], raftstate.LogID{Term: 1, Index: idx})
+			copy(b[format.FrameSize+format.EntryHeadSize:], payload)
+			prev = format.PutFrame(b, format.TypeEntry, n, 0, prev)
+			off += rec
+		}
+		t1 := time.Now()
+		lat.record(t1.Sub(t0) / latencySample)
+		ops += latencySample
+		if t1.After(deadline) {
+			break
+		}
+	}
+	res := Result{Workload: "limit-copy-crc", EntrySize: size, OpsPerSec: perSec(ops, time.Since(start))}
+	lat.fill(&res)
+	res.Note = fmt.Sprintf("entry head + payload copy + frame CRC per entry into a faulted-in shared mapping, no lock/index/state; latency = mean of %d", latencySample)
+	return res, nil
+}
