@@ -78,12 +78,20 @@ func Create(fs vfs.FS, path string, slots int) (*File, error) {
 }
 
 // Open maps an existing index file. The header is not checked: use Header.
+// The mapping is read without read-ahead (lookups are random, and a cold
+// header read should cost a page, not megabytes).
 func Open(fs vfs.FS, path string) (*File, error) {
 	f, err := fs.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}
-	return mapFile(f, path)
+	x, err := mapFile(f, path)
+	if err == nil {
+		if pf, ok := f.(vfs.Prefaulter); ok {
+			_ = pf.Advise(true)
+		}
+	}
+	return x, err
 }
 
 func mapFile(f vfs.File, path string) (*File, error) {

@@ -297,14 +297,19 @@ func (l *Log) Sync() error {
 		return err
 	}
 	l.handOff()
+	pos := l.open.globalEnd() // this call's writes end here
 	l.wmu.Unlock()
 
 	f := &l.fl
 	f.syncMu.Lock()
 	f.mu.Lock()
-	if f.stopped {
-		// The flusher ran its last batch (Close): this call's writes,
-		// handed off before Close took the writer lock, were in it.
+	if f.stopped || (len(f.pending.cbs) == 0 && l.durable.Load() >= pos) {
+		// A batch that completed while this call waited for syncMu (or
+		// Close's last one) held this call's writes: batches complete in
+		// order, and one that ends at or past pos was handed off after
+		// them. Newer writes in pending are their callers' to sync. (With
+		// callbacks queued, Sync waits behind them: a Sync that returns
+		// has seen every earlier Flush callback run.)
 		f.mu.Unlock()
 		f.syncMu.Unlock()
 		if p := l.failure.Load(); p != nil {
