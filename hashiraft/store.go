@@ -300,34 +300,42 @@ func (s *Store) DeleteRange(min, max uint64) error {
 	return nil
 }
 
-// deleteRange does DeleteRange's work under s.mu, without syncing.
+// deleteRange does DeleteRange's work under s.mu, without syncing. The
+// raft-visible range shrinks before the entries go, so that a reader that
+// finds an entry gone also finds the range without it; a failed removal
+// puts the range back.
 func (s *Store) deleteRange(min, max uint64) error {
 	first, last := s.first.Load(), s.last.Load()
+	restore := func(err error) error {
+		s.first.Store(first)
+		s.last.Store(last)
+		return err
+	}
 	switch {
 	case first == 0 || max < first || min > last:
 		return nil
 	case min <= first && max >= last:
-		if err := s.log.Truncate(first); err != nil {
-			return err
-		}
-		s.first.Store(0)
 		s.last.Store(0)
+		s.first.Store(0)
+		if err := s.log.Truncate(first); err != nil {
+			return restore(err)
+		}
 		s.terms = s.terms[:0]
 	case min <= first:
 		e, err := s.log.Get(max)
 		if err != nil {
 			return err
 		}
-		if err := s.log.Purge(e.ID); err != nil {
-			return err
-		}
 		s.first.Store(max + 1)
+		if err := s.log.Purge(e.ID); err != nil {
+			return restore(err)
+		}
 		s.notePurged(max + 1)
 	case max >= last:
-		if err := s.log.Truncate(min); err != nil {
-			return err
-		}
 		s.last.Store(min - 1)
+		if err := s.log.Truncate(min); err != nil {
+			return restore(err)
+		}
 		s.noteTruncated(min)
 	default:
 		return fmt.Errorf("only a prefix or suffix of [%d, %d] can be deleted", first, last)
