@@ -2,9 +2,10 @@
 // github.com/hashicorp/raft built on one mmaplog.Log: a drop-in replacement
 // for raft-boltdb and raft-wal.
 //
-// A Store implements raft.LogStore, raft.StableStore, raft.MonotonicLogStore
-// and io.Closer, so one Store serves as both the logs and the stable store
-// of a raft.Raft:
+// A Store implements raft.LogStore, raft.StableStore, raft.MonotonicLogStore,
+// raft.CommitTrackingLogStore and io.Closer, so one Store serves as both the
+// logs and the stable store of a raft.Raft, with or without
+// Config.RestoreCommittedLogs:
 //
 //	store, err := hashiraft.Open(filepath.Join(dataDir, "raft"), mmaplog.Options{})
 //	if err != nil {
@@ -27,8 +28,11 @@
 // (format in codec.go). StoreLogs is Append followed by Sync, so entries are
 // durable when it returns. DeleteRange maps a prefix of the log to Purge, a
 // suffix to Truncate, and the whole log to Truncate(FirstIndex); after that
-// the next StoreLogs may start at any index above the purge point (see
-// StoreLogs). The stable store's keys live in the log's user data, one blob
+// the next StoreLogs may start at any index, below the old purge point too
+// (see StoreLogs). A commit index staged with StageCommitIndex is written as
+// an mmaplog Commit record after the next StoreLogs batch's entries, synced
+// with them, and GetCommitIndex answers at most LastIndex. The stable
+// store's keys live in the log's user data, one blob
 // rewritten and synced on every Set. A missing key is ErrKeyNotFound, whose
 // text is exactly "not found" as hashicorp/raft requires. The Store owns the
 // log's entries and user data: do not write to its directory with mmaplog

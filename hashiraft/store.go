@@ -14,8 +14,9 @@ import (
 // errClosed is returned by every method called after Close.
 var errClosed = mmaplog.ErrClosed
 
-// Store implements raft.LogStore, raft.StableStore, raft.MonotonicLogStore
-// and io.Closer for github.com/hashicorp/raft, on one mmaplog.Log.
+// Store implements raft.LogStore, raft.StableStore, raft.MonotonicLogStore,
+// raft.CommitTrackingLogStore and io.Closer for github.com/hashicorp/raft,
+// on one mmaplog.Log.
 type Store struct {
 	log    *mmaplog.Log
 	closed atomic.Bool
@@ -25,12 +26,20 @@ type Store struct {
 	first, last atomic.Uint64
 	// stable is the current stable store snapshot, replaced under mu.
 	stable atomic.Pointer[kv]
+	// staged is the commit index raft staged for the next StoreLogs;
+	// commit is the recorded one (committed.Index), read without mu.
+	staged, commit atomic.Uint64
 
 	// mu serializes mutations: StoreLogs, DeleteRange and Set. It is never
 	// held across a disk sync, so concurrent callers share group commits.
 	mu      sync.Mutex
 	buf     []byte          // encode scratch, guarded by mu
 	entries []mmaplog.Entry // batch scratch, guarded by mu
+	// committed is the log's Committed LogID, guarded by mu.
+	committed mmaplog.LogID
+	// terms are the terms of the entries from terms[0].first to LastIndex
+	// as far as this Store has seen them (see termAt), guarded by mu.
+	terms []termRun
 }
 
 // Interface checks.
@@ -52,11 +61,13 @@ func Open(dir string, opts mmaplog.Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("hashiraft: open %s: %w", dir, err), l.Close())
 	}
-	s := &Store{log: l}
+	s := &Store{log: l, committed: st.Committed}
 	s.stable.Store(&m)
+	s.commit.Store(st.Committed.Index)
 	if st.Last.Index > st.Purged.Index {
 		s.first.Store(st.Purged.Index + 1)
 		s.last.Store(st.Last.Index)
+		s.terms = []termRun{{st.Last.Index, st.Last.Term}}
 	}
 	return s, nil
 }
@@ -123,15 +134,15 @@ func (s *Store) StoreLog(log *raft.Log) error {
 
 // StoreLogs appends logs, which must have consecutive indexes following
 // LastIndex. They are durable when StoreLogs returns (one sync per call,
-// shared with concurrent callers).
+// shared with concurrent callers). A commit index staged with
+// StageCommitIndex is recorded after the entries, in the same sync.
 //
-// When the log is empty the batch may start at any index above the log's
-// purge point (the last index ever purged, 0 for a log never purged). When
-// it does not start right after it, Store first moves the purge point to
-// the batch's first index - 1 with mmaplog.Log.Purge, stamped with the
-// batch's first term. This is how a new log, a migrated log, or a log
-// emptied by DeleteRange after a snapshot restore takes its first entries.
-// A batch at or below the purge point is an error.
+// When the log is empty (new, or emptied by DeleteRange) the batch may
+// start at any index and term. Store first moves the log's purge point to
+// the batch's first index - 1, stamped with the batch's first term: with
+// mmaplog.Log.Purge when that is above the current purge point, else with
+// mmaplog.Log.Rewind. This is how a new log, a migrated log, or a log
+// emptied after a snapshot restore takes its first entries.
 func (s *Store) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
@@ -181,19 +192,24 @@ func (s *Store) storeLogs(logs []*raft.Log) error {
 	}
 	defer s.keepScratch(buf, entries)
 
+	for i := range entries {
+		if len(entries[i].Payload) > mmaplog.MaxPayload {
+			// Checked before an empty log's purge point moves.
+			return fmt.Errorf("hashiraft: store logs: entry %d is %d bytes encoded: %w",
+				entries[i].ID.Index, len(entries[i].Payload), mmaplog.ErrTooLarge)
+		}
+	}
+
 	first := logs[0]
 	if s.last.Load() == 0 {
-		// Empty log: move the purge point up to the batch if needed.
-		purged := s.log.State().Purged
-		if first.Index <= purged.Index {
-			return fmt.Errorf("hashiraft: store logs at %d: log purged through %d: %w",
-				first.Index, purged.Index, mmaplog.ErrNonConsecutive)
+		if err := s.startAt(first); err != nil {
+			return fmt.Errorf("hashiraft: store logs at %d: %w", first.Index, err)
 		}
-		if first.Index-1 > purged.Index {
-			if err := s.log.Purge(mmaplog.LogID{Term: first.Term, Index: first.Index - 1}); err != nil {
-				return fmt.Errorf("hashiraft: store logs at %d: %w", first.Index, err)
-			}
-		}
+	}
+	staged := s.staged.Load()
+	commit, doCommit, err := s.planCommit(staged, logs)
+	if err != nil {
+		return err
 	}
 	if err := s.log.Append(entries...); err != nil {
 		return fmt.Errorf("hashiraft: store logs [%d, %d]: %w", first.Index, logs[len(logs)-1].Index, err)
@@ -202,6 +218,38 @@ func (s *Store) storeLogs(logs []*raft.Log) error {
 		s.first.Store(first.Index)
 	}
 	s.last.Store(logs[len(logs)-1].Index)
+	s.noteAppended(logs)
+	s.staged.CompareAndSwap(staged, 0) // it was for this batch
+	if doCommit {
+		return s.recordCommit(commit)
+	}
+	return nil
+}
+
+// startAt prepares an empty log for a batch whose first entry is first:
+// the log's end (its purge point) moves to first.Index-1, stamped with
+// first.Term, unless the batch already follows it. Call with s.mu held.
+func (s *Store) startAt(first *raft.Log) error {
+	st := s.log.State()
+	to := mmaplog.LogID{Term: first.Term, Index: first.Index - 1}
+	switch {
+	case to.Less(st.Committed):
+		// The batch rewrites entries the recorded commit index covers:
+		// that commit belongs to the history being replaced.
+	case st.Last.IsZero() && first.Index == 1:
+		return nil // a new log, or emptied and never purged
+	case !st.Last.IsZero() && st.Last.Index == to.Index && st.Last.Term <= to.Term:
+		return nil // the batch follows on
+	case to.Index > st.Last.Index:
+		return s.log.Purge(to)
+	}
+	// Back to, or below, the purge point, or below the recorded commit:
+	// restart the log at to. Rewind forgets a commit above to.
+	if err := s.log.Rewind(to); err != nil {
+		return err
+	}
+	s.committed = s.log.State().Committed
+	s.commit.Store(s.committed.Index)
 	return nil
 }
 
@@ -252,32 +300,43 @@ func (s *Store) DeleteRange(min, max uint64) error {
 	return nil
 }
 
-// deleteRange does DeleteRange's work under s.mu, without syncing.
+// deleteRange does DeleteRange's work under s.mu, without syncing. The
+// raft-visible range shrinks before the entries go, so that a reader that
+// finds an entry gone also finds the range without it; a failed removal
+// puts the range back.
 func (s *Store) deleteRange(min, max uint64) error {
 	first, last := s.first.Load(), s.last.Load()
+	restore := func(err error) error {
+		s.first.Store(first)
+		s.last.Store(last)
+		return err
+	}
 	switch {
 	case first == 0 || max < first || min > last:
 		return nil
 	case min <= first && max >= last:
-		if err := s.log.Truncate(first); err != nil {
-			return err
-		}
-		s.first.Store(0)
 		s.last.Store(0)
+		s.first.Store(0)
+		if err := s.log.Truncate(first); err != nil {
+			return restore(err)
+		}
+		s.terms = s.terms[:0]
 	case min <= first:
 		e, err := s.log.Get(max)
 		if err != nil {
 			return err
 		}
-		if err := s.log.Purge(e.ID); err != nil {
-			return err
-		}
 		s.first.Store(max + 1)
-	case max >= last:
-		if err := s.log.Truncate(min); err != nil {
-			return err
+		if err := s.log.Purge(e.ID); err != nil {
+			return restore(err)
 		}
+		s.notePurged(max + 1)
+	case max >= last:
 		s.last.Store(min - 1)
+		if err := s.log.Truncate(min); err != nil {
+			return restore(err)
+		}
+		s.noteTruncated(min)
 	default:
 		return fmt.Errorf("only a prefix or suffix of [%d, %d] can be deleted", first, last)
 	}

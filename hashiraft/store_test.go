@@ -287,23 +287,28 @@ func TestDeleteRange(t *testing.T) {
 // TestDeleteAllThenStoreAtNewIndex covers what hashicorp/raft does with a
 // MonotonicLogStore after restoring a snapshot: delete every entry, then
 // continue at the snapshot index + 1, which may be anywhere above the
-// entries that were compacted away.
+// entries that were compacted away. An emptied store also takes a batch at
+// or below its old purge point, in a lower term, as raft-wal, raft-boltdb
+// and InmemStore do.
 func TestDeleteAllThenStoreAtNewIndex(t *testing.T) {
 	cases := []struct {
-		name    string
-		purge   uint64 // prefix deleted before deleting all, 0 for none
-		next    uint64 // first index stored after deleting all
-		wantErr bool
+		name  string
+		purge uint64 // prefix deleted before deleting all, 0 for none
+		next  uint64 // first index stored after deleting all
+		term  uint64 // its term (the old entries have term 3)
 	}{
-		{"jump-ahead", 0, 500, false},
-		{"right-after", 0, 21, false},
-		{"back-to-start", 0, 1, false},
-		{"below-old-last", 0, 7, false},
-		{"jump-ahead-after-purge", 10, 1000, false},
-		{"below-old-last-after-purge", 10, 15, false},
-		{"right-after-purge-point", 10, 11, false},
-		{"at-purge-point", 10, 10, true},
-		{"below-purge-point", 10, 3, true},
+		{"jump-ahead", 0, 500, 5},
+		{"right-after", 0, 21, 5},
+		{"back-to-start", 0, 1, 5},
+		{"below-old-last", 0, 7, 5},
+		{"jump-ahead-after-purge", 10, 1000, 5},
+		{"below-old-last-after-purge", 10, 15, 5},
+		{"right-after-purge-point", 10, 11, 5},
+		{"at-purge-point", 10, 10, 5},
+		{"below-purge-point", 10, 3, 5},
+		{"back-to-start-after-purge", 10, 1, 5},
+		{"back-to-start-lower-term", 10, 1, 1},
+		{"right-after-purge-point-lower-term", 10, 11, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -322,22 +327,13 @@ func TestDeleteAllThenStoreAtNewIndex(t *testing.T) {
 			s = reopen(t, s, dir)
 			checkRange(t, s, 0, 0)
 
-			err := s.StoreLogs(mkLogs(c.next, c.next+4, 5))
-			if c.wantErr {
-				if err == nil {
-					t.Fatal("StoreLogs below the purge point succeeded")
-				}
-				checkRange(t, s, 0, 0)
-				mustStore(t, s, mkLogs(c.purge+1, c.purge+2, 5)...) // still usable
-				return
-			}
-			if err != nil {
+			if err := s.StoreLogs(mkLogs(c.next, c.next+4, c.term)); err != nil {
 				t.Fatalf("StoreLogs at %d: %v", c.next, err)
 			}
 			for range 2 {
 				checkRange(t, s, c.next, c.next+4)
 				for i := c.next; i <= c.next+4; i++ {
-					checkLog(t, s, mkLog(i, 5))
+					checkLog(t, s, mkLog(i, c.term))
 				}
 				for _, i := range []uint64{1, c.next - 1, c.next + 5, 20} {
 					if i < c.next || i > c.next+4 {
