@@ -346,21 +346,8 @@ func (l *Log) Purge(upto LogID) (err error) {
 	l.first = max(l.first, upto.Index+1)
 	l.wfirst = l.first
 	// Segments in front that hold nothing live leave the readers' view
-	// now; the flusher deletes them once this purge record is durable.
-	drop := 0
-	for drop < len(l.segs)-1 {
-		s := l.segs[drop]
-		if !l.segmentDead(drop) {
-			break
-		}
-		l.todo.removes = append(l.todo.removes, s)
-		l.dropped++
-		drop++
-	}
-	if drop > 0 {
-		l.segs = append(l.segs[:0], l.segs[drop:]...)
-		clear(l.segs[len(l.segs):cap(l.segs)])
-	}
+	// now; they are deleted once this purge record is durable.
+	l.dropDeadSegments()
 	l.open.pubEnd = l.open.end
 	l.rebuildRuns()
 	l.mu.Unlock()
