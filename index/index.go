@@ -115,16 +115,20 @@ func (x *File) Slots() int {
 }
 
 // Header decodes and checks the header.
-func (x *File) Header() (Header, error) {
-	if len(x.b) < HeaderSize {
-		return Header{}, fmt.Errorf("%w: %s", ErrShort, x.path)
+func (x *File) Header() (Header, error) { return DecodeHeader(x.b, x.path) }
+
+// DecodeHeader decodes and checks the index header at the start of b, the
+// first bytes of the index file at path (named in errors).
+func DecodeHeader(b []byte, path string) (Header, error) {
+	if len(b) < HeaderSize {
+		return Header{}, fmt.Errorf("%w: %s", ErrShort, path)
 	}
-	b := x.b[:HeaderSize]
+	b = b[:HeaderSize]
 	if [7]byte(b[:7]) != [7]byte(magic[:7]) || le.Uint32(b[crcOff:]) != checksum.Sum(b[:crcOff]) {
-		return Header{}, fmt.Errorf("%w: %s", ErrBadHeader, x.path)
+		return Header{}, fmt.Errorf("%w: %s", ErrBadHeader, path)
 	}
 	if b[7] != magic[7] {
-		return Header{}, fmt.Errorf("%w: %s is version %d, this build reads version %d", ErrVersion, x.path, b[7], magic[7])
+		return Header{}, fmt.Errorf("%w: %s is version %d, this build reads version %d", ErrVersion, path, b[7], magic[7])
 	}
 	return Header{
 		SegmentID: le.Uint64(b[8:]),
@@ -191,6 +195,17 @@ func (x *File) Sync(n int) error {
 
 // SyncHeader makes the header durable.
 func (x *File) SyncHeader() error { return x.f.Msync(0, HeaderSize) }
+
+// DropCache drops the cached pages of bytes [off, off+n) of the file,
+// mapping included, when the file system can (see vfs.CacheDropper), so
+// that the next read of them comes from the disk. The caller keeps the
+// File from being closed during the call.
+func (x *File) DropCache(off, n int64) error {
+	if d, ok := x.f.(vfs.CacheDropper); ok {
+		return d.DropCache(off, n)
+	}
+	return nil
+}
 
 // Close unmaps and closes the file.
 func (x *File) Close() error { return x.f.Close() }

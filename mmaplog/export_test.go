@@ -1,8 +1,29 @@
 package mmaplog
 
+import (
+	"context"
+	"time"
+)
+
 // WithLogUID returns opts that give a new log the identity uid instead of
 // a random one, so that its bytes are reproducible (golden tests).
 func WithLogUID(opts Options, uid uint64) Options {
 	opts.uid = uid
 	return opts
 }
+
+// VerifyClock is what Verify's pacing needs of time.
+type VerifyClock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// WithVerifyClock returns opts whose reads are paced by c instead of the
+// real clock.
+func WithVerifyClock(opts VerifyOptions, c VerifyClock) VerifyOptions {
+	opts.clock = c
+	return opts
+}
+
+// VerifyChunk is the size of the verifier's reads.
+const VerifyChunk = verifyChunk

@@ -217,6 +217,9 @@ func (f *flusher) syncData(w *work) (err error) {
 		if err := s.seg.idx.Sync(int(s.hdr.Count)); err != nil {
 			return err
 		}
+		if h, err := s.seg.idx.Header(); err == nil {
+			s.seg.sealed.Store(&h) // with SlotsCRC, which SetHeader computed
+		}
 	}
 	f.l.met.synced(f.l, w)
 	return nil

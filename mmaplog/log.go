@@ -26,7 +26,8 @@ type Log struct {
 	log  *slog.Logger
 	lock io.Closer
 	prep *preparer
-	uid  uint64 // the log's identity, in every segment and index header
+	uid  uint64   // the log's identity, in every segment and index header
+	ver  verifier // online verification (verify*.go)
 
 	// Writer side, guarded by wmu.
 	wmu       sync.Mutex
@@ -91,6 +92,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.prep = newPreparer(fs, dir, opts.SegmentSize, opts.ZeroFill)
 	l.rm.start(l)
 	l.fl.start(l)
+	l.ver.start(l)
 	return l, nil
 }
 
@@ -111,6 +113,11 @@ func (l *Log) load() error {
 		}
 		s.slots.unchecked = os.SlotsUnchecked
 		s.pubEnd = s.end
+		if os != o.Segments[len(o.Segments)-1] {
+			if h, err := s.idx.Header(); err == nil && h.Complete {
+				s.sealed.Store(&h) // recovery sealed every segment but the last
+			}
+		}
 		l.segs = append(l.segs, s)
 	}
 	last := o.Segments[len(o.Segments)-1]
@@ -216,6 +223,7 @@ func (l *Log) fail(err error) error {
 // directory lock. A second Close is a no-op. Close returns the sticky
 // failure, if any, after releasing everything.
 func (l *Log) Close() error {
+	l.ver.stop() // first: its callbacks may not outlive the Log
 	l.wmu.Lock()
 	if l.wclosed {
 		l.wmu.Unlock()

@@ -30,41 +30,52 @@ func (l *Log) Get(i uint64) (e Entry, err error) {
 // readEntry reads entry i, copying the payload when withPayload. Call with
 // mu read-locked or wmu held.
 func (l *Log) readEntry(i uint64, withPayload bool) (Entry, error) {
-	if first := l.firstIndex(); i < first || i > l.state.Last.Index {
-		return Entry{}, fmt.Errorf("%w: index %d outside [%d, %d]", ErrNotFound, i, first, l.state.Last.Index)
-	}
-	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].First > i }) - 1
-	if k < 0 {
-		return Entry{}, format.Corruptf(l.dir, 0, i, "no segment holds entry %d", i)
-	}
-	s := l.segs[l.runs[k].Seg]
-	slot := i - s.base
-	if slot >= uint64(s.idx.Slots()) {
-		return Entry{}, format.Corruptf(s.idx.Path(), 0, i, "slot %d beyond the index", slot)
-	}
-	off, err := s.slot(int(slot))
+	id, payload, err := l.entryAt(i)
 	if err != nil {
 		return Entry{}, err
 	}
-	r, err := format.ReadRecord(s.data, off)
-	if err != nil {
-		return Entry{}, format.Corruptf(s.path, off, i, "%v", err)
-	}
-	if r.Type != format.TypeEntry {
-		return Entry{}, format.Corruptf(s.path, off, i, "index points at a %v record", r.Type)
-	}
-	id, err := format.EntryID(r.Body)
-	if err != nil || id.Index != i {
-		return Entry{}, format.Corruptf(s.path, off, i, "index points at entry %d", id.Index)
-	}
 	e := Entry{ID: id}
 	if withPayload {
-		e.Payload = bytes.Clone(r.Body[format.EntryHeadSize:])
+		e.Payload = bytes.Clone(payload)
 		if e.Payload == nil {
 			e.Payload = []byte{}
 		}
 	}
 	return e, nil
+}
+
+// entryAt finds entry i and checks its record. The payload aliases the
+// mapping: valid only while the lock is held. Call with mu read-locked or
+// wmu held, under a fault guard.
+func (l *Log) entryAt(i uint64) (LogID, []byte, error) {
+	if first := l.firstIndex(); i < first || i > l.state.Last.Index {
+		return LogID{}, nil, fmt.Errorf("%w: index %d outside [%d, %d]", ErrNotFound, i, first, l.state.Last.Index)
+	}
+	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].First > i }) - 1
+	if k < 0 {
+		return LogID{}, nil, format.Corruptf(l.dir, 0, i, "no segment holds entry %d", i)
+	}
+	s := l.segs[l.runs[k].Seg]
+	slot := i - s.base
+	if slot >= uint64(s.idx.Slots()) {
+		return LogID{}, nil, format.Corruptf(s.idx.Path(), 0, i, "slot %d beyond the index", slot)
+	}
+	off, err := s.slot(int(slot))
+	if err != nil {
+		return LogID{}, nil, err
+	}
+	r, err := format.ReadRecord(s.data, off)
+	if err != nil {
+		return LogID{}, nil, format.Corruptf(s.path, off, i, "%v", err)
+	}
+	if r.Type != format.TypeEntry {
+		return LogID{}, nil, format.Corruptf(s.path, off, i, "index points at a %v record", r.Type)
+	}
+	id, err := format.EntryID(r.Body)
+	if err != nil || id.Index != i {
+		return LogID{}, nil, format.Corruptf(s.path, off, i, "index points at entry %d", id.Index)
+	}
+	return id, r.Body[format.EntryHeadSize:], nil
 }
 
 // Entries yields the entries that exist in [from, to), in order. A read
@@ -135,6 +146,7 @@ func (l *Log) Stats() Stats {
 	}
 	l.mu.RUnlock()
 	st.Appends = l.appends.Load()
+	st.Verify = l.ver.stats()
 	f := &l.fl
 	f.mu.Lock()
 	st.Flushes, st.Syncs = f.flushes, f.syncs
@@ -148,11 +160,13 @@ func (l *Log) Stats() Stats {
 }
 
 // Dump writes every record of every segment, one line each, as written
-// (not yet flushed records included), like raft-log's dump:
+// (not yet flushed records included), like raft-log's dump, and after
+// each sealed segment the digest of its live entries (SegmentDigests):
 //
 //	segment 1 00000000000000000001.seg start=0 prevEnd=0 size=65536
 //	  R-00000 [64, 168) State(vote: 0:0, last: none, committed: none, purged: none, user_data: none)
 //	  R-00001 [168, 200) Entry(1-1, 8 bytes)
+//	  digest 1..1 (1 entries) 5c4c0ba3e1c9b2f6
 //
 // It holds the readers' lock while it formats one segment; writers wait
 // for it.
@@ -164,9 +178,28 @@ func (l *Log) Dump(w io.Writer) error {
 	}
 	segs := append([]*segment(nil), l.segs...)
 	l.mu.RUnlock()
+	sealed, err := l.sealedSegments()
+	if err != nil {
+		return err
+	}
 	for _, s := range segs {
 		if err := l.dumpSegment(w, s); err != nil {
 			return err
+		}
+		for _, t := range sealed {
+			if t.seg != s {
+				continue
+			}
+			d, err := l.segmentDigest(t)
+			if errors.Is(err, ErrNotFound) {
+				break // purged meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(w, "  digest %v\n", d); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
@@ -33,6 +34,15 @@ type segment struct {
 	prefaulted chan struct{} // closed when a background prefault ends; nil if none
 	small      bool          // mapped with small pages (see vfs.Prefaulter)
 	slots      slotCheck     // a sealed index's slots, proven on first use
+
+	// sealed is the index header the segment was sealed complete with,
+	// set once that seal is durable (by the flusher, or by Open for every
+	// segment but the last): from then on the segment's bytes up to
+	// ValidEnd never change. nil while the segment is open.
+	sealed atomic.Pointer[index.Header]
+	// digest caches the digest of the segment's live entries (see
+	// Log.SegmentDigests); nil until computed.
+	digest atomic.Pointer[Digest]
 }
 
 // globalEnd is the global position of the segment's end.

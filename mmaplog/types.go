@@ -59,6 +59,10 @@ type Options struct {
 	// one. Stats.SlowSyncs counts them all. Default 1 s (etcd's WAL warns
 	// at 1 s too); negative: never warn.
 	SlowSync time.Duration
+	// Verify runs a background verifier that re-reads the sealed segments
+	// from the disk, every Verify.Interval, at Verify.Rate bytes per
+	// second (see Log.Verify and VerifierOptions). Default: none.
+	Verify VerifierOptions
 
 	// slowSyncEvery replaces the 10 s between slow-sync warnings when
 	// set (tests, through export_metrics_test.go).
@@ -117,6 +121,9 @@ func (o Options) Validate() error {
 	if o.SegmentSize != 0 && (o.SegmentSize < MinSegmentSize || o.SegmentSize > MaxSegmentSize) {
 		return fmt.Errorf("%w: SegmentSize %d outside [%d, %d]", ErrInvalidOptions, o.SegmentSize, MinSegmentSize, MaxSegmentSize)
 	}
+	if err := o.Verify.validate(); err != nil {
+		return err
+	}
 	if m := o.FileMode; m != 0 && (m&^os.ModePerm != 0 || m&0o600 != 0o600) {
 		return fmt.Errorf("%w: FileMode %#o: want permission bits including owner read and write (0600, 0640, ...)", ErrInvalidOptions, uint32(m))
 	}
@@ -132,6 +139,7 @@ type Stats struct {
 	Entries         uint64        // live entries: Last.Index - Purged.Index (or 0)
 	FirstIndex      uint64        // first live index, 0 when empty
 	LastIndex       uint64        // last live index, 0 when empty
+	Verify          VerifyStats   // online verification: passes, bytes checked, damage found
 	Appends         uint64        // entries appended since Open
 	Flushes         uint64        // Flush calls since Open
 	Syncs           uint64        // group syncs performed since Open
