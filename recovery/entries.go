@@ -1,0 +1,91 @@
+package recovery
+
+import (
+	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/raftstate"
+)
+
+// Entries calls fn, in index order, for every live entry of the log in dir
+// with an index in [from, to] (to 0: up to the last): the entries Open
+// recovers and a Log's Get returns, each with the ID of the segment that
+// serves it (entries a later segment supersedes, a Truncate removed or a
+// torn tail holds are left out). The payload aliases a read-only mapping
+// and is valid only during the call.
+//
+// Like Verify it takes the directory's shared lock and maps the files
+// read-only. It reads what Open reads plus each entry's record, which it
+// checks (checksum, type, index): a damaged one, or a log Open would
+// refuse, is a *format.CorruptError. It returns fn's first error.
+func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID, payload []byte) error) error {
+	lk, err := lockDir(readOnly, dir, false)
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	d, err := loadDir(readOnly, dir)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return guardFault(func() error {
+		res, err := analyze(d.segs)
+		if err != nil {
+			return err
+		}
+		if err := checkOrphans(d.fs, d.dir, d.list, res); err != nil {
+			return err
+		}
+		if to == 0 || to > res.State.Last.Index {
+			to = res.State.Last.Index
+		}
+		from = max(from, res.First)
+		runs := AppendRuns(nil, len(res.Segments), func(i int) (uint64, uint64) {
+			return res.Segments[i].Base, res.Segments[i].Count
+		})
+		for k, r := range runs {
+			st := &res.Segments[r.Seg]
+			hi := min(st.Base+st.Count-1, to)
+			if k+1 < len(runs) {
+				hi = min(hi, runs[k+1].First-1)
+			}
+			for i := max(r.First, from); i <= hi; i++ {
+				id, payload, err := d.entry(st, r.Seg, i)
+				if err != nil {
+					return err
+				}
+				if err := fn(st.ID, id, payload); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// entry reads entry i from segment pos, whose state is st, through its
+// rebuilt slots or its trusted index.
+func (d *dirView) entry(st *SegmentState, pos int, i uint64) (raftstate.LogID, []byte, error) {
+	seg := d.segs[pos]
+	k := i - st.Base
+	var off int64
+	switch {
+	case st.Slots != nil && k < uint64(len(st.Slots)):
+		off = int64(st.Slots[k]) * format.Align
+	case st.Slots == nil && seg.Index != nil && k < uint64(seg.Index.Slots()):
+		off = seg.Index.Slot(int(k))
+	default:
+		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, 0, i, "no index slot for entry %d", i)
+	}
+	r, err := format.ReadRecord(seg.Data, off)
+	if err != nil {
+		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, off, i, "%v", err)
+	}
+	if r.Type != format.TypeEntry {
+		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, off, i, "index points at a %v record", r.Type)
+	}
+	id, err := format.EntryID(r.Body)
+	if err != nil || id.Index != i {
+		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, off, i, "index points at entry %d", id.Index)
+	}
+	return id, r.Body[format.EntryHeadSize:], nil
+}
