@@ -310,7 +310,7 @@ func TestBadFlags(t *testing.T) {
 // exit 0; raftlog help and -h print the overview.
 func TestHelp(t *testing.T) {
 	flags := map[string][]string{
-		"stat": nil, "verify": nil, "dump": {"-from N", "-to N", "-json"},
+		"stat": {"-digest", "-from N", "-to N"}, "verify": nil, "dump": {"-from N", "-to N", "-json"},
 		"repair": {"-yes"}, "migrate": {"-from boltdb|raftwal", "-mode octal", "-keys", "-uint64-keys"},
 	}
 	for _, cmd := range commands {
@@ -326,9 +326,9 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
 		r := raftlog(t, args...)
 		expectCode(t, r, exitOK)
-		expectOutput(t, r.stdout, "raftlog stat DIR", "raftlog migrate -from boltdb|raftwal", "raftlog help COMMAND", "exit status:")
+		expectOutput(t, r.stdout, "raftlog stat [-digest] [-from N] [-to N] DIR", "raftlog migrate -from boltdb|raftwal", "raftlog help COMMAND", "exit status:")
 	}
 	r := raftlog(t)
 	expectCode(t, r, exitError)
-	expectOutput(t, r.stderr, "raftlog stat DIR")
+	expectOutput(t, r.stderr, "raftlog stat [-digest] [-from N] [-to N] DIR")
 }

@@ -23,22 +23,35 @@ type command struct {
 
 var commands = []*command{
 	{
-		name:    "stat",
-		args:    []string{"DIR"},
-		summary: "summarize the log (fast: reads what Open reads)",
+		name:     "stat",
+		flagsSyn: "[-digest] [-from N] [-to N]",
+		args:     []string{"DIR"},
+		summary:  "summarize the log (fast: reads what Open reads)",
 		about: `Summarize the log in DIR: its state (last entry, commit, purge point, vote,
 user data), the entries it holds, each segment and its index, and what Open
 would do with it. Fast: it reads what Open reads (segment headers, trusted
 indexes, the records after the last checkpoint), not every record; raftlog
 verify reads everything. It takes a shared lock on DIR and changes nothing.
-It warns when DIR or a file in it is open to other users.`,
+It warns when DIR or a file in it is open to other users.
+
+With -digest it also reads every live entry and prints digests to compare
+with another node's: one per segment (its live entries) and one over all
+of them (or over -from..-to). A digest is a CRC-64 over each entry's term,
+index and payload CRC-32C, in index order; two nodes holding the same
+entries over the same range print the same digest for that range, whatever
+their segment sizes (mmaplog's Log.Digest computes it on a running node).`,
 		exits: `  0  the log opens: it was closed cleanly, or Open recovers it by itself
   1  damage found: run raftlog verify DIR for the details
   2  no log at DIR, a usage error, an I/O or permission error, or DIR is
      locked by a running node`,
-		example: `  raftlog stat /var/lib/consul/raft/log`,
+		example: `  raftlog stat /var/lib/consul/raft/log
+  raftlog stat -digest -from 1000 -to 2000 /var/lib/consul/raft/log`,
 		setup: func(fset *flag.FlagSet) func(*cli, []string) int {
-			return func(c *cli, pos []string) int { return c.stat(pos[0]) }
+			var d digestFlags
+			fset.BoolVar(&d.on, "digest", false, "read every live entry and print digests (per segment and over the range)")
+			fset.Var(&d.from, "from", "digest only entries with index >= `N` (implies -digest; 0: from the first)")
+			fset.Var(&d.to, "to", "digest only entries with index <= `N` (implies -digest; 0: to the last)")
+			return func(c *cli, pos []string) int { return c.stat(pos[0], d) }
 		},
 	},
 	{

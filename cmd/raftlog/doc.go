@@ -1,7 +1,9 @@
 // Command raftlog inspects, checks, repairs and creates raftlog (mmaplog)
 // log directories.
 //
-//	raftlog stat    DIR                     what Open would find, without reading every record
+//	raftlog stat    [-digest] [-from N] [-to N] DIR
+//	                                        what Open would find, without reading every record;
+//	                                        -digest: digests of the live entries, to compare nodes
 //	raftlog verify  DIR                     check every record, the segment chain and every index
 //	raftlog dump    [-from N] [-to N] [-json] DIR
 //	                                        print the records as they are on disk

@@ -28,7 +28,10 @@ func (c *cli) warnings(d *logDir) {
 	}
 }
 
-func (c *cli) stat(dir string) int {
+func (c *cli) stat(dir string, fl digestFlags) int {
+	if fl.to > 0 && fl.to < fl.from {
+		return c.failf("stat", "-to %d is below -from %d: no entry can be in that range", fl.to, fl.from)
+	}
 	d, ok := c.openLogDir("stat", dir)
 	if !ok {
 		return exitError
@@ -40,12 +43,16 @@ func (c *cli) stat(dir string) int {
 	c.summary(rep)
 	c.segments(rep)
 	c.problems(rep)
+	code := exitOK
+	if fl.wanted() && rep.Status != recovery.StatusCorrupt {
+		code = c.digests(dir, fl)
+	}
 	c.warnings(d)
-	if rep.Status == recovery.StatusCorrupt {
+	if rep.Status == recovery.StatusCorrupt || code == exitCorrupt {
 		fmt.Fprintf(c.out, "run `raftlog verify %s` for details\n", dir)
 		return exitCorrupt
 	}
-	return exitOK
+	return code
 }
 
 func (c *cli) verify(dir string) int {
