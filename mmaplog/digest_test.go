@@ -199,7 +199,7 @@ func TestDumpDigests(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sd := range segs {
-		if line := "  digest " + sd.Digest.String() + "\n"; !strings.Contains(out.String(), line) {
+		if line := "  digest " + sd.String() + "\n"; !strings.Contains(out.String(), line) {
 			t.Fatalf("Dump lacks %q:\n%s", line, out.String())
 		}
 	}

@@ -2,6 +2,7 @@ package mmaplog
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -136,12 +137,12 @@ func (c *checker) segment(t verifyTarget) (res segResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	defer seg.f.Close()
+	defer func() { _ = seg.f.Close() }()
 	idx, err := c.open(s, s.indexPath(), &res, true)
 	if err != nil {
 		return res, err
 	}
-	defer idx.f.Close()
+	defer func() { _ = idx.f.Close() }()
 	if size, err := seg.f.Size(); err != nil {
 		return res, fmt.Errorf("mmaplog: verify: %s: %w", s.path, err)
 	} else if size != int64(len(s.data)) {
@@ -200,9 +201,7 @@ func headerText(h index.Header) string {
 // slot returns disk slot k (record offset / 8).
 func (c *checker) slot(k uint64) uint32 { return le32(c.raw[k*index.SlotSize:]) }
 
-func le32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-}
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 
 // records reads the segment's header and records up to the sealed end
 // from the disk, following the chain from the header's seed, and checks

@@ -130,19 +130,25 @@ func TestVerifyFindsDamage(t *testing.T) {
 		off  func(t *testing.T, dir string) int64
 		want func(t *testing.T, ce *mmaplog.CorruptError, dir string, at int64)
 	}{
-		{"payload", segFile, func(t *testing.T, dir string) int64 { return int64(findMarker(t, segFile(dir), entry)) + 30 },
-			func(t *testing.T, ce *mmaplog.CorruptError, dir string, at int64) {
-				// The record starts at the frame: 24 + 16 bytes before the payload.
-				if ce.Index != entry.Index || ce.Offset > at || at-ce.Offset > 80 {
-					t.Errorf("problem %v: want entry %d, the record holding offset %d", ce, entry.Index, at)
-				}
-			}},
-		{"frame length", segFile, func(t *testing.T, dir string) int64 { return int64(findMarker(t, segFile(dir), entry)) - 16 - 24 + 5 },
-			func(t *testing.T, ce *mmaplog.CorruptError, dir string, at int64) {
-				if ce.Offset != at-5 {
-					t.Errorf("problem %v: want offset %d", ce, at-5)
-				}
-			}},
+		{"payload", segFile, func(t *testing.T, dir string) int64 {
+			t.Helper()
+			return int64(findMarker(t, segFile(dir), entry)) + 30
+		}, func(t *testing.T, ce *mmaplog.CorruptError, dir string, at int64) {
+			t.Helper()
+			// The record starts at the frame: 24 + 16 bytes before the payload.
+			if ce.Index != entry.Index || ce.Offset > at || at-ce.Offset > 80 {
+				t.Errorf("problem %v: want entry %d, the record holding offset %d", ce, entry.Index, at)
+			}
+		}},
+		{"frame length", segFile, func(t *testing.T, dir string) int64 {
+			t.Helper()
+			return int64(findMarker(t, segFile(dir), entry)) - 16 - 24 + 5
+		}, func(t *testing.T, ce *mmaplog.CorruptError, dir string, at int64) {
+			t.Helper()
+			if ce.Offset != at-5 || ce.Index != entry.Index {
+				t.Errorf("problem %v: want entry %d at offset %d", ce, entry.Index, at-5)
+			}
+		}},
 		{"segment header", segFile, func(*testing.T, string) int64 { return 20 }, nil},
 		{"index header", idxFile, func(*testing.T, string) int64 { return 30 }, nil},
 		{"index slot", idxFile, func(*testing.T, string) int64 { return 128 + 4*3 }, nil},
