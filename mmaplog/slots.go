@@ -91,5 +91,10 @@ func (s *segment) resealSlots(h index.Header, ok bool) {
 		s.idx.Set(k, int64(v)*format.Align)
 	}
 	s.idx.SetHeader(h)
-	_ = s.idx.Sync(len(s.slots.heap)) // the old seal stays valid for what it vouches
+	if s.idx.Sync(len(s.slots.heap)) != nil {
+		return // the old seal stays valid for what it vouches
+	}
+	if nh, err := s.idx.Header(); err == nil && s.sealed.Load() != nil {
+		s.sealed.Store(&nh) // the verifier compares the disk with this one
+	}
 }

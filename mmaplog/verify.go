@@ -52,8 +52,13 @@ func (o VerifierOptions) validate() error {
 
 // VerifyReport is the outcome of one Verify pass.
 type VerifyReport struct {
-	Segments int   // sealed segments checked
-	Skipped  int   // sealed segments purged while being checked (not judged)
+	Segments int // sealed segments checked
+	Skipped  int // sealed segments purged (or their index resealed) while being checked: not judged
+	// Unproven counts sealed indexes whose slots do not match their seal
+	// (a crash tore the seal before this Open) and that no read has used
+	// yet: the log rebuilds them from the records on first use, as Open
+	// would, so they are not damage. Their slots are not compared.
+	Unproven int
 	Records  int   // records checked
 	Entries  int   // entry records checked (including ones a Truncate later removed)
 	Bytes    int64 // bytes read from the disk
@@ -121,14 +126,17 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, err
 		res, err := c.segment(t)
 		rep.Bytes += res.bytes
 		l.ver.checked(0, res.bytes)
-		if errors.Is(err, errGone) || (err == nil && l.segmentGone(t.seg)) {
-			rep.Skipped++
+		if errors.Is(err, errGone) || (err == nil && (l.segmentGone(t.seg) || t.seg.sealed.Load() != t.sealed)) {
+			rep.Skipped++ // purged, or its index resealed, meanwhile
 			continue
 		}
 		if err != nil {
 			return rep, err
 		}
 		rep.Segments++
+		if res.unproven {
+			rep.Unproven++
+		}
 		rep.Records += res.records
 		rep.Entries += res.entries
 		l.ver.checked(1, 0)
@@ -149,9 +157,10 @@ func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (VerifyReport, err
 // verifyTarget is one sealed segment to check, as the log saw it when the
 // pass started.
 type verifyTarget struct {
-	seg  *segment
-	hdr  index.Header  // the header it was sealed with
-	prev *index.Header // the previous segment's seal (nil: none, or purged)
+	seg    *segment
+	sealed *index.Header // seg.sealed when the pass started
+	hdr    index.Header  // the header it was sealed with (*sealed)
+	prev   *index.Header // the previous segment's seal (nil: none, or purged)
 	// lo..hi are its live entries (lo > hi: none), for the digest.
 	lo, hi uint64
 }
@@ -169,7 +178,7 @@ func (l *Log) sealedSegments() ([]verifyTarget, error) {
 		if h == nil {
 			continue
 		}
-		t := verifyTarget{seg: s, hdr: *h}
+		t := verifyTarget{seg: s, sealed: h, hdr: *h}
 		if i > 0 && l.segs[i-1].id+1 == s.id {
 			t.prev = l.segs[i-1].sealed.Load()
 		}

@@ -471,3 +471,30 @@ func TestBackgroundVerifier(t *testing.T) {
 		t.Fatalf("Open with a negative Verify.Interval: %v", err)
 	}
 }
+
+// A sealed index whose slots fail their seal when the log opens (a crash
+// tore the seal) is not damage: the log rebuilds the slots on first use.
+// Verify counts it as unproven until then, and checks it once resealed.
+func TestVerifyUnprovenSlots(t *testing.T) {
+	dir := t.TempDir()
+	l := sealedLog(t, dir, smallOpts(), 400, 1000)
+	closeLog(t, l)
+	flipAt(t, idxFile(dir), 128+4*3)
+	l = openLog(t, dir, smallOpts())
+	rep := mustVerify(t, l, unlimited)
+	if len(rep.Problems) != 0 || rep.Unproven != 1 {
+		t.Fatalf("torn seal, unused: problems %v, unproven %d; want none and 1", rep.Problems, rep.Unproven)
+	}
+	if _, err := l.Get(100); err != nil { // segment 2: rebuilds and reseals
+		t.Fatal(err)
+	}
+	rep = mustVerify(t, l, unlimited)
+	if len(rep.Problems) != 0 || rep.Unproven != 0 || len(rep.Digests) != rep.Segments {
+		t.Fatalf("after the rebuild: problems %v, unproven %d, %d digests of %d", rep.Problems, rep.Unproven, len(rep.Digests), rep.Segments)
+	}
+	// Damage to the slots the log now uses is damage.
+	flipAt(t, idxFile(dir), 128+4*5)
+	if rep := mustVerify(t, l, unlimited); len(rep.Problems) != 1 || rep.Problems[0].Path != idxFile(dir) {
+		t.Fatalf("slot damaged after the rebuild: %v", rep.Problems)
+	}
+}

@@ -48,8 +48,15 @@ func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID
 			if k+1 < len(runs) {
 				hi = min(hi, runs[k+1].First-1)
 			}
+			if max(r.First, from) > hi {
+				continue
+			}
+			slots, err := d.slots(st, r.Seg)
+			if err != nil {
+				return err
+			}
 			for i := max(r.First, from); i <= hi; i++ {
-				id, payload, err := d.entry(st, r.Seg, i)
+				id, payload, err := d.entry(st, r.Seg, slots, i)
 				if err != nil {
 					return err
 				}
@@ -62,16 +69,30 @@ func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID
 	})
 }
 
-// entry reads entry i from segment pos, whose state is st, through its
-// rebuilt slots or its trusted index.
-func (d *dirView) entry(st *SegmentState, pos int, i uint64) (raftstate.LogID, []byte, error) {
+// slots returns the rebuilt slots of segment pos, whose state is st, or
+// nil when its index file's slots serve: recovery rebuilt them, or the
+// seal's checksum proves them (what a Log checks on first use).
+func (d *dirView) slots(st *SegmentState, pos int) ([]uint32, error) {
+	if st.Slots != nil || !st.SlotsUnchecked {
+		return st.Slots, nil
+	}
+	seg := d.segs[pos]
+	if h, err := seg.Index.Header(); err == nil && seg.Index.SlotsProven(h) {
+		return nil, nil
+	}
+	return SegmentSlots(seg.Path, seg.Data, st.End)
+}
+
+// entry reads entry i from segment pos, whose state is st, through slots
+// (nil: its index file).
+func (d *dirView) entry(st *SegmentState, pos int, slots []uint32, i uint64) (raftstate.LogID, []byte, error) {
 	seg := d.segs[pos]
 	k := i - st.Base
 	var off int64
 	switch {
-	case st.Slots != nil && k < uint64(len(st.Slots)):
-		off = int64(st.Slots[k]) * format.Align
-	case st.Slots == nil && seg.Index != nil && k < uint64(seg.Index.Slots()):
+	case slots != nil && k < uint64(len(slots)):
+		off = int64(slots[k]) * format.Align
+	case slots == nil && seg.Index != nil && k < uint64(seg.Index.Slots()):
 		off = seg.Index.Slot(int(k))
 	default:
 		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, 0, i, "no index slot for entry %d", i)

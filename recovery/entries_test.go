@@ -3,6 +3,8 @@ package recovery_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/format"
@@ -101,5 +103,30 @@ func TestEntriesDamaged(t *testing.T) {
 	}
 	if err := recovery.Entries(t.TempDir(), 0, 0, nil); !errors.Is(err, recovery.ErrNoLog) {
 		t.Fatalf("Entries on an empty directory: %v", err)
+	}
+}
+
+// A sealed index whose slots fail their seal (a torn seal) is not used:
+// Entries rebuilds its slots from the records, as a Log does on first use.
+func TestEntriesTornSeal(t *testing.T) {
+	dir, m := closed(t, func(l *mmaplog.Log, m *model) {
+		m.appendN(t, l, 1, 4000, 1, 50)
+	})
+	names := segNames(t, dir)
+	if len(names) < 3 {
+		t.Fatalf("only %d segments", len(names))
+	}
+	idx := p(dir, strings.TrimSuffix(names[1], ".seg")+".idx")
+	flip(t, idx, 128+4*2, 0xff)
+	n := 0
+	err := recovery.Entries(dir, 0, 0, func(_ uint64, id raftstate.LogID, payload []byte) error {
+		if want := m.ents[id.Index]; id != want.ID || !bytes.Equal(payload, want.Payload) {
+			return fmt.Errorf("entry %v %q, want %v %q", id, payload, want.ID, want.Payload)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 4000 {
+		t.Fatalf("Entries over a torn seal: %d entries, %v", n, err)
 	}
 }

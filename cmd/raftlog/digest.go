@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/raftlog/raftlog/internal/format"
-	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
 
@@ -18,15 +17,16 @@ type digestFlags struct {
 func (f digestFlags) wanted() bool { return f.on || f.from > 0 || f.to > 0 }
 
 // digests prints the digest of each segment's live entries in the range
-// and of the whole range, and returns the exit status.
-func (c *cli) digests(dir string, fl digestFlags) int {
+// and of the whole range, and returns the exit status. rep names the
+// segments.
+func (c *cli) digests(dir string, rep *recovery.Report, fl digestFlags) int {
 	type segDigest struct {
 		id uint64
-		d  raftstate.Digest
+		d  mmaplog.Digest
 	}
 	var segs []segDigest
-	var all raftstate.Digest
-	err := recovery.Entries(dir, uint64(fl.from), uint64(fl.to), func(seg uint64, id raftstate.LogID, payload []byte) error {
+	var all mmaplog.Digest
+	err := recovery.Entries(dir, uint64(fl.from), uint64(fl.to), func(seg uint64, id mmaplog.LogID, payload []byte) error {
 		if len(segs) == 0 || segs[len(segs)-1].id != seg {
 			segs = append(segs, segDigest{id: seg})
 		}
@@ -34,7 +34,7 @@ func (c *cli) digests(dir string, fl digestFlags) int {
 		all.Add(id, payload)
 		return nil
 	})
-	var ce *format.CorruptError
+	var ce *mmaplog.CorruptError
 	if errors.As(err, &ce) {
 		fmt.Fprintf(c.out, "PROBLEM   %s\n", problemText(recovery.Problem{Kind: recovery.ProblemRecord, Err: ce}))
 		return exitCorrupt
@@ -43,8 +43,16 @@ func (c *cli) digests(dir string, fl digestFlags) int {
 		return c.fail("stat", dir, err)
 	}
 	fmt.Fprintf(c.out, "digests   CRC-64 of (term, index, payload CRC-32C) per live entry; equal ranges compare across nodes\n")
+	names := map[uint64]string{}
+	for _, s := range rep.Segments {
+		names[s.ID] = base(s.Path)
+	}
 	for _, s := range segs {
-		fmt.Fprintf(c.out, "  %s  %v\n", format.SegmentName(s.id), s.d)
+		name, ok := names[s.id]
+		if !ok {
+			name = fmt.Sprintf("segment %d", s.id)
+		}
+		fmt.Fprintf(c.out, "  %s  %v\n", name, s.d)
 	}
 	rng := "all live entries"
 	if fl.from > 0 || fl.to > 0 {

@@ -45,7 +45,7 @@ func (c *cli) stat(dir string, fl digestFlags) int {
 	c.problems(rep)
 	code := exitOK
 	if fl.wanted() && rep.Status != recovery.StatusCorrupt {
-		code = c.digests(dir, fl)
+		code = c.digests(dir, rep, fl)
 	}
 	c.warnings(d)
 	if rep.Status == recovery.StatusCorrupt || code == exitCorrupt {
