@@ -30,6 +30,13 @@
 // or an error, never a fault. Faults on mapped memory (SIGBUS after an I/O
 // error) become errors.
 //
+// Online verification: Verify (or Options.Verify, in the background)
+// re-reads the sealed segments and their indexes from the disk, bypassing
+// the page cache, at a bounded rate, and reports damage through its
+// report, Stats.Verify, the logger and a callback. Digest and
+// SegmentDigests summarize entry ranges so that replicas can compare
+// what they hold (see the README, "Comparing replicas").
+//
 // The on-disk format is in docs/FORMAT.md; recovery on Open (torn tails
 // versus corruption) is in package recovery.
 package mmaplog

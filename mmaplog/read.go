@@ -166,7 +166,7 @@ func (l *Log) Stats() Stats {
 //	segment 1 00000000000000000001.seg start=0 prevEnd=0 size=65536
 //	  R-00000 [64, 168) State(vote: 0:0, last: none, committed: none, purged: none, user_data: none)
 //	  R-00001 [168, 200) Entry(1-1, 8 bytes)
-//	  digest 1..1 (1 entries) 5c4c0ba3e1c9b2f6
+//	  digest 1..1 (1 entry) <its CRC-64, 16 hex digits>
 //
 // It holds the readers' lock while it formats one segment; writers wait
 // for it.

@@ -51,11 +51,14 @@ func (d *Digest) AddCRC(id LogID, payloadCRC uint32) {
 	d.Entries++
 }
 
-// String formats d as "first..last (n entries) sum" with the sum in hex,
-// or "no entries".
+// String formats d as "first..last (n entries) sum" with the sum in 16
+// hex digits, or "no entries".
 func (d Digest) String() string {
-	if d.Entries == 0 {
+	switch d.Entries {
+	case 0:
 		return "no entries"
+	case 1:
+		return fmt.Sprintf("%d..%d (1 entry) %016x", d.First, d.Last, d.Sum)
 	}
 	return fmt.Sprintf("%d..%d (%d entries) %016x", d.First, d.Last, d.Entries, d.Sum)
 }
