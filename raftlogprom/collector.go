@@ -94,6 +94,16 @@ func New(src Source, constLabels prometheus.Labels) *Collector {
 		{d("entries", "Live entries (last index - first index + 1)."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.Entries) }},
 		{d("first_index", "First live log index, 0 when the log is empty."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.FirstIndex) }},
 		{d("last_index", "Last live log index, 0 when the log is empty."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.LastIndex) }},
+		{d("verify_runs_total", "Online verification passes completed (Log.Verify and the background verifier)."), counter, func(s *mmaplog.Stats) float64 { return float64(s.Verify.Runs) }},
+		{d("verify_read_bytes_total", "Bytes online verification read from the disk."), counter, func(s *mmaplog.Stats) float64 { return float64(s.Verify.BytesChecked) }},
+		{d("verify_problems_total", "Damage found by online verification, counted by every pass that finds it."), counter, func(s *mmaplog.Stats) float64 { return float64(s.Verify.Problems) }},
+		{d("verify_last_run_problems", "Damage found by the last completed verification pass: 0 when the sealed segments checked sound."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.Verify.LastRunProblems) }},
+		{d("verify_last_run_timestamp_seconds", "When the last verification pass completed (Unix seconds), 0 before the first."), gauge, func(s *mmaplog.Stats) float64 {
+			if s.Verify.LastRun.IsZero() {
+				return 0
+			}
+			return float64(s.Verify.LastRun.UnixNano()) / 1e9
+		}},
 		{d("failed", "1 when the log has failed (a sync or write error; reopen to recover), else 0."), gauge, func(s *mmaplog.Stats) float64 {
 			if s.Failed != nil {
 				return 1

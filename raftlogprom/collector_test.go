@@ -78,8 +78,8 @@ raftlog_failed{node="n1"} 1
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(c); n != 23 {
-		t.Errorf("%d metrics, want 23", n)
+	if n := testutil.CollectAndCount(c); n != 28 { // 23, and 5 of online verification
+		t.Errorf("%d metrics, want 28", n)
 	}
 }
 
