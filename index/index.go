@@ -103,6 +103,14 @@ func mapFile(f vfs.File, path string) (*File, error) {
 	return &File{f: f, b: b, path: path}, nil
 }
 
+// Renamed records the file's new path after it was renamed.
+func (x *File) Renamed(path string) {
+	x.path = path
+	if r, ok := x.f.(vfs.Renamer); ok {
+		r.Renamed(path)
+	}
+}
+
 // Path is the file's path.
 func (x *File) Path() string { return x.path }
 

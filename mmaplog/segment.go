@@ -185,11 +185,16 @@ func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftst
 	s.idx.SetHeader(index.Header{SegmentID: h.ID, LogUID: h.LogUID, ValidEnd: s.end, StateOff: s.stateOff, EndCRC: crc})
 	// Index first: a segment file never exists without its index name
 	// being free for it.
-	if err := fs.Rename(b.idxPath, filepath.Join(dir, format.IndexName(h.ID))); err != nil {
+	idxPath := filepath.Join(dir, format.IndexName(h.ID))
+	if err := fs.Rename(b.idxPath, idxPath); err != nil {
 		return nil, 0, fmt.Errorf("mmaplog: rename %s: %w", b.idxPath, err)
 	}
+	s.idx.Renamed(idxPath)
 	if err := fs.Rename(b.segPath, s.path); err != nil {
 		return nil, 0, fmt.Errorf("mmaplog: rename %s: %w", b.segPath, err)
+	}
+	if r, ok := s.file.(vfs.Renamer); ok {
+		r.Renamed(s.path) // later msync errors name the segment, not its temporary name
 	}
 	return s, crc, nil
 }

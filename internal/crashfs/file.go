@@ -23,6 +23,9 @@ var errClosed = errors.New("crashfs: file already closed")
 
 func (h *file) Name() string { return h.name }
 
+// Renamed records the handle's new name, for messages.
+func (h *file) Renamed(path string) { h.name = path }
+
 func (h *file) Size() (size int64, err error) {
 	defer func() { h.fs.end(OpSize, h.name, err) }()
 	h.fs.mu.Lock()

@@ -143,12 +143,21 @@ func allocate(f *os.File, off, n int64) error {
 }
 
 type osFile struct {
-	f  *os.File
+	f    *os.File
+	name string // set by Renamed; the open path otherwise
 	m  mmap.MMap
 	ro bool // opened by ReadOnly: O_RDONLY, mapped PROT_READ, no writes
 }
 
-func (o *osFile) Name() string { return o.f.Name() }
+func (o *osFile) Name() string {
+	if o.name != "" {
+		return o.name
+	}
+	return o.f.Name()
+}
+
+// Renamed records the file's new name, for messages.
+func (o *osFile) Renamed(path string) { o.name = path }
 
 func (o *osFile) Size() (int64, error) {
 	st, err := o.f.Stat()
@@ -160,7 +169,7 @@ func (o *osFile) Size() (int64, error) {
 
 func (o *osFile) Map() ([]byte, error) {
 	if o.m != nil {
-		return nil, fmt.Errorf("map %s: already mapped", o.f.Name())
+		return nil, fmt.Errorf("map %s: already mapped", o.Name())
 	}
 	size, err := o.Size()
 	if err != nil {
@@ -175,7 +184,7 @@ func (o *osFile) Map() ([]byte, error) {
 	}
 	m, err := mmap.Map(o.f, prot, 0)
 	if err != nil {
-		return nil, fmt.Errorf("mmap %s: %w", o.f.Name(), err)
+		return nil, fmt.Errorf("mmap %s: %w", o.Name(), err)
 	}
 	o.m = m
 	return []byte(m), nil
@@ -196,7 +205,7 @@ func (o *osFile) Msync(off, n int64) error {
 		return nil
 	}
 	if err := unix.Msync(o.m[lo:hi], unix.MS_SYNC); err != nil {
-		return fmt.Errorf("msync %s [%d, %d): %w", o.f.Name(), lo, hi, err)
+		return fmt.Errorf("msync %s [%d, %d): %w", o.Name(), lo, hi, err)
 	}
 	return nil
 }
@@ -215,7 +224,7 @@ func (o *osFile) Resize(size int64) error {
 		return ErrReadOnly
 	}
 	if o.m != nil {
-		return fmt.Errorf("resize %s: mapped", o.f.Name())
+		return fmt.Errorf("resize %s: mapped", o.Name())
 	}
 	have, err := o.Size()
 	if err != nil {
@@ -227,7 +236,7 @@ func (o *osFile) Resize(size int64) error {
 		err = allocate(o.f, have, size-have)
 	}
 	if err != nil {
-		return fmt.Errorf("resize %s to %d bytes: %w", o.f.Name(), size, err)
+		return fmt.Errorf("resize %s to %d bytes: %w", o.Name(), size, err)
 	}
 	return nil
 }
@@ -237,20 +246,20 @@ func (o *osFile) Datasync() error {
 		return ErrReadOnly
 	}
 	if err := unix.Fdatasync(int(o.f.Fd())); err != nil {
-		return fmt.Errorf("fdatasync %s: %w", o.f.Name(), err)
+		return fmt.Errorf("fdatasync %s: %w", o.Name(), err)
 	}
 	return nil
 }
 
 func (o *osFile) Evict() error {
 	if o.m != nil {
-		return fmt.Errorf("evict %s: mapped", o.f.Name())
+		return fmt.Errorf("evict %s: mapped", o.Name())
 	}
 	if err := unix.Fdatasync(int(o.f.Fd())); err != nil {
-		return fmt.Errorf("fdatasync %s: %w", o.f.Name(), err)
+		return fmt.Errorf("fdatasync %s: %w", o.Name(), err)
 	}
 	if err := unix.Fadvise(int(o.f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		return fmt.Errorf("fadvise %s: %w", o.f.Name(), err)
+		return fmt.Errorf("fadvise %s: %w", o.Name(), err)
 	}
 	return nil
 }

@@ -78,6 +78,12 @@ type File interface {
 // (tests, fuzz/) can reach it.
 var WithFS func(opts any, fs FS) any
 
+// Renamer is implemented by Files that can be told their new name after
+// FS.Rename, so that later errors name the file as it is now.
+type Renamer interface {
+	Renamed(path string)
+}
+
 // Prefaulter is implemented by Files that can tune their mapping: fault it
 // in ahead of time, so that first writes to fresh pages do not each take a
 // page fault on the writer's path, and choose the page-cache granularity.
