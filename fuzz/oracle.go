@@ -34,12 +34,13 @@ const (
 	UserData
 	Truncate
 	Purge
-	Flush  // Flush with a callback that records the acknowledgement
-	Sync   // Flush and wait
-	Reopen // Close, then Open again
+	Flush     // Flush with a callback that records the acknowledgement
+	Sync      // Flush and wait
+	Reopen    // Close, then Open again
+	Writeback // the kernel writes every dirty page back early (scripted workloads only)
 )
 
-var kindNames = [...]string{"append", "vote", "commit", "userdata", "truncate", "purge", "flush", "sync", "reopen"}
+var kindNames = [...]string{"append", "vote", "commit", "userdata", "truncate", "purge", "flush", "sync", "reopen", "writeback"}
 
 func (k Kind) String() string { return kindNames[k] }
 
