@@ -37,7 +37,7 @@ func f3Seed(fam *family, seed uint64) error {
 	}
 	g := NewGen(wr, d.o)
 	g.NoReopen = true
-	snap, err := f2Generation(d, g, wr, cr)
+	snap, err := f2Generation(d, g, wr, cr, nil)
 	if err != nil {
 		fam.baseFailure(seed, err)
 		return nil

@@ -297,6 +297,9 @@ type Gen struct {
 	MaxPayload int
 	// NoReopen leaves Reopen out.
 	NoReopen bool
+	// BatchScale multiplies the number of entries of every append
+	// (default 1: 1–8).
+	BatchScale int
 }
 
 // NewGen returns a generator drawing from rng for the state of o.
@@ -383,7 +386,7 @@ func (g *Gen) append(st mmaplog.State) Op {
 		g.term++
 	}
 	g.term = max(g.term, st.Last.Term)
-	n := 1 + g.rng.IntN(8)
+	n := (1 + g.rng.IntN(8)) * max(1, g.BatchScale)
 	op := Op{Kind: Append}
 	for i := range n {
 		op.Entries = append(op.Entries, mmaplog.Entry{ID: mmaplog.LogID{Term: g.term, Index: next + uint64(i)}, Payload: g.Payload(g.PayloadSize())})
