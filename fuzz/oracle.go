@@ -262,7 +262,11 @@ func (o *Oracle) checkEntries(l *mmaplog.Log, i int) error {
 			return fmt.Errorf("step %d: Get(%d): %w", i, x, err)
 		}
 		if e.ID != want.ID || !bytes.Equal(e.Payload, want.Payload) {
-			return fmt.Errorf("%w: step %d: Get(%d) = %v with %d bytes, want %v with %d bytes", ErrMismatch, i, x, e.ID, len(e.Payload), want.ID, len(want.Payload))
+			other := ""
+			if e.ID == want.ID && len(e.Payload) == len(want.Payload) {
+				other = " (other bytes)"
+			}
+			return fmt.Errorf("%w: step %d: Get(%d) = %v with %d bytes%s, want %v with %d bytes", ErrMismatch, i, x, e.ID, len(e.Payload), other, want.ID, len(want.Payload))
 		}
 	}
 	for _, x := range []uint64{st.Purged.Index, st.Last.Index + 1} {
