@@ -1,6 +1,6 @@
 // Package fuzz is raftlog's crash-recovery torture suite. Its tests drive
 // mmaplog through the public API on the power-loss simulator in
-// internal/crashfs (families F1–F6) and on real files with kill -9 (F7),
+// internal/crashfs (families F1–F6 and F8) and on real files with kill -9 (F7),
 // and hold the `go test -fuzz` targets (F5). This file holds the two
 // pieces the tests share: a random workload generator and the in-memory
 // reference log (the oracle) that says which recovered logs are correct.

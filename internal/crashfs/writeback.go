@@ -127,14 +127,15 @@ func (f *FS) LostPages() int {
 // keeps that version of the page unless a sync writes a newer one, so a
 // crash image can hold an intermediate version of a page, older than the
 // process view and newer than the last sync. It returns the number of
-// pages written. It does not count as an operation.
+// pages written. rng may be nil when prob is 1. It does not count as an
+// operation.
 func (f *FS) Writeback(rng *rand.Rand, prob float64) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
 	for _, ino := range f.inodes() {
 		for p := 0; int64(p)*PageSize < int64(len(ino.mem)); p++ {
-			if !ino.dirty(p) || rng.Float64() >= prob {
+			if !ino.dirty(p) || prob < 1 && rng.Float64() >= prob {
 				continue
 			}
 			lo, hi := ino.pageBounds(p)
