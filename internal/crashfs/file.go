@@ -90,7 +90,10 @@ func (h *file) Msync(off, n int64) (err error) {
 	}
 	if hi > lo {
 		h.fs.duringSync(OpMsync, h, lo, hi)
-		h.ino.syncRange(lo, hi, false)
+		// The hook ran unlocked: the file may have changed size meanwhile.
+		if hi = min(hi, int64(len(h.ino.mem))); hi > lo {
+			h.ino.syncRange(lo, hi, false)
+		}
 	}
 	h.ino.sizeSynced = true
 	return nil
@@ -159,7 +162,7 @@ func (h *file) datasync() (err error) {
 		return pathErr(OpDatasync, h.name, errClosed)
 	}
 	if len(h.ino.mem) > 0 {
-		h.fs.duringSync(OpDatasync, h, 0, int64(len(h.ino.mem)))
+		h.fs.duringSync(OpDatasync, h, 0, int64(len(h.ino.mem))) // len read again below
 	}
 	h.ino.syncRange(0, int64(len(h.ino.mem)), true)
 	h.ino.sizeSynced = true
