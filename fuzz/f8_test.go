@@ -21,7 +21,9 @@ import (
 // byte the same. Then, once per copy of A's image, a file-level fault:
 //
 //   - foreign: a segment with its index, a segment alone or an index
-//     alone, copied from B to the same place in A;
+//     alone, copied from B to the same place in A (a segment with its
+//     index only when A has another segment: B's only segment and index
+//     are B's whole log, which nothing can tell from A's);
 //   - misplaced: a segment with its index copied over another segment of
 //     A, two segments swapped, or an index copied to another segment;
 //   - missing: the last segment deleted, emptied or cut to 63 bytes, when
@@ -205,6 +207,9 @@ func f8Inject(rng *rand.Rand, a, b *f4Base, img *crashfs.FS) (string, string, bo
 	var desc string
 	switch kind {
 	case "foreign-both", "foreign-segment", "foreign-index":
+		if kind == "foreign-both" && n < 2 {
+			return "", "", false // the twin's whole log: nothing of A is left to tell
+		}
 		bimg := b.snap.Image(b.snap.KeepAll())
 		desc = fmt.Sprintf("%s from the twin log", filepath.Base(seg))
 		if kind != "foreign-index" {
