@@ -18,8 +18,12 @@ import (
 // Flush; at each point every subset of the unsynced items (dirty pages,
 // pending namespace changes, unsynced sizes) is tried when there are at
 // most 6 of them, else 64 random subsets; each subset plain and with its
-// kept pages torn. Every image must open without a corruption error and
-// hold at least what was acknowledged (I1–I3, I8).
+// kept pages torn. A power loss is also captured in the middle of every
+// msync and fdatasync (mid-sync points): every subset of the sync's
+// changed 512-byte sectors when there are at most 6, else 32 random ones,
+// each with the other unsynced items lost or drawn at random. Every image
+// must open without a corruption error and hold at least what was
+// acknowledged (I1–I3, I8).
 func TestF1CrashPoints(t *testing.T) {
 	fam := newFamily(t, "F1")
 	random := count(64)
@@ -96,6 +100,16 @@ func f1Workloads() []f1Workload {
 			d.abandon()
 			return d.recoverImage(snap.Crash(rand.New(rand.NewPCG(1, 1))), true)
 		}, ops: []Op{{Kind: Reopen}, {Kind: Sync}}},
+		// Hundreds of entries in one segment: the index's slots span
+		// several sectors, and its seal (at Close) can tear between them.
+		{name: "many-entries", ops: []Op{appendOp(entries(1, 1, 400, fixed(20))...), {Kind: Sync}}},
+		// The index page is written back early, then its slots change
+		// (a truncation, re-appended); the seal can then tear back to the
+		// early version.
+		{name: "truncate-seal", ops: []Op{
+			appendOp(entries(1, 1, 300, fixed(20))...), {Kind: Sync}, {Kind: Writeback},
+			{Kind: Truncate, Index: 150}, appendOp(entries(2, 150, 300, fixed(20))...), {Kind: Sync},
+		}},
 	}
 }
 
@@ -126,34 +140,49 @@ func f1Run(fam *family, w f1Workload, seed uint64, random int) error {
 		caps = append(caps, capture{s, acked})
 		mu.Unlock()
 	}
+	var mids []capture // power losses in the middle of a sync
 	d.fs.SetHook(func(crashfs.Event) { take() })
+	d.fs.SetSyncHook(func(ev crashfs.Event) {
+		acked := int(d.acked.Load())
+		s := fsNow.SnapshotDuring(ev)
+		mu.Lock()
+		mids = append(mids, capture{s, acked})
+		mu.Unlock()
+	})
+	unhook := func() {
+		d.fs.SetHook(nil)
+		d.fs.SetSyncHook(nil)
+	}
 	for _, op := range w.ops {
 		if op.Kind == Flush {
 			step := d.o.Steps()
 			if err := d.l.Flush(d.ack(step, func(error) { take() })); err != nil {
+				unhook()
 				return err
 			}
 			take()
 			continue
 		}
 		if err := d.do(op); err != nil {
-			d.fs.SetHook(nil)
+			unhook()
 			return err
 		}
 	}
 	if err := d.l.Close(); err != nil {
+		unhook()
 		return fmt.Errorf("close: %w", err)
 	}
 	storeMax(&d.acked, int64(d.o.Steps()))
 	take()
-	d.fs.SetHook(nil)
+	unhook()
 	d.l = nil
 
 	// Check every capture under every plan, on one worker per CPU.
 	type job struct {
-		c    capture
-		plan crashfs.Plan
-		desc string
+		c     capture
+		plan  crashfs.Plan
+		desc  string
+		count string
 	}
 	jobs := make(chan job)
 	var wg sync.WaitGroup
@@ -164,7 +193,7 @@ func f1Run(fam *family, w f1Workload, seed uint64, random int) error {
 			defer wg.Done()
 			for j := range jobs {
 				err := checkImage(d.o, j.c.snap.Image(j.plan), j.c.acked)
-				fam.add("crash-states", 1)
+				fam.add(j.count, 1)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -182,7 +211,15 @@ func f1Run(fam *family, w f1Workload, seed uint64, random int) error {
 	fam.add("crash-points", len(caps))
 	for k, c := range caps {
 		for _, plan := range subsets(c.snap, rng, random) {
-			jobs <- job{c, plan, fmt.Sprintf("crash point %d of %d (acked step %d)", k+1, len(caps), c.acked)}
+			jobs <- job{c, plan, fmt.Sprintf("crash point %d of %d (acked step %d)", k+1, len(caps), c.acked), "crash-states"}
+		}
+	}
+	mrng := rand.New(rand.NewPCG(seed, 9))
+	fam.add("mid-sync-points", len(mids))
+	for k, c := range mids {
+		op, path, off, n, _ := c.snap.InSync()
+		for _, plan := range syncSubsets(c.snap, mrng, min(random, 32)) {
+			jobs <- job{c, plan, fmt.Sprintf("power loss during sync %d of %d (%s %s [%d, %d), acked step %d)", k+1, len(mids), op, path, off, off+n, c.acked), "mid-sync-states"}
 		}
 	}
 	close(jobs)
@@ -237,6 +274,30 @@ func subsets(s *crashfs.Snapshot, rng *rand.Rand, n int) []crashfs.Plan {
 			}
 		}
 		plans = append(plans, torn)
+	}
+	return plans
+}
+
+// syncSubsets returns the plans of a power loss in the middle of a sync:
+// every subset of the sync's changed sectors when there are at most 6,
+// else n random ones; each with the other unsynced items lost, and with
+// them drawn at random.
+func syncSubsets(s *crashfs.Snapshot, rng *rand.Rand, n int) []crashfs.Plan {
+	sectors := s.SyncSectors()
+	var keeps []func(int) bool
+	if sectors <= 6 {
+		for m := 0; m < 1<<sectors; m++ {
+			keeps = append(keeps, func(i int) bool { return m&(1<<i) != 0 })
+		}
+	} else {
+		for range n {
+			r := rng.Uint64()
+			keeps = append(keeps, func(i int) bool { return r>>(i%64)&1 != 0 })
+		}
+	}
+	var plans []crashfs.Plan
+	for _, keep := range keeps {
+		plans = append(plans, s.TearSync(s.DropAll(), keep), s.TearSync(s.RandomPlan(rng), keep))
 	}
 	return plans
 }

@@ -16,7 +16,9 @@ import (
 // a power loss captured after every file operation of Open, and opens
 // crash images of those points: each must recover to exactly the reference
 // (same step of the oracle), and so must a clean reopen of it (I5, with
-// I1–I3 through the reference).
+// I1–I3 through the reference). One more power loss per image may
+// strike in the middle of one of recovery's syncs, its sectors landing
+// one by one (mid-sync-crashes; drawn from a stream of their own).
 func TestF3RecoveryCrashes(t *testing.T) {
 	fam := newFamily(t, "F3")
 	want := count(1000)
@@ -37,7 +39,7 @@ func f3Seed(fam *family, seed uint64) error {
 	}
 	g := NewGen(wr, d.o)
 	g.NoReopen = true
-	snap, err := f2Generation(d, g, wr, cr)
+	snap, err := f2Generation(d, g, wr, cr, nil)
 	if err != nil {
 		fam.baseFailure(seed, err)
 		return nil
@@ -60,7 +62,7 @@ func f3Seed(fam *family, seed uint64) error {
 
 	// Count recovery's file operations, then recover again capturing the
 	// state after a few of them, chosen at random.
-	nops, err := recoveryOps(base.Image(base.KeepAll()), nil)
+	nops, nsyncs, err := recoveryOps(base.Image(base.KeepAll()), nil, nil)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
@@ -72,19 +74,46 @@ func f3Seed(fam *family, seed uint64) error {
 		snaps []*crashfs.Snapshot
 		ops   []crashfs.Event
 	)
+	mr := rand.New(rand.NewPCG(seed, 31))
+	atSync := map[int]bool{}
+	for range min(1, nsyncs) {
+		atSync[1+mr.IntN(nsyncs)] = true
+	}
 	traced := base.Image(base.KeepAll())
-	if _, err := recoveryOps(traced, func(ev crashfs.Event) {
+	var mids []*crashfs.Snapshot
+	if _, _, err := recoveryOps(traced, func(ev crashfs.Event) {
 		if at[ev.Seq] {
 			snaps, ops = append(snaps, traced.Snapshot()), append(ops, ev)
+		}
+	}, func(ev crashfs.Event) {
+		if atSync[ev.Seq] {
+			mids = append(mids, traced.SnapshotDuring(ev))
 		}
 	}); err != nil {
 		return fmt.Errorf("traced recovery: %w", err)
 	}
 	fam.add("recoveries", 1)
+	type point struct {
+		snap  *crashfs.Snapshot
+		where string
+		rng   *rand.Rand
+	}
+	var points []point
 	for k := range snaps {
-		img, m := crashImage(snaps[k], cr)
-		fam.add("recovery-crashes", 1)
-		where := fmt.Sprintf("power loss after recovery op %d/%d (%s %s), %s metadata", ops[k].Seq, nops, ops[k].Op, ops[k].Path, m)
+		points = append(points, point{snaps[k], fmt.Sprintf("power loss after recovery op %d/%d (%s %s)", ops[k].Seq, nops, ops[k].Op, ops[k].Path), cr})
+	}
+	for _, s := range mids {
+		op, path, off, n, _ := s.InSync()
+		points = append(points, point{s, fmt.Sprintf("power loss during a sync of recovery (%s %s [%d, %d))", op, path, off, off+n), mr})
+	}
+	for k, p := range points {
+		img, m := crashImage(p.snap, p.rng)
+		if k < len(snaps) {
+			fam.add("recovery-crashes", 1)
+		} else {
+			fam.add("mid-sync-crashes", 1)
+		}
+		where := fmt.Sprintf("%s, %s metadata", p.where, m)
 		for pass := range 2 {
 			l, err := mmaplog.Open(logDir, options(img))
 			if err != nil {
@@ -107,11 +136,12 @@ func f3Seed(fam *family, seed uint64) error {
 }
 
 // recoveryOps opens the log on img with hook watching its operations and
-// returns how many Open made. Recovery runs on the calling goroutine
-// only, so the operations and their numbers are deterministic.
-func recoveryOps(img *crashfs.FS, hook func(crashfs.Event)) (int, error) {
+// syncHook the start of its syncs (Seq numbering the syncs), and returns
+// how many operations and syncs Open made. Recovery runs on the calling
+// goroutine only, so the operations and their numbers are deterministic.
+func recoveryOps(img *crashfs.FS, hook, syncHook func(crashfs.Event)) (int, int, error) {
 	var mu sync.Mutex
-	n := 0
+	n, syncs := 0, 0
 	img.SetHook(func(ev crashfs.Event) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -121,13 +151,23 @@ func recoveryOps(img *crashfs.FS, hook func(crashfs.Event)) (int, error) {
 			hook(ev)
 		}
 	})
+	img.SetSyncHook(func(ev crashfs.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		syncs++
+		ev.Seq = syncs
+		if syncHook != nil {
+			syncHook(ev)
+		}
+	})
 	l, err := mmaplog.Open(logDir, options(img))
 	img.SetHook(nil)
+	img.SetSyncHook(nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	_ = l.Close()
 	mu.Lock()
 	defer mu.Unlock()
-	return n, nil
+	return n, syncs, nil
 }

@@ -299,7 +299,7 @@ func TestF5UpdateCorpus(t *testing.T) {
 		}
 		g := NewGen(rng, d.o)
 		g.MaxPayload = 1500
-		snap, err := f2Generation(d, g, rng, rng)
+		snap, err := f2Generation(d, g, rng, rng, nil)
 		if err != nil {
 			continue
 		}

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/crashfs"
@@ -18,25 +21,49 @@ import (
 // flushes, a reopen) runs once to count each operation's calls; then once
 // per case with the first, middle or last call of one operation failing
 // with EIO or ENOSPC, either from then on or once and then succeeding.
+// Then the issue-10 classes: the same msync and fdatasync calls failing
+// as a failed write-back (fsyncgate: the pages are marked clean without
+// reaching the disk; writeback-cases), and a full disk before each file
+// creation (every allocation fails with ENOSPC, for good or until the
+// first failure; disk-full-cases).
+//
 // Checks (I7, then I1): no panic; Open fails when its own sync fails;
 // after a sync error (msync, directory fsync) nothing is acknowledged and
 // every later write and flush fails with ErrFailed, even when the disk
-// works again; an operation that fails without ErrFailed wrote nothing;
-// and the crash image taken at the end (everything unsynced lost), opened
-// without faults, holds everything acknowledged.
+// works again; an operation that returned an error wrote nothing (no step
+// of it is in the oracle: a reopen showing part of it is a violation);
+// once the disk works again, a reopen in the same boot (the page cache
+// kept) must show an acknowledged-or-later state, and what it calls
+// durable, with one more entry synced, must survive the power loss taken
+// at the end (everything unsynced lost, opened without faults).
 func TestF6FaultSites(t *testing.T) {
 	fam := newFamily(t, "F6")
 	counts := map[crashfs.Op]int{}
 	ops := f6Ops(true)
+	var allocs []int64 // disk use before each file creation
 	{
-		fs := crashfs.New()
-		if _, err := f6Run(fs, nil, ops); err != nil {
+		var fs *crashfs.FS
+		run := func() error {
+			fs, allocs = crashfs.New(), nil
+			var mu sync.Mutex
+			last := int64(0)
+			_, err := f6Run(fs, f6Env{watch: func(ev crashfs.Event) {
+				u := fs.Used()
+				mu.Lock()
+				defer mu.Unlock()
+				if ev.Op == crashfs.OpCreate {
+					allocs = append(allocs, last)
+				}
+				last = u
+			}}, ops)
+			return err
+		}
+		if err := run(); err != nil {
 			// Report it, and run the matrix without the purge that
 			// deletes segments so that the other sites are still covered.
 			fam.violation(0, "the workload fails without faults: %v", err)
 			ops = f6Ops(false)
-			fs = crashfs.New()
-			if _, err := f6Run(fs, nil, ops); err != nil {
+			if err := run(); err != nil {
 				t.Fatalf("the workload without purge fails without faults: %v", err)
 			}
 		}
@@ -44,7 +71,7 @@ func TestF6FaultSites(t *testing.T) {
 			counts[op] = fs.Count(op)
 		}
 	}
-	var cases []crashfs.Fault
+	var cases []f6Env
 	for _, op := range crashfs.AllOps {
 		n := counts[op]
 		if n == 0 {
@@ -53,9 +80,38 @@ func TestF6FaultSites(t *testing.T) {
 		for _, nth := range dedup(1, (n+1)/2, n) {
 			for _, e := range []error{crashfs.EIO, crashfs.ENOSPC} {
 				for _, times := range []int{0, 1} {
-					cases = append(cases, crashfs.Fault{Op: op, Nth: nth, Err: e, Times: times})
+					cases = append(cases, f6Env{fault: crashfs.Fault{Op: op, Nth: nth, Err: e, Times: times}})
 				}
 			}
+		}
+	}
+	// Failed write-backs at every sync call (EIO), and at the first,
+	// middle and last one (ENOSPC: a thin-provisioned or sparse file's
+	// write-back finding the disk full).
+	for _, op := range []crashfs.Op{crashfs.OpMsync, crashfs.OpDatasync} {
+		n := counts[op]
+		for nth := 1; nth <= n; nth++ {
+			for _, times := range []int{0, 1} {
+				cases = append(cases, f6Env{fault: crashfs.Fault{Op: op, Nth: nth, Err: crashfs.EIO, Times: times, Writeback: true}})
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		for _, nth := range dedup(1, (n+1)/2, n) {
+			for _, times := range []int{0, 1} {
+				cases = append(cases, f6Env{fault: crashfs.Fault{Op: op, Nth: nth, Err: crashfs.ENOSPC, Times: times, Writeback: true}})
+			}
+		}
+	}
+	// A disk that is full before each file creation of the workload (the
+	// space in use then, sorted: the creations race with the background
+	// preparer, the levels hardly change).
+	slices.Sort(allocs)
+	allocs = slices.Compact(allocs)
+	for j, used := range allocs {
+		for _, transient := range []bool{false, true} {
+			cases = append(cases, f6Env{capacity: max(used, 1), transient: transient, create: j + 1, creates: len(allocs)})
 		}
 	}
 	first := 0
@@ -86,21 +142,20 @@ func TestF6FaultSites(t *testing.T) {
 				// The call count varies by one or two between runs (the
 				// preparer works in the background): when "the last call"
 				// does not come, take the one before it.
-				for try := 0; try < 3 && !fired && c.Nth-try >= 1; try++ {
+				for try := 0; try < 3 && !fired && (c.capacity > 0 && try == 0 || c.fault.Nth-try >= 1); try++ {
 					c := c
-					c.Nth -= try
-					fs := crashfs.New()
-					ft := fs.Inject(c)
-					fired, err = f6Run(fs, ft, ops)
+					c.fault.Nth -= try
+					fired, err = f6Run(crashfs.New(), c, ops)
 				}
-				fam.add("cases", 1)
+				kind := c.kind()
+				fam.add(kind, 1)
 				if fired {
-					fam.add("fired", 1)
+					fam.add(strings.TrimSuffix(kind, "cases")+"fired", 1)
 				} else if trace {
-					fmt.Fprintf(os.Stderr, "f6: case %d (%s call %d of %d) never fired\n", k+1, c.Op, c.Nth, counts[c.Op])
+					fmt.Fprintf(os.Stderr, "f6: case %d (%s) never fired\n", k+1, c.describe(counts))
 				}
 				if err != nil {
-					fam.violation(uint64(k+1), "%s call %d of %d, %v, times=%d: %v", c.Op, c.Nth, counts[c.Op], c.Err, c.Times, err)
+					fam.violation(uint64(k+1), "%s: %v", c.describe(counts), err)
 				}
 			}
 		}()
@@ -111,22 +166,35 @@ func TestF6FaultSites(t *testing.T) {
 
 // F6 random: random workloads (F2's generator) with one random fault:
 // any operation, its 1st to 60th call, EIO or ENOSPC, sticky or once.
+// Half the seeds (drawn from a stream of their own; the other half replay
+// as before these were added) get an issue-10 class instead: a failed
+// write-back of the 1st to 20th msync (writeback-eio), or a disk of 72 KiB
+// to 1 MiB that fills up, for good or until its first ENOSPC (disk-full).
 func TestF6RandomFaults(t *testing.T) {
 	fam := newFamily(t, "F6-random")
+	fam.add("sequences", 0)
+	fam.add("fired", 0)
 	want := count(500)
 	fam.forSeeds(func() bool { return fam.get("sequences") >= want }, func(seed uint64) error {
 		rng := rand.New(rand.NewPCG(seed, 6))
-		ft := crashfs.Fault{
+		env := f6Env{fault: crashfs.Fault{
 			Op:    crashfs.AllOps[rng.IntN(len(crashfs.AllOps))],
 			Nth:   1 + rng.IntN(60),
 			Err:   []error{crashfs.EIO, crashfs.ENOSPC}[rng.IntN(2)],
 			Times: rng.IntN(2),
+		}}
+		if xr := rand.New(rand.NewPCG(seed, 61)); xr.IntN(2) == 0 {
+			if xr.IntN(2) == 0 {
+				env.fault = crashfs.Fault{Op: crashfs.OpMsync, Nth: 1 + xr.IntN(20), Err: env.fault.Err, Times: xr.IntN(2), Writeback: true}
+				fam.add("writeback-eio", 1)
+			} else {
+				env = f6Env{capacity: (18 + xr.Int64N(239)) * crashfs.PageSize, transient: xr.IntN(2) == 0}
+				fam.add("disk-full", 1)
+			}
 		}
-		fs := crashfs.New()
-		p := fs.Inject(ft)
 		var g *Gen
 		n := 10 + rng.IntN(60)
-		fired, err := f6RunWith(fs, p, func(o *Oracle, rebase bool) (Op, bool) {
+		fired, err := f6RunWith(crashfs.New(), env, func(o *Oracle, rebase bool) (Op, bool) {
 			if g == nil {
 				g = NewGen(rng, o)
 			}
@@ -141,11 +209,56 @@ func TestF6RandomFaults(t *testing.T) {
 			fam.add("fired", 1)
 		}
 		if err != nil {
-			return fmt.Errorf("%s call %d, %w, times=%d: %w", ft.Op, ft.Nth, ft.Err, ft.Times, err)
+			return fmt.Errorf("%s: %w", env.describe(nil), err)
 		}
 		return nil
 	})
 	fam.summary()
+}
+
+// f6Env is one F6 case: an injected fault, or a full disk.
+type f6Env struct {
+	fault     crashfs.Fault // Op 0: none
+	capacity  int64         // bytes the disk holds (0: unlimited)
+	transient bool          // the disk has room again after its first ENOSPC
+	// create and creates describe a disk-full case of the matrix: the
+	// create-th of creates levels of disk use before a file creation.
+	create, creates int
+	watch           func(crashfs.Event) // sees every operation (nil: none)
+}
+
+// kind is the counter of the case's class.
+func (e f6Env) kind() string {
+	switch {
+	case e.capacity > 0:
+		return "disk-full-cases"
+	case e.fault.Writeback:
+		return "writeback-cases"
+	}
+	return "cases"
+}
+
+func (e f6Env) describe(counts map[crashfs.Op]int) string {
+	if e.capacity > 0 {
+		how := "for good"
+		if e.transient {
+			how = "until the first ENOSPC"
+		}
+		if e.creates > 0 {
+			return fmt.Sprintf("disk full at %d bytes (level %d of %d), %s", e.capacity, e.create, e.creates, how)
+		}
+		return fmt.Sprintf("disk full at %d bytes, %s", e.capacity, how)
+	}
+	c := e.fault
+	of := ""
+	if counts != nil {
+		of = fmt.Sprintf(" of %d", counts[c.Op])
+	}
+	wb := ""
+	if c.Writeback {
+		wb = " (failed write-back: pages marked clean, not on disk)"
+	}
+	return fmt.Sprintf("%s call %d%s, %v%s, times=%d", c.Op, c.Nth, of, c.Err, wb, c.Times)
 }
 
 func dedup(xs ...int) []int {
@@ -177,11 +290,11 @@ func f6Ops(purge bool) []Op {
 	}
 }
 
-// f6Run runs the workload on fs with fault ft injected (nil: none) and
-// checks the log's behaviour. It reports whether the fault fired.
-func f6Run(fs *crashfs.FS, ft *crashfs.Fault, ops []Op) (bool, error) {
+// f6Run runs the workload on fs in env and checks the log's behaviour. It
+// reports whether the fault fired (or the disk filled up).
+func f6Run(fs *crashfs.FS, env f6Env, ops []Op) (bool, error) {
 	k := 0
-	return f6RunWith(fs, ft, func(o *Oracle, rebase bool) (Op, bool) {
+	return f6RunWith(fs, env, func(o *Oracle, rebase bool) (Op, bool) {
 		if rebase {
 			ops = append(ops[:k:k], f6Rebase(ops[k:], o)...)
 			return Op{}, false
@@ -196,7 +309,7 @@ func f6Run(fs *crashfs.FS, ft *crashfs.Fault, ops []Op) (bool, error) {
 
 // f6RunWith runs the ops next supplies (next(o, true) tells it that the
 // log was reopened and recovered to o's state).
-func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bool) (Op, bool)) (bool, error) {
+func f6RunWith(fs *crashfs.FS, env f6Env, next func(o *Oracle, rebase bool) (Op, bool)) (bool, error) {
 	var (
 		firedAt  atomic.Int64 // event number when the fault fired (0: not yet)
 		events   atomic.Int64
@@ -205,10 +318,25 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 		badAck   atomic.Value
 		firstErr error
 	)
+	var ft *crashfs.Fault
+	if env.fault.Op != 0 {
+		ft = fs.Inject(env.fault)
+	}
+	fs.SetCapacity(env.capacity)
 	isSync := func(op crashfs.Op) bool { return op == crashfs.OpMsync || op == crashfs.OpSyncDir }
 	fs.SetHook(func(ev crashfs.Event) {
+		if env.watch != nil {
+			env.watch(ev)
+		}
 		n := events.Add(1)
-		if ft != nil && ev.Op == ft.Op && ev.Err != nil && errors.Is(ev.Err, ft.Err) {
+		hit := ft != nil && ev.Op == ft.Op && ev.Err != nil && errors.Is(ev.Err, ft.Err)
+		if env.capacity > 0 && errors.Is(ev.Err, syscall.ENOSPC) {
+			hit = true
+			if env.transient {
+				fs.SetCapacity(0)
+			}
+		}
+		if hit {
 			firedAt.CompareAndSwap(0, n)
 			if isSync(ev.Op) && !inOpen.Load() {
 				syncErr.Store(true)
@@ -216,6 +344,7 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 		}
 	})
 	defer fs.SetHook(nil)
+	fired := func() bool { return firedAt.Load() != 0 }
 	o := NewOracle()
 	d := &driver{fs: fs, o: o}
 	open := func() error {
@@ -226,7 +355,7 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 		return err
 	}
 	if err := open(); err != nil {
-		return firedAt.Load() != 0, f6AfterOpenError(ft, firedAt.Load() != 0, err, d)
+		return fired(), f6AfterOpenError(fired(), err, d)
 	}
 	// Every acknowledgement after a sync error is a violation.
 	ack := func(step int) func(error) {
@@ -236,12 +365,11 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 					badAck.Store(fmt.Sprintf("flush at step %d acknowledged after a sync error", step))
 				}
 				storeMax(&d.acked, int64(step))
-			} else if !syncErr.Load() && firedAt.Load() == 0 {
+			} else if !syncErr.Load() && !fired() {
 				badAck.Store(fmt.Sprintf("flush at step %d failed with no fault: %v", step, err))
 			}
 		}
 	}
-	logFailed := false
 	for {
 		op, ok := next(o, false)
 		if !ok {
@@ -262,12 +390,12 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 			}
 		case Reopen:
 			cerr := d.l.Close()
-			if cerr == nil && !syncErr.Load() && firedAt.Load() == 0 {
+			if cerr == nil && !syncErr.Load() && !fired() {
 				storeMax(&d.acked, int64(o.Steps()))
 			}
 			d.l = nil
 			if err = open(); err != nil {
-				return firedAt.Load() != 0, f6AfterOpenError(ft, firedAt.Load() != 0, err, d)
+				return fired(), f6AfterOpenError(fired(), err, d)
 			}
 			// The reopened log goes on from what it recovered; that is
 			// durable only once a flush of the new Log succeeds (a nil
@@ -279,17 +407,12 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 			}
 			o.Rewind(step)
 			syncErr.Store(false)
-			logFailed = false
 			next(o, true)
 		default:
-			err = op.Do(d.l)
-			if err == nil {
+			// An op that returned an error wrote nothing: none of its steps
+			// enter the oracle, so a reopen that shows part of it fails.
+			if err = op.Do(d.l); err == nil {
 				o.Apply(op)
-			} else if errors.Is(err, mmaplog.ErrFailed) && !logFailed {
-				o.Apply(op) // partly written before the failure, maybe
-			}
-			if errors.Is(err, mmaplog.ErrFailed) {
-				logFailed = true
 			}
 		}
 		if syncErr.Load() && err == nil && op.Kind != Reopen {
@@ -301,12 +424,15 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 				break
 			}
 		}
-		if err != nil && firedAt.Load() == 0 {
+		if err != nil && !fired() {
 			firstErr = fmt.Errorf("%v failed with no fault fired: %w", op, err)
 			break
 		}
 		if err != nil && syncErr.Load() && !errors.Is(err, mmaplog.ErrFailed) && !errors.Is(err, mmaplog.ErrClosed) {
 			firstErr = fmt.Errorf("%v after a sync error: %w, want ErrFailed", op, err)
+			break
+		}
+		if firstErr != nil {
 			break
 		}
 	}
@@ -326,11 +452,51 @@ func f6RunWith(fs *crashfs.FS, ft *crashfs.Fault, next func(o *Oracle, rebase bo
 		if cerr == nil && syncErr.Load() {
 			firstErr = errors.Join(firstErr, errors.New("Close returned nil after a sync error"))
 		}
+		d.l = nil
 	}
 	if v := badAck.Load(); v != nil {
 		firstErr = errors.Join(firstErr, errors.New(v.(string)))
 	}
-	return firedAt.Load() != 0, errors.Join(firstErr, f6CheckDisk(d))
+	if fired() && firstErr == nil {
+		firstErr = f6Recovered(fs, d)
+	}
+	return fired(), errors.Join(firstErr, f6CheckDisk(d))
+}
+
+// f6Recovered is the application's next move once the disk works again
+// (faults cleared, room on the disk): it reopens the directory in the same
+// boot, so the page cache, including pages whose write-back failed, is
+// what recovery reads. The log must come back at an acknowledged-or-later
+// step; then one more entry is appended and synced, which acknowledges
+// everything the reopened log holds: a later power loss (f6CheckDisk) may
+// lose none of it.
+func f6Recovered(fs *crashfs.FS, d *driver) error {
+	if trace {
+		fmt.Fprintf(os.Stderr, "f6: the disk works again; %d pages lost in the page cache\n", fs.LostPages())
+	}
+	fs.ClearFaults()
+	fs.SetCapacity(0)
+	l, err := mmaplog.Open(logDir, options(fs))
+	if err != nil {
+		return fmt.Errorf("reopen in the same boot once the disk works again: %w", err)
+	}
+	defer l.Close()
+	step, err := d.o.Check(l, int(d.acked.Load()))
+	if err != nil {
+		return fmt.Errorf("reopen in the same boot once the disk works again: %w", err)
+	}
+	d.o.Rewind(step)
+	st := d.o.State()
+	op := appendOp(entry(max(1, st.Last.Term), st.Last.Index+1, 100))
+	if err := op.Do(l); err != nil {
+		return fmt.Errorf("append after the reopen: %w", err)
+	}
+	d.o.Apply(op)
+	if err := l.Sync(); err != nil {
+		return fmt.Errorf("sync after the reopen: %w", err)
+	}
+	storeMax(&d.acked, int64(d.o.Steps()))
+	return nil
 }
 
 // f6Rebase renumbers the Append ops still to come so that they follow
@@ -355,16 +521,18 @@ func f6Rebase(ops []Op, o *Oracle) []Op {
 	return out
 }
 
-// f6AfterOpenError handles Open failing: only an injected fault may make
-// it fail; then the disk must still hold what was acknowledged.
-func f6AfterOpenError(ft *crashfs.Fault, fired bool, err error, d *driver) error {
-	if ft == nil || !fired {
+// f6AfterOpenError handles Open failing: only an injected fault (or a
+// full disk) may make it fail; then the disk must still hold what was
+// acknowledged.
+func f6AfterOpenError(fired bool, err error, d *driver) error {
+	if !fired {
 		return fmt.Errorf("open failed with no fault fired: %w", err)
 	}
 	if errors.Is(err, mmaplog.ErrCorrupt) {
 		return fmt.Errorf("open reported corruption for an I/O error: %w", err)
 	}
-	return f6CheckDisk(d)
+	d.fs.SetHook(nil)
+	return errors.Join(f6Recovered(d.fs, d), f6CheckDisk(d))
 }
 
 // f6CheckDisk loses everything unsynced and opens the disk with no faults.

@@ -305,6 +305,9 @@ func (d *driver) do(op Op) error {
 		}
 	case Reopen:
 		return d.reopen()
+	case Writeback:
+		d.fs.Writeback(nil, 1)
+		return nil
 	default:
 		err = op.Do(d.l)
 		if err == nil {

@@ -1,6 +1,6 @@
 // Package fuzz is raftlog's crash-recovery torture suite. Its tests drive
 // mmaplog through the public API on the power-loss simulator in
-// internal/crashfs (families F1–F6) and on real files with kill -9 (F7),
+// internal/crashfs (families F1–F6 and F8) and on real files with kill -9 (F7),
 // and hold the `go test -fuzz` targets (F5). This file holds the two
 // pieces the tests share: a random workload generator and the in-memory
 // reference log (the oracle) that says which recovered logs are correct.
@@ -34,12 +34,13 @@ const (
 	UserData
 	Truncate
 	Purge
-	Flush  // Flush with a callback that records the acknowledgement
-	Sync   // Flush and wait
-	Reopen // Close, then Open again
+	Flush     // Flush with a callback that records the acknowledgement
+	Sync      // Flush and wait
+	Reopen    // Close, then Open again
+	Writeback // the kernel writes every dirty page back early (scripted workloads only)
 )
 
-var kindNames = [...]string{"append", "vote", "commit", "userdata", "truncate", "purge", "flush", "sync", "reopen"}
+var kindNames = [...]string{"append", "vote", "commit", "userdata", "truncate", "purge", "flush", "sync", "reopen", "writeback"}
 
 func (k Kind) String() string { return kindNames[k] }
 
@@ -261,7 +262,11 @@ func (o *Oracle) checkEntries(l *mmaplog.Log, i int) error {
 			return fmt.Errorf("step %d: Get(%d): %w", i, x, err)
 		}
 		if e.ID != want.ID || !bytes.Equal(e.Payload, want.Payload) {
-			return fmt.Errorf("%w: step %d: Get(%d) = %v with %d bytes, want %v with %d bytes", ErrMismatch, i, x, e.ID, len(e.Payload), want.ID, len(want.Payload))
+			other := ""
+			if e.ID == want.ID && len(e.Payload) == len(want.Payload) {
+				other = " (other bytes)"
+			}
+			return fmt.Errorf("%w: step %d: Get(%d) = %v with %d bytes%s, want %v with %d bytes", ErrMismatch, i, x, e.ID, len(e.Payload), other, want.ID, len(want.Payload))
 		}
 	}
 	for _, x := range []uint64{st.Purged.Index, st.Last.Index + 1} {
@@ -296,6 +301,9 @@ type Gen struct {
 	MaxPayload int
 	// NoReopen leaves Reopen out.
 	NoReopen bool
+	// BatchScale multiplies the number of entries of every append
+	// (default 1: 1–8).
+	BatchScale int
 }
 
 // NewGen returns a generator drawing from rng for the state of o.
@@ -382,7 +390,7 @@ func (g *Gen) append(st mmaplog.State) Op {
 		g.term++
 	}
 	g.term = max(g.term, st.Last.Term)
-	n := 1 + g.rng.IntN(8)
+	n := (1 + g.rng.IntN(8)) * max(1, g.BatchScale)
 	op := Op{Kind: Append}
 	for i := range n {
 		op.Entries = append(op.Entries, mmaplog.Entry{ID: mmaplog.LogID{Term: g.term, Index: next + uint64(i)}, Payload: g.Payload(g.PayloadSize())})

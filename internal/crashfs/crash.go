@@ -65,7 +65,9 @@ func (s *Snapshot) DropAll() Plan {
 
 // RandomPlan draws a plan: each dirty page kept (1/3), dropped (1/3), torn
 // (1/6), zeroed (1/12) or garbled (1/12); each pending namespace change and
-// each unsynced size kept with probability 1/2.
+// each unsynced size kept with probability 1/2. In a snapshot taken during
+// a sync (SnapshotDuring), that sync's dirty pages are torn instead, each
+// sector kept with probability 1/2.
 func (s *Snapshot) RandomPlan(rng *rand.Rand) Plan {
 	p := Plan{Pages: make([]PageChoice, len(s.pages)), Meta: make([]bool, len(s.pending)), Sizes: make([]bool, len(s.sizes))}
 	for i := range p.Pages {
@@ -89,7 +91,64 @@ func (s *Snapshot) RandomPlan(rng *rand.Rand) Plan {
 	for i := range p.Sizes {
 		p.Sizes[i] = rng.IntN(2) == 0
 	}
+	if s.inSync != nil {
+		// The interrupted sync: each sector of its pages on its own.
+		for _, k := range s.inSync.pages {
+			p.Pages[k] = PageChoice{Mode: Torn, Sectors: uint8(rng.Uint32())}
+		}
+	}
 	return p
+}
+
+// SyncSectors is the number of 512-byte sectors of the interrupted sync's
+// pages (SnapshotDuring) that differ from the disk, in TearSync order; 0
+// for other snapshots.
+func (s *Snapshot) SyncSectors() int {
+	n := 0
+	s.eachSyncSector(func(int, int) { n++ })
+	return n
+}
+
+// TearSync returns p with the interrupted sync's pages (SnapshotDuring)
+// torn: its i-th differing sector (see SyncSectors) reached the disk when
+// keep(i). Pages outside the sync keep p's choices.
+func (s *Snapshot) TearSync(p Plan, keep func(i int) bool) Plan {
+	if s.inSync == nil {
+		return p
+	}
+	p.Pages = append([]PageChoice(nil), p.Pages...)
+	for len(p.Pages) < len(s.pages) {
+		p.Pages = append(p.Pages, PageChoice{})
+	}
+	for _, k := range s.inSync.pages {
+		p.Pages[k] = PageChoice{Mode: Torn}
+	}
+	i := 0
+	s.eachSyncSector(func(k, sec int) {
+		if keep(i) {
+			p.Pages[k].Sectors |= 1 << sec
+		}
+		i++
+	})
+	return p
+}
+
+// eachSyncSector calls fn(page, sector) for each sector of the interrupted
+// sync's pages whose process view differs from its durable bytes.
+func (s *Snapshot) eachSyncSector(fn func(k, sec int)) {
+	if s.inSync == nil {
+		return
+	}
+	for _, k := range s.inSync.pages {
+		ino := s.inodes[s.pageIno[k]]
+		base := s.pages[k].Page * PageSize
+		for sec := 0; sec < PageSize/SectorSize && base+sec*SectorSize < len(ino.mem); sec++ {
+			lo, hi := base+sec*SectorSize, min(base+(sec+1)*SectorSize, len(ino.mem))
+			if !racyEqual(ino.mem[lo:hi], ino.durable[lo:hi]) {
+				fn(k, sec)
+			}
+		}
+	}
 }
 
 // RandomOrderedPlan is RandomPlan for a journaling file system (ext4,
@@ -182,6 +241,7 @@ func (s *Snapshot) Image(p Plan) *FS {
 		f.names[name] = ino
 		f.durable[name] = ino
 	}
+	f.recount()
 	return f
 }
 
@@ -229,7 +289,8 @@ func applyPage(dst, mem, old []byte, c PageChoice) {
 // Restart returns the file system a restarted process finds after the
 // process was killed (kill -9) at the snapshot: no power loss, so every
 // write is still there (the page cache survives), and what was not yet
-// durable is still not durable — a later power loss can lose it.
+// durable is still not durable — a later power loss can lose it. Pages
+// whose write-back failed stay cached, clean and not on disk.
 func (s *Snapshot) Restart() *FS {
 	f := New()
 	for _, d := range s.dirs {
@@ -237,7 +298,7 @@ func (s *Snapshot) Restart() *FS {
 	}
 	inodes := make([]*inode, len(s.inodes))
 	for i, ino := range s.inodes {
-		inodes[i] = &inode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced}
+		inodes[i] = &inode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost)}
 		if inodes[i].mem == nil {
 			inodes[i].mem, inodes[i].durable = []byte{}, []byte{}
 		}
@@ -265,5 +326,6 @@ func (s *Snapshot) Restart() *FS {
 			}
 		}
 	}
+	f.recount()
 	return f
 }

@@ -32,8 +32,32 @@
 // every operation after it completed, on the goroutine that made it; a hook
 // may call Snapshot to capture the state at exactly that point.
 //
-// What it does not model: real kernel writeback, SIGBUS, lying disks,
-// directories' own durability (MkdirAll), cross-directory renames.
+// Faults beyond a failing call:
+//   - A power loss in the middle of a sync: a sync hook (FS.SetSyncHook)
+//     runs at the start of every Msync and Datasync, and SnapshotDuring
+//     captures the state there; its plans let every 512-byte sector of
+//     that sync's dirty pages reach the disk or not on its own (the sync
+//     never returns: nothing after the snapshot counts).
+//   - A full disk (FS.SetCapacity): every allocation (Create's fallocate,
+//     growing a file by WriteAt or Resize, creating even an empty file)
+//     fails with a *fs.PathError wrapping syscall.ENOSPC and changes
+//     nothing; space comes back when a removed file's last handle closes.
+//   - A failed write-back (Fault.Writeback, "fsyncgate"): the sync fails,
+//     and its dirty pages are marked clean without reaching the disk; a
+//     later sync succeeds without writing them, reads and reopens in the
+//     same boot see them, a power loss (and Restart, then a power loss)
+//     loses them, and Evict of an unmapped file drops them.
+//   - Early write-back (FS.Writeback): dirty pages written back on the
+//     kernel's schedule, so that a crash can keep an intermediate version
+//     of a page, older than the process view and newer than the last sync.
+//   - Files from elsewhere: WriteFile, RemoveFile and Mutate change an
+//     image directly (a file copied from another log, moved, deleted).
+//
+// What it does not model: SIGBUS, lying disks, directories' own
+// durability (MkdirAll), cross-directory renames, writes through the
+// mapping that store the bytes already there (they do not dirty a page
+// whose write-back failed; WriteAt does), and the old size of a file grown
+// or shrunk but not synced (a crash may leave it empty).
 //
 // Concurrency: every method is safe for concurrent use. Reads and writes
 // of a mapping are the caller's business, as with a real mapping;

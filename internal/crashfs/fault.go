@@ -49,24 +49,40 @@ var (
 // Fault makes calls of Op fail with Err: the Nth matching call (1-based,
 // counted from when the fault was injected) and the Times-1 calls after it
 // (Times 0 means every call from the Nth on). A failing call changes
-// nothing. PathContains, when set, restricts the fault to paths holding it.
+// nothing, except with Writeback. PathContains, when set, restricts the
+// fault to paths holding it.
+//
+// Writeback (OpMsync, OpDatasync only) is a failed write-back as Linux
+// reports it ("fsyncgate"): the call fails with Err, and the dirty pages of
+// its range are marked clean in the page cache without having reached the
+// disk. A later sync of them succeeds without writing them, reads (and a
+// reopen in the same boot, without a power loss) see the cached bytes, and
+// a power loss loses them. Writing to such a page through WriteAt, or
+// changing its bytes through the mapping, dirties it again.
 type Fault struct {
 	Op           Op
 	Nth          int
 	Times        int
 	Err          error
 	PathContains string
+	Writeback    bool
 
 	seen  int // matching calls so far
 	Fired int // calls failed so far
 }
 
-// Event is one completed operation, as seen by a hook.
+// Event is one completed operation, as seen by a hook, or a sync about
+// to start, as seen by a sync hook (SetSyncHook).
 type Event struct {
 	Op   Op
 	Path string
-	Seq  int   // 1, 2, ... over all operations of the FS
-	Err  error // what the operation returned
+	Seq  int   // 1, 2, ... over all operations of the FS (0 for a sync hook)
+	Err  error // what the operation returned (nil for a sync hook)
+	// Off and Len are the byte range a sync hook's sync writes (the whole
+	// file for OpDatasync; Off rounded down to a page for OpMsync).
+	Off, Len int64
+
+	ino *inode // the synced file (sync hook only)
 }
 
 // Inject adds a fault. It returns f, whose Fired field counts the calls it
@@ -107,6 +123,18 @@ func (f *FS) SetHook(h func(Event)) {
 	f.hook = h
 }
 
+// SetSyncHook installs h (nil removes it): h runs at the start of every
+// Msync and Datasync that goes ahead (after fault checks, before anything
+// is copied), on the goroutine that made it, without the FS locked. Its
+// Event has Off and Len; SnapshotDuring(ev) captures a power loss in the
+// middle of that sync. Ordinary hooks (SetHook) still see the sync after
+// it completed.
+func (f *FS) SetSyncHook(h func(Event)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncHook = h
+}
+
 // Count returns how many calls of op were made (failed ones included).
 func (f *FS) Count(op Op) int {
 	f.mu.Lock()
@@ -114,10 +142,13 @@ func (f *FS) Count(op Op) int {
 	return f.counts[op]
 }
 
-// fault returns the error of the first fault that fails this call. Call
+// fault returns the first fault that fails this call and its error. Call
 // with mu held.
-func (f *FS) fault(op Op, path string) error {
-	var err error
+func (f *FS) fault(op Op, path string) (*Fault, error) {
+	var (
+		err   error
+		fired *Fault
+	)
 	for _, ft := range f.faults {
 		if ft.Op != op || (ft.PathContains != "" && !strings.Contains(path, ft.PathContains)) {
 			continue
@@ -125,8 +156,8 @@ func (f *FS) fault(op Op, path string) error {
 		ft.seen++
 		if ft.seen >= ft.Nth && (ft.Times == 0 || ft.seen < ft.Nth+ft.Times) && err == nil {
 			ft.Fired++
-			err = pathErr(op, path, ft.Err)
+			fired, err = ft, pathErr(op, path, ft.Err)
 		}
 	}
-	return err
+	return fired, err
 }

@@ -55,6 +55,7 @@ func (h *file) Map() (b []byte, err error) {
 		return nil, pathErr(OpMap, h.name, errors.New("already mapped"))
 	}
 	h.mapped = true
+	h.ino.mapped++
 	if len(h.ino.mem) == 0 {
 		return nil, nil
 	}
@@ -64,12 +65,21 @@ func (h *file) Map() (b []byte, err error) {
 // Msync makes [off rounded down to a page, off+n) durable, and the size.
 // The end is not rounded up: bytes after off+n in the last page may be
 // being written right now, and leaving them unsynced is one of the
-// outcomes a real msync allows.
+// outcomes a real msync allows. Pages whose write-back failed earlier and
+// that were not written since are skipped: the page cache holds them as
+// clean. A sync hook (SetSyncHook) sees the sync before it copies.
 func (h *file) Msync(off, n int64) (err error) {
 	defer func() { h.fs.end(OpMsync, h.name, err) }()
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
-	if err := h.fs.begin(OpMsync, h.name); err != nil {
+	ft, err := h.fs.beginFault(OpMsync, h.name)
+	usable := !h.closed && h.mapped && n > 0 && off >= 0
+	lo := off &^ (PageSize - 1)
+	hi := min(off+n, int64(len(h.ino.mem)))
+	if err != nil {
+		if ft.Writeback && usable && hi > lo {
+			h.ino.loseRange(lo, hi)
+		}
 		return err
 	}
 	if h.closed {
@@ -81,16 +91,33 @@ func (h *file) Msync(off, n int64) (err error) {
 	if off < 0 {
 		return pathErr(OpMsync, h.name, syscall.EINVAL)
 	}
-	lo := off &^ (PageSize - 1)
-	hi := min(off+n, int64(len(h.ino.mem)))
 	if hi > lo {
-		copy(h.ino.durable[lo:hi], h.ino.mem[lo:hi])
+		h.fs.duringSync(OpMsync, h, lo, hi)
+		// The hook ran unlocked: the file may have changed size meanwhile.
+		if hi = min(hi, int64(len(h.ino.mem))); hi > lo {
+			h.ino.syncRange(lo, hi, false)
+		}
 	}
 	h.ino.sizeSynced = true
 	return nil
 }
 
-// WriteAt writes p into the process view (not durable until a sync).
+// duringSync runs the sync hook, if any, with mu released. Call with mu
+// held.
+func (f *FS) duringSync(op Op, h *file, lo, hi int64) {
+	hook := f.syncHook
+	if hook == nil {
+		return
+	}
+	f.mu.Unlock()
+	defer f.mu.Lock()
+	hook(Event{Op: op, Path: h.name, Off: lo, Len: hi - lo, ino: h.ino})
+}
+
+// WriteAt writes p into the process view (not durable until a sync). A
+// write past the end grows the file (as Resize does), which needs disk
+// space (ENOSPC when the disk is full, see SetCapacity); a mapped file
+// cannot grow (EFBIG): the mapping is the file's Go slice.
 func (h *file) WriteAt(p []byte, off int64) (n int, err error) {
 	defer func() { h.fs.end(OpWriteAt, h.name, err) }()
 	h.fs.mu.Lock()
@@ -105,27 +132,42 @@ func (h *file) WriteAt(p []byte, off int64) (n int, err error) {
 		return 0, pathErr(OpWriteAt, h.name, syscall.EINVAL)
 	}
 	if end := off + int64(len(p)); end > int64(len(h.ino.mem)) {
-		// Growing a file would reallocate the mapping; raftlog never does.
-		return 0, pathErr(OpWriteAt, h.name, syscall.EFBIG)
+		if h.ino.mapped > 0 {
+			// Growing a mapped file would reallocate the mapping (the Go
+			// slice); raftlog never does.
+			return 0, pathErr(OpWriteAt, h.name, syscall.EFBIG)
+		}
+		if err := h.setSize(end, OpWriteAt); err != nil {
+			return 0, err
+		}
 	}
+	h.ino.redirty(off, off+int64(len(p)))
 	// Like pwrite(2), not a memory access of the caller's: uninstrumented.
 	return racyCopy(h.ino.mem[off:], p), nil
 }
 
-// Datasync makes the whole file durable.
+// Datasync makes the whole file durable (pages whose write-back failed
+// and that were not written since excepted, as for Msync).
 func (h *file) Datasync() error { return h.datasync() }
 
 func (h *file) datasync() (err error) {
 	defer func() { h.fs.end(OpDatasync, h.name, err) }()
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
-	if err := h.fs.begin(OpDatasync, h.name); err != nil {
+	ft, err := h.fs.beginFault(OpDatasync, h.name)
+	if err != nil {
+		if ft.Writeback && !h.closed {
+			h.ino.loseRange(0, int64(len(h.ino.mem)))
+		}
 		return err
 	}
 	if h.closed {
 		return pathErr(OpDatasync, h.name, errClosed)
 	}
-	racyCopy(h.ino.durable, h.ino.mem)
+	if len(h.ino.mem) > 0 {
+		h.fs.duringSync(OpDatasync, h, 0, int64(len(h.ino.mem))) // len read again below
+	}
+	h.ino.syncRange(0, int64(len(h.ino.mem)), true)
 	h.ino.sizeSynced = true
 	return nil
 }
@@ -141,5 +183,10 @@ func (h *file) Close() (err error) {
 		return pathErr(OpClose, h.name, errClosed)
 	}
 	h.closed = true // an injected error still closes, as close(2) does
+	h.ino.handles--
+	if h.mapped {
+		h.ino.mapped--
+	}
+	h.fs.release(h.ino)
 	return h.fs.begin(OpClose, h.name)
 }

@@ -23,6 +23,15 @@ type inode struct {
 	mem        []byte // what the process sees; the mapping
 	durable    []byte // what survives power loss; same length as mem
 	sizeSynced bool   // len(mem) is durable
+	// lost holds the pages whose write-back failed (Fault.Writeback): the
+	// page cache marked them clean with these bytes, which are not on
+	// disk. A page stays lost while its bytes in mem equal these.
+	lost map[int][]byte
+
+	linked  bool  // some name of the process view refers to it
+	handles int   // open handles
+	mapped  int   // open handles that mapped it
+	charged int64 // bytes of capacity it holds (see SetCapacity)
 }
 
 // metaOp is a namespace change not yet made durable by SyncDir.
@@ -43,10 +52,14 @@ type FS struct {
 	pending []metaOp          // in order
 	locks   map[string]bool
 
-	counts map[Op]int
-	faults []*Fault
-	seq    int
-	hook   func(Event)
+	counts   map[Op]int
+	faults   []*Fault
+	seq      int
+	hook     func(Event)
+	syncHook func(Event)
+
+	capacity int64 // 0: unlimited
+	used     int64
 }
 
 var _ vfs.FS = (*FS)(nil)
@@ -69,6 +82,12 @@ func pathErr(op Op, path string, err error) error {
 // begin counts op, checks injected faults and returns the fault's error.
 // Call with mu held.
 func (f *FS) begin(op Op, path string) error {
+	_, err := f.beginFault(op, path)
+	return err
+}
+
+// beginFault is begin that also returns the fault that fired.
+func (f *FS) beginFault(op Op, path string) (*Fault, error) {
 	f.counts[op]++
 	return f.fault(op, path)
 }
@@ -144,10 +163,14 @@ func (f *FS) Create(path string, size int64) (_ vfs.File, err error) {
 	if size < 0 {
 		return nil, pathErr(OpCreate, path, syscall.EINVAL)
 	}
-	ino := &inode{mem: make([]byte, size), durable: make([]byte, size), sizeSynced: size == 0}
-	f.names[path] = ino
+	ino := &inode{sizeSynced: size == 0}
+	if err := f.allocate(ino, size, "fallocate", path); err != nil {
+		return nil, err
+	}
+	ino.mem, ino.durable = make([]byte, size), make([]byte, size)
+	f.link(path, ino)
 	f.pending = append(f.pending, metaOp{kind: OpCreate, path: path, ino: ino})
-	return &file{fs: f, ino: ino, name: path}, nil
+	return f.handle(ino, path), nil
 }
 
 // Open opens an existing file.
@@ -166,7 +189,7 @@ func (f *FS) Open(path string) (_ vfs.File, err error) {
 		}
 		return nil, pathErr(OpOpen, path, syscall.ENOENT)
 	}
-	return &file{fs: f, ino: ino, name: path}, nil
+	return f.handle(ino, path), nil
 }
 
 // Rename renames oldpath to newpath, replacing newpath.
@@ -192,7 +215,7 @@ func (f *FS) Rename(oldpath, newpath string) (err error) {
 		return nil
 	}
 	delete(f.names, oldpath)
-	f.names[newpath] = ino
+	f.link(newpath, ino)
 	f.pending = append(f.pending, metaOp{kind: OpRename, path: oldpath, newpath: newpath, ino: ino})
 	return nil
 }
@@ -210,7 +233,7 @@ func (f *FS) Remove(path string) (err error) {
 	if !ok {
 		return pathErr(OpRemove, path, syscall.ENOENT)
 	}
-	delete(f.names, path)
+	f.unlink(path)
 	f.pending = append(f.pending, metaOp{kind: OpRemove, path: path, ino: ino})
 	return nil
 }
@@ -259,7 +282,10 @@ func (f *FS) Lock(path string) (_ io.Closer, err error) {
 	}
 	if _, ok := f.names[path]; !ok {
 		ino := &inode{sizeSynced: true}
-		f.names[path] = ino
+		if err := f.allocate(ino, 0, "open", path); err != nil {
+			return nil, err
+		}
+		f.link(path, ino)
 		f.pending = append(f.pending, metaOp{kind: OpCreate, path: path, ino: ino})
 	}
 	f.locks[path] = true
@@ -315,8 +341,24 @@ func (f *FS) WriteFile(path string, data []byte) {
 		f.dirs[d] = true
 	}
 	ino := &inode{mem: slices.Clone(data), durable: slices.Clone(data), sizeSynced: true}
-	f.names[path] = ino
+	f.charge(ino, int64(len(data)))
+	f.link(path, ino)
 	f.durable[path] = ino
+}
+
+// RemoveFile deletes path, durable at once (name and space). For building
+// test inputs, like WriteFile. It reports whether path existed.
+func (f *FS) RemoveFile(path string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path = filepath.Clean(path)
+	if _, ok := f.names[path]; !ok {
+		return false
+	}
+	f.unlink(path)
+	delete(f.durable, path)
+	f.pending = slices.DeleteFunc(f.pending, func(m metaOp) bool { return m.path == path || m.newpath == path })
+	return true
 }
 
 // Mutate applies fn to the process view of path's bytes and makes the

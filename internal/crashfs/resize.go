@@ -34,7 +34,8 @@ func (h *file) ReadAt(p []byte, off int64) (n int, err error) {
 // Resize cuts or grows the file. The new size is durable at once (a
 // simplification: a real file system may revert it until the next sync,
 // and raftlog syncs right after); the bytes kept keep their durability,
-// and grown bytes are zeros on disk too.
+// and grown bytes are zeros on disk too. Growing allocates (fallocate):
+// on a full disk (SetCapacity) it fails with ENOSPC and changes nothing.
 func (h *file) Resize(size int64) (err error) {
 	defer func() { h.fs.end(OpResize, h.name, err) }()
 	h.fs.mu.Lock()
@@ -51,8 +52,35 @@ func (h *file) Resize(size int64) (err error) {
 	if h.mapped {
 		return pathErr(OpResize, h.name, errors.New("resize of a mapped file"))
 	}
-	h.ino.mem = resized(h.ino.mem, size)
-	h.ino.durable = resized(h.ino.durable, size)
+	return h.setSize(size, OpResize)
+}
+
+// setSize cuts or grows the file to size for op (see Resize), charging or
+// freeing disk space. Call with mu held.
+func (h *file) setSize(size int64, op Op) error {
+	ino := h.ino
+	switch old := int64(len(ino.mem)); {
+	case size > old:
+		name := "fallocate"
+		if op == OpWriteAt {
+			name = "write"
+		}
+		if err := h.fs.allocate(ino, size, name, h.name); err != nil {
+			return err
+		}
+	case size < old:
+		for p, l := range ino.lost {
+			switch lo := int64(p) * PageSize; {
+			case lo >= size:
+				delete(ino.lost, p)
+			case lo+int64(len(l)) > size:
+				ino.lost[p] = l[:size-lo] // the rest of a cut page stays lost
+			}
+		}
+		h.fs.charge(ino, size)
+	}
+	ino.mem = resized(ino.mem, size)
+	ino.durable = resized(ino.durable, size)
 	return nil
 }
 

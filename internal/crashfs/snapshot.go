@@ -17,12 +17,25 @@ type Snapshot struct {
 	pageIno []int     // the inode of each of pages
 	sizes   []int     // inodes whose size is not durable
 	sizeOp  []int     // for each of sizes, its pending create (-1: none)
+	// inSync is the sync in progress when the snapshot was taken
+	// (SnapshotDuring), nil when none.
+	inSync *inSync
+}
+
+// inSync is a sync cut short by the power loss: its pages' sectors reach
+// the disk or not, each on its own.
+type inSync struct {
+	op     Op
+	path   string
+	lo, hi int64
+	pages  []int // indexes into Snapshot.pages of its dirty pages
 }
 
 type snapInode struct {
 	mem, durable []byte
 	sizeSynced   bool
-	name         string // a name for reports
+	lost         map[int][]byte // see inode.lost
+	name         string         // a name for reports
 }
 
 type snapMeta struct {
@@ -41,6 +54,36 @@ type PageRef struct {
 func (f *FS) Snapshot() *Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	s, _ := f.snapshot()
+	return s
+}
+
+// SnapshotDuring captures the state at the start of the sync a sync hook
+// (SetSyncHook) was called for: a power loss in the middle of that sync,
+// which never returns. Its plans (RandomPlan, RandomOrderedPlan, TearSync)
+// let each 512-byte sector of the sync's dirty pages reach the disk or not
+// independently. For an Event not from a sync hook it is Snapshot.
+func (f *FS) SnapshotDuring(ev Event) *Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ids := f.snapshot()
+	i, ok := ids[ev.ino]
+	if ev.ino == nil || !ok {
+		return s
+	}
+	in := &inSync{op: ev.Op, path: ev.Path, lo: ev.Off, hi: ev.Off + ev.Len}
+	for k, ref := range s.pages {
+		if s.pageIno[k] == i && int64(ref.Page+1)*PageSize > in.lo && int64(ref.Page)*PageSize < in.hi {
+			in.pages = append(in.pages, k)
+		}
+	}
+	s.inSync = in
+	return s
+}
+
+// snapshot builds a Snapshot and returns it with the index of each inode
+// in it. Call with mu held.
+func (f *FS) snapshot() (*Snapshot, map[*inode]int) {
 	s := &Snapshot{names: map[string]int{}}
 	for d := range f.dirs {
 		s.dirs = append(s.dirs, d)
@@ -52,7 +95,7 @@ func (f *FS) Snapshot() *Snapshot {
 			return i
 		}
 		ids[ino] = len(s.inodes)
-		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, name: name})
+		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), name: name})
 		return ids[ino]
 	}
 	for _, p := range slices.Sorted(maps.Keys(f.durable)) {
@@ -72,17 +115,31 @@ func (f *FS) Snapshot() *Snapshot {
 		}
 		for p := 0; p*PageSize < len(ino.mem); p++ {
 			lo, hi := p*PageSize, min((p+1)*PageSize, len(ino.mem))
-			if !racyEqual(ino.mem[lo:hi], ino.durable[lo:hi]) {
-				s.pages = append(s.pages, PageRef{Path: ino.name, Page: p})
-				s.pageIno = append(s.pageIno, i)
+			if racyEqual(ino.mem[lo:hi], ino.durable[lo:hi]) {
+				continue
 			}
+			if l, ok := ino.lost[p]; ok && racyEqual(ino.mem[lo:hi], l) {
+				continue // clean in the cache, not on disk: lost for sure
+			}
+			s.pages = append(s.pages, PageRef{Path: ino.name, Page: p})
+			s.pageIno = append(s.pageIno, i)
 		}
 	}
-	return s
+	return s, ids
 }
 
 // DirtyPages lists the pages a crash may lose, in Plan.Pages order.
+// Pages whose write-back failed are not among them: a crash loses them.
 func (s *Snapshot) DirtyPages() []PageRef { return s.pages }
+
+// InSync describes the sync a SnapshotDuring snapshot interrupts: its
+// operation, file and byte range; ok is false for other snapshots.
+func (s *Snapshot) InSync() (op Op, path string, off, n int64, ok bool) {
+	if s.inSync == nil {
+		return 0, "", 0, 0, false
+	}
+	return s.inSync.op, s.inSync.path, s.inSync.lo, s.inSync.hi - s.inSync.lo, true
+}
 
 // PendingMeta is the number of namespace changes a crash may revert.
 func (s *Snapshot) PendingMeta() int { return len(s.pending) }
