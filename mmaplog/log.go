@@ -260,7 +260,12 @@ func (l *Log) Close() error {
 		}
 	}
 	l.mu.Unlock()
-	for _, s := range append(l.fl.orphans(), left...) {
+	// Purged segments whose removal never ran (the Log failed, or closed
+	// first) are unmapped too: a mapping left behind would pin their pages,
+	// and a reopen could not evict what a failed write-back left in them.
+	orphans := append(append(l.fl.orphans(), left...), l.todo.removes...)
+	l.todo.removes = nil
+	for _, s := range orphans {
 		_ = s.close()
 	}
 	if cerr := l.lock.Close(); err == nil && cerr != nil {
