@@ -64,18 +64,11 @@ func (l *Log) entryAt(i uint64) (LogID, []byte, error) {
 	if err != nil {
 		return LogID{}, nil, err
 	}
-	r, err := format.ReadRecord(s.data, off)
-	if err != nil {
-		return LogID{}, nil, format.Corruptf(s.path, off, i, "%v", err)
+	id, payload, ce := format.EntryAt(s.path, s.data, off, i)
+	if ce != nil {
+		return LogID{}, nil, ce // not a nil *CorruptError in an error
 	}
-	if r.Type != format.TypeEntry {
-		return LogID{}, nil, format.Corruptf(s.path, off, i, "index points at a %v record", r.Type)
-	}
-	id, err := format.EntryID(r.Body)
-	if err != nil || id.Index != i {
-		return LogID{}, nil, format.Corruptf(s.path, off, i, "index points at entry %d", id.Index)
-	}
-	return id, r.Body[format.EntryHeadSize:], nil
+	return id, payload, nil
 }
 
 // Entries yields the entries that exist in [from, to), in order. A read

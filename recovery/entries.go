@@ -17,17 +17,7 @@ import (
 // checks (checksum, type, index): a damaged one, or a log Open would
 // refuse, is a *format.CorruptError. It returns fn's first error.
 func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID, payload []byte) error) error {
-	lk, err := lockDir(readOnly, dir, false)
-	if err != nil {
-		return err
-	}
-	defer lk.Close()
-	d, err := loadDir(readOnly, dir)
-	if err != nil {
-		return err
-	}
-	defer d.close()
-	return guardFault(func() error {
+	return readDir(dir, func(d *dirView) error {
 		res, err := analyze(d.segs)
 		if err != nil {
 			return err
@@ -97,16 +87,9 @@ func (d *dirView) entry(st *SegmentState, pos int, slots []uint32, i uint64) (ra
 	default:
 		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, 0, i, "no index slot for entry %d", i)
 	}
-	r, err := format.ReadRecord(seg.Data, off)
-	if err != nil {
-		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, off, i, "%v", err)
+	id, payload, ce := format.EntryAt(seg.Path, seg.Data, off, i)
+	if ce != nil {
+		return raftstate.LogID{}, nil, ce
 	}
-	if r.Type != format.TypeEntry {
-		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, off, i, "index points at a %v record", r.Type)
-	}
-	id, err := format.EntryID(r.Body)
-	if err != nil || id.Index != i {
-		return raftstate.LogID{}, nil, format.Corruptf(seg.Path, off, i, "index points at entry %d", id.Index)
-	}
-	return id, r.Body[format.EntryHeadSize:], nil
+	return id, payload, nil
 }

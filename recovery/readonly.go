@@ -59,3 +59,20 @@ func holdsLog(fs vfs.FS, dir string) error {
 	}
 	return nil
 }
+
+// readDir runs fn on dir mapped read-only, under the directory's shared
+// lock, with memory faults turned into errors: the frame of the read-only
+// tools.
+func readDir(dir string, fn func(d *dirView) error) error {
+	lk, err := lockDir(readOnly, dir, false)
+	if err != nil {
+		return err
+	}
+	defer lk.Close()
+	d, err := loadDir(readOnly, dir)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return guardFault(func() error { return fn(d) })
+}

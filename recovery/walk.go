@@ -34,30 +34,22 @@ type WalkItem struct {
 // Verify it takes the directory's shared lock and maps the files
 // read-only. It returns fn's first error, or an I/O error.
 func Walk(dir string, fn func(WalkItem) error) error {
-	lk, err := lockDir(readOnly, dir, false)
-	if err != nil {
-		return err
-	}
-	defer lk.Close()
-	d, err := loadDir(readOnly, dir)
-	if err != nil {
-		return err
-	}
-	defer d.close()
+	return readDir(dir, func(d *dirView) error { return walkDir(d, fn) })
+}
+
+func walkDir(d *dirView, fn func(WalkItem) error) error {
 	var total int64
 	for _, s := range d.segs {
 		total += int64(len(s.Data))
 	}
-	return guardFault(func() error {
-		var done int64
-		for _, s := range d.segs {
-			if err := walkSegment(s, done, total, fn); err != nil {
-				return err
-			}
-			done += int64(len(s.Data))
+	var done int64
+	for _, s := range d.segs {
+		if err := walkSegment(s, done, total, fn); err != nil {
+			return err
 		}
-		return nil
-	})
+		done += int64(len(s.Data))
+	}
+	return nil
 }
 
 func walkSegment(s segmentFile, done, total int64, fn func(WalkItem) error) error {

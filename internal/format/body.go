@@ -168,3 +168,21 @@ func State(body []byte) (raftstate.State, error) {
 	}
 	return s, nil
 }
+
+// EntryAt reads the record at off of a segment's data (file path) that an
+// index says holds entry i, and checks it: a valid record, an entry, entry
+// i. Its payload aliases data. Anything else is a *CorruptError.
+func EntryAt(path string, data []byte, off int64, i uint64) (raftstate.LogID, []byte, *CorruptError) {
+	r, err := ReadRecord(data, off)
+	if err != nil {
+		return raftstate.LogID{}, nil, Corruptf(path, off, i, "%v", err)
+	}
+	if r.Type != TypeEntry {
+		return raftstate.LogID{}, nil, Corruptf(path, off, i, "index points at a %v record", r.Type)
+	}
+	id, err := EntryID(r.Body)
+	if err != nil || id.Index != i {
+		return raftstate.LogID{}, nil, Corruptf(path, off, i, "index points at entry %d", id.Index)
+	}
+	return id, r.Body[EntryHeadSize:], nil
+}
