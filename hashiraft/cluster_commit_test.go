@@ -11,11 +11,12 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftlog/raftlog/hashiraft"
+	"github.com/raftlog/raftlog/internal/kvfsm"
 )
 
 // hasAll reports the first key of want that f lacks or holds differently.
-func hasAll(f *kvFSM, want map[string]string) error {
-	got := f.state()
+func hasAll(f *kvfsm.FSM, want map[string]string) error {
+	got := f.State()
 	for k, v := range want {
 		if got[k] != v {
 			return fmt.Errorf("key %s = %q, want %q (%d of %d keys)", k, got[k], v, len(got), len(want))
@@ -94,9 +95,7 @@ func TestClusterRestoreCommittedLogs(t *testing.T) {
 		if st, leader := nd.raft.State(), nd.raft.Leader(); st == raft.Leader || leader != "" {
 			t.Fatalf("%s: alone it is %v and knows leader %q", nd.id, st, leader)
 		}
-		nd.fsm.mu.Lock()
-		applied := nd.fsm.applied
-		nd.fsm.mu.Unlock()
+		applied := nd.fsm.Applied()
 		if applied <= snapIdx[i] {
 			t.Fatalf("%s: FSM applied up to %d, not beyond its snapshot at %d: the log was not replayed", nd.id, applied, snapIdx[i])
 		}
@@ -124,10 +123,8 @@ func TestClusterRestoreCommittedLogs(t *testing.T) {
 	nd := c.nodes[cut]
 	c.start(cut, true)
 	c.waitFor(string(nd.id)+"'s FSM to replay its cut log", 10*time.Second, func() error {
-		nd.fsm.mu.Lock()
-		defer nd.fsm.mu.Unlock()
-		if nd.fsm.applied != commit-21 {
-			return fmt.Errorf("applied %d, want %d", nd.fsm.applied, commit-21)
+		if nd.fsm.Applied() != commit-21 {
+			return fmt.Errorf("applied %d, want %d", nd.fsm.Applied(), commit-21)
 		}
 		return nil
 	})

@@ -2,7 +2,6 @@ package hashiraft_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	raftwal "github.com/hashicorp/raft-wal"
 
 	"github.com/raftlog/raftlog/hashiraft"
+	"github.com/raftlog/raftlog/internal/kvfsm"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -57,64 +57,6 @@ var (
 		return raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
 	}}
 )
-
-// kvFSM is a key-value state machine. Commands are "key=value".
-type kvFSM struct {
-	mu       sync.Mutex
-	m        map[string]string
-	applied  uint64
-	restores int
-}
-
-func newKVFSM() *kvFSM { return &kvFSM{m: map[string]string{}} }
-
-func (f *kvFSM) Apply(l *raft.Log) any {
-	k, v, ok := bytes.Cut(l.Data, []byte("="))
-	if !ok {
-		return fmt.Errorf("bad command %q", l.Data)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.m[string(k)] = string(v)
-	f.applied = l.Index
-	return nil
-}
-
-func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return kvSnapshot(maps.Clone(f.m)), nil
-}
-
-func (f *kvFSM) Restore(rc io.ReadCloser) error {
-	defer rc.Close()
-	m := map[string]string{}
-	if err := json.NewDecoder(rc).Decode(&m); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.m = m
-	f.restores++
-	return nil
-}
-
-func (f *kvFSM) state() map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return maps.Clone(f.m)
-}
-
-type kvSnapshot map[string]string
-
-func (s kvSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := json.NewEncoder(sink).Encode(map[string]string(s)); err != nil {
-		return errors.Join(err, sink.Cancel())
-	}
-	return sink.Close()
-}
-
-func (kvSnapshot) Release() {}
 
 // addrBook maps server IDs to their current TCP address, so a restarted
 // node may listen on a new port.
@@ -164,7 +106,7 @@ type node struct {
 	id    raft.ServerID
 	dir   string
 	raft  *raft.Raft
-	fsm   *kvFSM
+	fsm   *kvfsm.FSM
 	store logStore
 	trans *raft.NetworkTransport
 }
@@ -259,7 +201,7 @@ func (c *cluster) start(i int, restart bool) {
 	if c.newFSM != nil {
 		fsm = c.newFSM()
 	} else {
-		nd.fsm = newKVFSM()
+		nd.fsm = kvfsm.New()
 		fsm = nd.fsm
 	}
 	r, err := raft.NewRaft(c.config(nd.id), fsm, store, store, snaps, trans)
@@ -362,7 +304,7 @@ func (c *cluster) waitConverged(want map[string]string) {
 			if nd.raft == nil {
 				continue
 			}
-			got := nd.fsm.state()
+			got := nd.fsm.State()
 			if !maps.Equal(got, want) {
 				return fmt.Errorf("%s has %d keys, want %d", nd.id, len(got), len(want))
 			}

@@ -155,7 +155,7 @@ func TestCluster(t *testing.T) {
 		last, _ := nd.store.LastIndex()
 		st := nd.store.(*hashiraft.Store).Stats()
 		t.Logf("%s: log [%d, %d], %d segment files, %d appends, %d syncs; FSM %d keys",
-			nd.id, first, last, st.Segments, st.Appends, st.Syncs, len(nd.fsm.state()))
+			nd.id, first, last, st.Segments, st.Appends, st.Syncs, len(nd.fsm.State()))
 	}
 	phase("done")
 }

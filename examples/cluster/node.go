@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/raftlog/raftlog/hashiraft"
+	"github.com/raftlog/raftlog/internal/kvfsm"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/raftlogprom"
 )
@@ -24,7 +25,7 @@ type node struct {
 	dir string
 
 	raft  *raft.Raft
-	fsm   *kvFSM
+	fsm   *kvfsm.FSM
 	store *hashiraft.Store
 	trans *raft.NetworkTransport
 
@@ -92,7 +93,7 @@ func (n *node) start(book *addrBook, logOut io.Writer) error {
 		return errors.Join(err, store.Close())
 	}
 	book.set(n.id, trans.LocalAddr())
-	fsm := newKVFSM()
+	fsm := kvfsm.New()
 	r, err := raft.NewRaft(raftConfig(n.id, logOut), fsm, store, store, snaps, trans)
 	if err != nil {
 		return errors.Join(err, trans.Close(), store.Close())
