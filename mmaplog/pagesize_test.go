@@ -2,14 +2,16 @@ package mmaplog_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
 // TestSmallSyncsRotateEarly: a segment prepared during a bulk load (no
 // syncs) gets large pages; once the log is synced in small pieces the
-// writer moves to a small-page segment at once instead of paying a
-// large-folio writeback on every sync until the segment is full.
+// writer moves to a small-page segment as soon as the preparer has one
+// ready (it never creates one on its own path for this) instead of paying
+// a large-folio writeback on every sync until the segment is full.
 func TestSmallSyncsRotateEarly(t *testing.T) {
 	l := openLog(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize})
 	payload := make([]byte, 1000)
@@ -28,8 +30,10 @@ func TestSmallSyncsRotateEarly(t *testing.T) {
 	if err := l.Sync(); err != nil { // now small syncs
 		t.Fatal(err)
 	}
-	appendOne()
-	appendOne()
+	for deadline := time.Now().Add(10 * time.Second); l.Stats().Segments < 3 && time.Now().Before(deadline); {
+		appendOne()
+		time.Sleep(time.Millisecond) // the preparer makes the small-page segment
+	}
 	st := l.Stats()
 	if st.Segments != 3 {
 		t.Fatalf("after small syncs in a bulk-prepared segment: %d segments, want 3 (early rotation)", st.Segments)

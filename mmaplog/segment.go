@@ -269,14 +269,19 @@ func (p *preparer) nudge(small bool) {
 
 // take returns a prepared segment of at least size bytes, or creates one
 // now (not zero-filled) when none is ready or the ready one is too small.
+//
+// A ready segment mapped with the other page size is taken all the same
+// (the next segment gets the right one): discarding it and creating
+// another would put an unmap, a file removal and an fallocate on the
+// writer's path.
 func (p *preparer) take(size int64, small bool) (*blank, error) {
 	select {
 	case b := <-p.ready:
-		if b.err == nil && int64(len(b.data)) >= size && b.small == small {
+		if b.err == nil && int64(len(b.data)) >= size {
 			return b, nil
 		}
 		if b.err == nil {
-			b.discard(p.fs)
+			p.discardAsync(b)
 		}
 	default:
 	}
@@ -285,6 +290,35 @@ func (p *preparer) take(size int64, small bool) (*blank, error) {
 		b.prefaultAsync(small)
 	}
 	return b, err
+}
+
+// takeReady returns the prepared segment when one of at least size bytes
+// with the wanted page size is ready, without waiting or creating one; a
+// ready one of the other kind is discarded in the background and a new
+// one asked for.
+func (p *preparer) takeReady(size int64, small bool) (*blank, bool) {
+	select {
+	case b := <-p.ready:
+		if b.err == nil && int64(len(b.data)) >= size && b.small == small {
+			return b, true
+		}
+		if b.err == nil {
+			p.discardAsync(b)
+		}
+	default:
+	}
+	p.nudge(small)
+	return nil, false
+}
+
+// discardAsync deletes an unused prepared segment off the caller's path
+// (stop waits for it).
+func (p *preparer) discardAsync(b *blank) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		b.discard(p.fs)
+	}()
 }
 
 // stop ends the background goroutine and deletes an unused segment.

@@ -122,8 +122,18 @@ func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
 	if !l.rotateEarly {
 		return
 	}
+	// Only into a small-page segment that is ready: making one here would
+	// stall the writer for what is an optimization. Until one is ready,
+	// writes go on in the open segment.
+	b, ok := l.prep.takeReady(max(l.opts.SegmentSize, segmentSizeFor(cur, size)), true)
+	if !ok {
+		return
+	}
 	l.rotateEarly = false
-	if err := l.rotate(size, cur); err != nil {
+	l.reserved = append(l.reserved[:0], b)
+	err := l.rotate(size, cur)
+	l.releaseReserved() // unused when the rotation failed
+	if err != nil {
 		l.log.Warn("mmaplog: early rotation failed; staying in the open segment", "err", err)
 	}
 }
