@@ -183,6 +183,11 @@ func (x *File) SlotsProven(h Header) bool {
 }
 
 func (x *File) slotsCRC(n uint64) uint32 {
+	if r, ok := x.f.(vfs.ReadAheader); ok {
+		// Read whole: ask for the range at once rather than a page per
+		// fault (the mapping has no read-ahead; see Open).
+		_ = r.WillNeed(HeaderSize, int64(n)*SlotSize)
+	}
 	return checksum.Sum(x.b[HeaderSize : HeaderSize+int(n)*SlotSize])
 }
 

@@ -32,3 +32,13 @@ func (o *osFile) Advise(small bool) error {
 	}
 	return unix.Madvise(o.m, advice)
 }
+
+// WillNeed reads [off, off+n) of the mapping ahead (MADV_WILLNEED).
+func (o *osFile) WillNeed(off, n int64) error {
+	lo := off &^ (pageSize - 1)
+	hi := min(off+n, int64(len(o.m)))
+	if hi <= lo {
+		return nil
+	}
+	return unix.Madvise(o.m[lo:hi], unix.MADV_WILLNEED)
+}

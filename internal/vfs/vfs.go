@@ -78,6 +78,14 @@ type File interface {
 // (tests, fuzz/) can reach it.
 var WithFS func(opts any, fs FS) any
 
+// ReadAheader is implemented by Files whose mapping can be read ahead:
+// WillNeed starts reading [off, off+n) of the mapping into the page cache
+// (MADV_WILLNEED), for a range about to be read whole on a mapping that is
+// otherwise read without read-ahead. A hint; errors may be ignored.
+type ReadAheader interface {
+	WillNeed(off, n int64) error
+}
+
 // Renamer is implemented by Files that can be told their new name after
 // FS.Rename, so that later errors name the file as it is now.
 type Renamer interface {
