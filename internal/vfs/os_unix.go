@@ -145,8 +145,8 @@ func allocate(f *os.File, off, n int64) error {
 type osFile struct {
 	f    *os.File
 	name string // set by Renamed; the open path otherwise
-	m  mmap.MMap
-	ro bool // opened by ReadOnly: O_RDONLY, mapped PROT_READ, no writes
+	m    mmap.MMap
+	ro   bool // opened by ReadOnly: O_RDONLY, mapped PROT_READ, no writes
 }
 
 func (o *osFile) Name() string {
