@@ -37,6 +37,18 @@
 // SegmentDigests summarize entry ranges so that replicas can compare
 // what they hold (see the README, "Comparing replicas").
 //
+// Hostile disks: a call that returns an error wrote nothing (Append creates
+// every segment its batch needs before writing, so a full disk fails the
+// call and leaves the Log usable); Open reads every segment that was not
+// sealed from the disk, not the page cache (a failed write-back leaves
+// pages the kernel calls clean); files carry the log's identity, so one
+// from another log is corruption; purged segment files are deleted in the
+// background once the purge is durable (Stats.PendingRemovals). Files are
+// created 0600 in a 0700 directory (Options.FileMode). Rewind restarts an
+// empty log at a lower index (a Raft store emptied by a snapshot install).
+// Stats carries latency and size distributions of the flush pipeline, and
+// a sync slower than Options.SlowSync is logged.
+//
 // The on-disk format is in docs/FORMAT.md; recovery on Open (torn tails
 // versus corruption) is in package recovery.
 package mmaplog
