@@ -235,7 +235,11 @@ func (f *flusher) keepRemovals(w *work) {
 
 // handOff moves the writer's accumulated work into the flusher's pending
 // batch. Call with wmu held.
-func (l *Log) handOff() {
+func (l *Log) handOff() { l.handOffCB(nil, false) }
+
+// handOffCB is handOff that, when withCB, also queues done as the batch's
+// next callback under the same hold of the flusher's lock.
+func (l *Log) handOffCB(done func(error), withCB bool) {
 	s := l.open
 	l.todo.addRange(s, l.handed, s.end)
 	l.handed = s.end
@@ -248,18 +252,17 @@ func (l *Log) handOff() {
 	}
 	f.pending.merge(&l.todo)
 	f.pending.flushes++
+	if withCB {
+		f.pending.cbs = append(f.pending.cbs, done)
+	}
 	f.mu.Unlock()
 }
 
 // handOffWith is handOff plus done queued as the batch's next callback,
 // and a wake-up for the flusher. Call with wmu held.
 func (l *Log) handOffWith(done func(error)) {
-	l.handOff()
-	f := &l.fl
-	f.mu.Lock()
-	f.pending.cbs = append(f.pending.cbs, done)
-	f.mu.Unlock()
-	f.wake()
+	l.handOffCB(done, true)
+	l.fl.wake()
 }
 
 func (f *flusher) wake() {
