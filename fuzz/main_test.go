@@ -239,11 +239,7 @@ const logDir = "/log"
 // options are the Log options of every family: small segments so that
 // rotations are frequent.
 func options(fs vfs.FS) mmaplog.Options {
-	o := mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: discard}
-	if fs != nil {
-		o = vfs.WithFS(o, fs).(mmaplog.Options)
-	}
-	return o
+	return mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: discard, FS: fs}
 }
 
 // driver runs a workload on a Log over a crashfs and keeps the oracle and

@@ -9,7 +9,6 @@ import (
 
 	"github.com/raftlog/raftlog/hashiraft"
 	"github.com/raftlog/raftlog/internal/crashfs"
-	"github.com/raftlog/raftlog/internal/vfs"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -162,7 +161,7 @@ func TestCommitIndexClosed(t *testing.T) {
 func TestCommitIndexPowerLoss(t *testing.T) {
 	const dir = "/raft"
 	fs := crashfs.New()
-	opts := vfs.WithFS(mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize}, fs).(mmaplog.Options)
+	opts := mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, FS: fs}
 	s, err := hashiraft.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +203,7 @@ func TestCommitIndexPowerLoss(t *testing.T) {
 	for i, p := range points {
 		for k := range 2 {
 			img := p.snap.Crash(rng)
-			l, err := mmaplog.Open(dir, vfs.WithFS(mmaplog.Options{Logger: slog.New(slog.DiscardHandler)}, img).(mmaplog.Options))
+			l, err := mmaplog.Open(dir, mmaplog.Options{Logger: slog.New(slog.DiscardHandler), FS: img})
 			if err != nil {
 				t.Fatalf("point %d image %d: Open: %v", i, k, err)
 			}

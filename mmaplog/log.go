@@ -73,7 +73,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	fs := opts.fs
+	fs := opts.FS
 	if err := fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("mmaplog: create directory %s: %w", dir, err)
 	}

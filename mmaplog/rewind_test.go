@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/crashfs"
-	"github.com/raftlog/raftlog/internal/vfs"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -185,7 +184,8 @@ func TestRewindSameSegment(t *testing.T) {
 func TestRewindPowerLoss(t *testing.T) {
 	const dir = "/log"
 	fs := crashfs.New()
-	opts := vfs.WithFS(smallOpts(), fs).(mmaplog.Options)
+	opts := smallOpts()
+	opts.FS = fs
 	l, err := mmaplog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +227,9 @@ func TestRewindPowerLoss(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, uint64(len(snaps))))
 	check := func(what string, img *crashfs.FS, needAll bool) {
 		t.Helper()
-		r, err := mmaplog.Open(dir, vfs.WithFS(smallOpts(), img).(mmaplog.Options))
+		o := smallOpts()
+		o.FS = img
+		r, err := mmaplog.Open(dir, o)
 		if err != nil {
 			t.Fatalf("%s: Open: %v", what, err)
 		}

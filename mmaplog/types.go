@@ -63,14 +63,16 @@ type Options struct {
 	// from the disk, every Verify.Interval, at Verify.Rate bytes per
 	// second (see Log.Verify and VerifierOptions). Default: none.
 	Verify VerifierOptions
+	// FS is the file-system seam: the files the Log creates, maps, syncs
+	// and removes go through it. Its type is internal to this module, so
+	// only the module's own tests set it (to the crash simulator,
+	// internal/crashfs); leave it nil for the operating system's files.
+	FS vfs.FS
 
 	// slowSyncEvery replaces the 10 s between slow-sync warnings when
 	// set (tests, through export_metrics_test.go).
 	slowSyncEvery time.Duration
 
-	// fs is the file-system seam; nil means the real one (vfs.OS). Set
-	// by tests in this module through export_test.go and by fuzz/.
-	fs vfs.FS
 	// uid, when nonzero, is the identity a new log gets instead of a
 	// random one (golden-bytes tests, through export_test.go).
 	uid uint64
@@ -109,8 +111,8 @@ func (o Options) withDefaults() Options {
 	if o.SlowSync == 0 {
 		o.SlowSync = DefaultSlowSync
 	}
-	if o.fs == nil {
-		o.fs = vfs.WithPerm(o.FileMode)
+	if o.FS == nil {
+		o.FS = vfs.WithPerm(o.FileMode)
 	}
 	return o
 }

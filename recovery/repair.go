@@ -86,7 +86,8 @@ func Repair(dir string) (*RepairReport, error) { return RepairWith(dir, ScanOpti
 // RepairWith is Repair with options (Quick is ignored: Repair always
 // reads everything).
 func RepairWith(dir string, opts ScanOptions) (*RepairReport, error) {
-	return repair(vfs.OS, readOnly, dir, opts)
+	fs, ro := opts.fileSystems()
+	return repair(fs, ro, dir, opts)
 }
 
 // repairer carries out one Repair through the file-system seam: fs for

@@ -81,7 +81,7 @@ func TestRepairCrashes(t *testing.T) {
 					points = append(points, fs.Snapshot())
 				}
 			})
-			if _, err := recovery.RepairFS(fs, simDir); err != nil {
+			if _, err := recovery.RepairWith(simDir, recovery.ScanOptions{FS: fs}); err != nil {
 				t.Fatalf("Repair on the simulator: %v", err)
 			}
 			fs.SetHook(nil)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/raftstate"
+	"github.com/raftlog/raftlog/internal/vfs"
 )
 
 // Status summarizes what Verify found in a log directory.
@@ -239,4 +240,19 @@ type ScanOptions struct {
 	// Progress, when set, is called with the bytes checked so far and the
 	// total, after each segment.
 	Progress func(done, total int64)
+	// FS is the file-system seam the tool reads (and Repair writes)
+	// through. Its type is internal to this module, so only the module's
+	// own tests set it (to the crash simulator, internal/crashfs); leave it
+	// nil for the operating system's files.
+	FS vfs.FS
+}
+
+// fileSystems returns what a tool writes through and what it reads
+// through: opts.FS for both when set, else the operating system's files
+// (read through a read-only view).
+func (o ScanOptions) fileSystems() (rw, ro vfs.FS) {
+	if o.FS != nil {
+		return o.FS, o.FS
+	}
+	return vfs.OS, readOnly
 }

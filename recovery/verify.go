@@ -26,12 +26,13 @@ func Verify(dir string) (*Report, error) { return VerifyWith(dir, ScanOptions{})
 
 // VerifyWith is Verify with options.
 func VerifyWith(dir string, opts ScanOptions) (*Report, error) {
-	lk, err := lockDir(readOnly, dir, false)
+	_, ro := opts.fileSystems()
+	lk, err := lockDir(ro, dir, false)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.Close()
-	return verifyDir(readOnly, dir, opts)
+	return verifyDir(ro, dir, opts)
 }
 
 // verifyDir is Verify through fs, without taking the lock.

@@ -219,7 +219,7 @@ func TestSnapshotDuringWrites(t *testing.T) {
 // The seam end to end: what a Sync acknowledged survives any crash image.
 func TestMmaplogSurvivesCrash(t *testing.T) {
 	f := crashfs.New()
-	opts := vfs.WithFS(mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, f).(mmaplog.Options)
+	opts := mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), FS: f}
 	l, err := mmaplog.Open("/log", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +245,9 @@ func TestMmaplogSurvivesCrash(t *testing.T) {
 		if k == 0 {
 			img = s.Image(s.DropAll())
 		}
-		l, err := mmaplog.Open("/log", vfs.WithFS(opts, img).(mmaplog.Options))
+		o := opts
+		o.FS = img
+		l, err := mmaplog.Open("/log", o)
 		if err != nil {
 			t.Fatalf("image %d: %v", k, err)
 		}

@@ -6,7 +6,7 @@
 // durable.
 //
 //	fs := crashfs.New()
-//	opts := vfs.WithFS(mmaplog.Options{}, fs).(mmaplog.Options)
+//	opts := mmaplog.Options{FS: fs}
 //	l, _ := mmaplog.Open("/log", opts)
 //	... writes, flushes ...
 //	img := fs.Crash(rng) // a new FS holding one possible post-power-loss disk

@@ -72,12 +72,6 @@ type File interface {
 	Close() error
 }
 
-// WithFS returns a copy of opts (an mmaplog.Options) that makes the Log use
-// fs instead of the real file system. mmaplog installs it at init so that
-// the seam stays out of the public API; only packages inside this module
-// (tests, fuzz/) can reach it.
-var WithFS func(opts any, fs FS) any
-
 // ReadAheader is implemented by Files whose mapping can be read ahead:
 // WillNeed starts reading [off, off+n) of the mapping into the page cache
 // (MADV_WILLNEED), for a range about to be read whole on a mapping that is
