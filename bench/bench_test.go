@@ -92,7 +92,7 @@ func checkReport(t *testing.T, rep *bench.Report, d *bench.Driver) {
 		t.Errorf("machine description incomplete: %+v", rep.Machine)
 	}
 	want := map[string]int{ // rows per workload
-		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1, "limit-get-probe": 1, "limit-copy-crc": 2,
+		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1, "limit-get-probe": 1, "limit-get-probe-overlapped": 1, "limit-copy-crc": 2,
 		"W1-append-sync": 1, "W2-append-pipelined": 1, "W3-append-nosync": 2,
 		"W4-get-random": 1, "W5-reopen": 2, "W6-churn": 1, "W8-concurrent": 4,
 	}

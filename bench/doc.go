@@ -56,7 +56,10 @@
 //     cache dropped first, see prewrittenFile), and sequential write
 //     bandwidth in 1 MiB writes, buffered and O_DIRECT, fdatasync at the
 //     end; limit-get-probe, the two dependent loads of a random read by
-//     index (slot, then record) over mmaplog's layout, W4's reference; and
+//     index (slot, then record) over mmaplog's layout, each read waiting
+//     for the last as one reader's Gets do (W4's reference), and
+//     limit-get-probe-overlapped, the same loads at independent random
+//     indexes, which the CPU overlaps; and
 //     limit-copy-crc, the bytes an append writes (entry head, payload,
 //     frame and CRC, as mmaplog frames them) into faulted-in mapped pages,
 //     W3's append-path reference. Tables relate W1 and W6 to the faster

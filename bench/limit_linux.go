@@ -101,10 +101,11 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 	}
 	out = append(out, res)
 	r.phase("get probe: prepare", 0)
-	if res, err = getProbe(r, dir); err != nil {
+	probes, err := getProbes(r, dir)
+	if err != nil {
 		return nil, err
 	}
-	out = append(out, res)
+	out = append(out, probes...)
 	for _, size := range r.cfg.noSyncSizes() {
 		if res, err = copyCRCProbe(r, dir, size); err != nil {
 			return nil, err
