@@ -41,11 +41,24 @@ func (w *work) empty() bool {
 }
 
 func (w *work) reset() {
-	clear(w.ranges)
-	clear(w.seals)
-	clear(w.removes)
-	clear(w.cbs)
-	w.ranges, w.seals, w.removes, w.cbs = w.ranges[:0], w.seals[:0], w.removes[:0], w.cbs[:0]
+	// Each clear only when there is something to clear: a Flush per
+	// entry resets an empty batch every time.
+	if len(w.ranges) > 0 {
+		clear(w.ranges)
+		w.ranges = w.ranges[:0]
+	}
+	if len(w.seals) > 0 {
+		clear(w.seals)
+		w.seals = w.seals[:0]
+	}
+	if len(w.removes) > 0 {
+		clear(w.removes)
+		w.removes = w.removes[:0]
+	}
+	if len(w.cbs) > 0 {
+		clear(w.cbs)
+		w.cbs = w.cbs[:0]
+	}
 	w.dir, w.flushes, w.opened = false, 0, time.Time{}
 }
 
@@ -66,8 +79,12 @@ func (w *work) merge(src *work) {
 	for _, r := range src.ranges {
 		w.addRange(r.seg, r.lo, r.hi)
 	}
-	w.seals = append(w.seals, src.seals...)
-	w.removes = append(w.removes, src.removes...)
+	if len(src.seals) > 0 {
+		w.seals = append(w.seals, src.seals...)
+	}
+	if len(src.removes) > 0 {
+		w.removes = append(w.removes, src.removes...)
+	}
 	w.dir = w.dir || src.dir
 	w.pos = max(w.pos, src.pos)
 	w.appends = max(w.appends, src.appends)
@@ -84,6 +101,10 @@ type flusher struct {
 	mu       sync.Mutex
 	pending  work // handed off, not yet picked up
 	stopped  bool // under mu: the flusher ran its last batch; queue no callback
+	// kicked, under mu, is set by a hand-off that sends kick and cleared
+	// when the flusher takes pending: while it is set, a wake-up is on its
+	// way for everything added to pending, and Flush sends no other.
+	kicked bool
 	kick     chan struct{}
 	quit     chan struct{}
 	wg       sync.WaitGroup
@@ -136,6 +157,7 @@ func (f *flusher) run() {
 		f.mu.Lock()
 		w, f.pending = f.pending, w
 		f.stopped = quit
+		f.kicked = false
 		f.mu.Unlock()
 		if !w.empty() {
 			err := f.sync(&w)
@@ -238,31 +260,42 @@ func (f *flusher) keepRemovals(w *work) {
 func (l *Log) handOff() { l.handOffCB(nil, false) }
 
 // handOffCB is handOff that, when withCB, also queues done as the batch's
-// next callback under the same hold of the flusher's lock.
+// next callback under the same hold of the flusher's lock, and wakes the
+// flusher unless a wake-up is already on its way.
 func (l *Log) handOffCB(done func(error), withCB bool) {
 	s := l.open
-	l.todo.addRange(s, l.handed, s.end)
+	lo, hi := l.handed, s.end
 	l.handed = s.end
-	l.todo.pos = s.globalEnd()
-	l.todo.appends = l.appends.Load()
+	pos, appends := s.globalEnd(), l.appends.Load()
 	f := &l.fl
 	f.mu.Lock()
-	if f.pending.opened.IsZero() {
-		f.pending.opened = time.Now()
+	p := &f.pending
+	if p.opened.IsZero() {
+		p.opened = time.Now()
 	}
-	f.pending.merge(&l.todo)
-	f.pending.flushes++
+	if !l.todo.empty() {
+		p.merge(&l.todo) // a rotation's work, before the open segment's range
+	}
+	p.addRange(s, lo, hi)
+	p.pos = max(p.pos, pos)
+	p.appends = max(p.appends, appends)
+	p.flushes++
+	kick := false
 	if withCB {
-		f.pending.cbs = append(f.pending.cbs, done)
+		p.cbs = append(p.cbs, done)
+		kick = !f.kicked
+		f.kicked = true
 	}
 	f.mu.Unlock()
+	if kick {
+		f.wake()
+	}
 }
 
 // handOffWith is handOff plus done queued as the batch's next callback,
 // and a wake-up for the flusher. Call with wmu held.
 func (l *Log) handOffWith(done func(error)) {
 	l.handOffCB(done, true)
-	l.fl.wake()
 }
 
 func (f *flusher) wake() {
