@@ -96,15 +96,15 @@ type flusher struct {
 	l *Log
 	// syncMu is held while a batch is taken from pending and synced, by
 	// the flusher goroutine or inline by Sync: batches complete in order.
-	syncMu   sync.Mutex
-	inline   work // Sync's batch, under syncMu
-	mu       sync.Mutex
-	pending  work // handed off, not yet picked up
-	stopped  bool // under mu: the flusher ran its last batch; queue no callback
+	syncMu  sync.Mutex
+	inline  work // Sync's batch, under syncMu
+	mu      sync.Mutex
+	pending work // handed off, not yet picked up
+	stopped bool // under mu: the flusher ran its last batch; queue no callback
 	// kicked, under mu, is set by a hand-off that sends kick and cleared
 	// when the flusher takes pending: while it is set, a wake-up is on its
 	// way for everything added to pending, and Flush sends no other.
-	kicked bool
+	kicked   bool
 	kick     chan struct{}
 	quit     chan struct{}
 	wg       sync.WaitGroup
