@@ -64,7 +64,6 @@ func getProbes(r *runner, dir string) ([]Result, error) {
 		binary.LittleEndian.PutUint32(slots[i*index.SlotSize:], uint32(off))
 		binary.LittleEndian.PutUint64(data[off:], uint64(next[i]))
 	}
-	next = nil
 	load := func(i uint64) uint64 {
 		return binary.LittleEndian.Uint64(data[binary.LittleEndian.Uint32(slots[i*index.SlotSize:]):])
 	}
