@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/internal/vfs"
-	"github.com/raftlog/raftlog/recovery"
 )
 
 // Log is an open Raft log directory. See the package documentation.
@@ -51,7 +51,7 @@ type Log struct {
 	mu      sync.RWMutex
 	state   raftstate.State
 	segs    []*segment // in ID order, including the open one
-	runs    []recovery.Run
+	runs    []logdir.Run
 	dropped int    // purged segments out of segs, not yet deleted
 	first   uint64 // lowest index that can exist; see firstIndex
 	closed  bool
@@ -98,14 +98,14 @@ func Open(dir string, opts Options) (*Log, error) {
 
 // load recovers the directory's segments into l, or creates the first.
 func (l *Log) load() error {
-	o, err := recovery.Open(l.fs, l.dir, l.log)
+	r, err := logdir.Open(l.fs, l.dir, l.log)
 	if err != nil {
-		return err
+		return recoveryError(err)
 	}
-	if len(o.Segments) == 0 {
+	if len(r.Segments) == 0 {
 		return l.createFirst()
 	}
-	for _, os := range o.Segments {
+	for _, os := range r.Segments {
 		s := &segment{
 			id: os.ID, path: os.Path, file: os.File, data: os.Data, idx: os.Index,
 			startPos: os.Header.StartPos, base: os.Base, count: os.Count,
@@ -113,21 +113,21 @@ func (l *Log) load() error {
 		}
 		s.slots.unchecked = os.SlotsUnchecked
 		s.pubEnd = s.end
-		if os != o.Segments[len(o.Segments)-1] {
+		if os != r.Segments[len(r.Segments)-1] {
 			if h, err := s.idx.Header(); err == nil && h.Complete {
 				s.sealed.Store(&h) // recovery sealed every segment but the last
 			}
 		}
 		l.segs = append(l.segs, s)
 	}
-	last := o.Segments[len(o.Segments)-1]
+	last := r.Segments[len(r.Segments)-1]
 	l.uid = last.Header.LogUID
 	l.open = l.segs[len(l.segs)-1]
 	l.prev = last.Prev
 	l.lastState = last.Checkpoint
 	l.handed = l.open.end
-	l.state = o.Result.State
-	l.first = o.Result.First
+	l.state = r.Plan.State
+	l.first = r.Plan.First
 	l.wfirst = l.first
 	l.durable.Store(l.open.globalEnd())
 	l.rebuildRuns()
@@ -136,6 +136,17 @@ func (l *Log) load() error {
 		l.open.small = true
 	}
 	return nil
+}
+
+// recoveryError is err, from the recovery engine (internal/logdir, whose
+// errors carry no package prefix), as Open returns it: a *CorruptError as
+// it is, any other error with this package's prefix.
+func recoveryError(err error) error {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return err
+	}
+	return fmt.Errorf("mmaplog: %w", err)
 }
 
 // createFirst creates segment 1 of an empty log and makes it durable.
@@ -192,7 +203,7 @@ func segmentSizeFor(st *raftstate.State, need int64) int64 {
 // rebuildRuns recomputes which segment holds which indexes. Call with wmu
 // and mu held (or before the Log is shared).
 func (l *Log) rebuildRuns() {
-	l.runs = recovery.AppendRuns(l.runs, len(l.segs), func(i int) (uint64, uint64) {
+	l.runs = logdir.AppendRuns(l.runs, len(l.segs), func(i int) (uint64, uint64) {
 		return l.segs[i].base, l.segs[i].count
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
 
@@ -50,11 +51,11 @@ var ErrNoLog = errors.New("recovery: no log in this directory")
 
 // holdsLog returns nil when dir lists a segment or index file.
 func holdsLog(fs vfs.FS, dir string) error {
-	list, err := listDir(fs, dir)
+	list, err := logdir.List(fs, dir)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrNoLog, dir, err)
 	}
-	if len(list.segIDs) == 0 && len(list.orphan) == 0 {
+	if len(list.SegmentIDs) == 0 && len(list.Orphans) == 0 {
 		return fmt.Errorf("%w: %s", ErrNoLog, dir)
 	}
 	return nil
@@ -73,6 +74,6 @@ func readDir(dir string, fn func(d *dirView) error) error {
 	if err != nil {
 		return err
 	}
-	defer d.close()
+	defer d.Close()
 	return guardFault(func() error { return fn(d) })
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
@@ -217,12 +218,12 @@ func (r *repairer) applyCut(c *Cut) error {
 		r.rr.Resized = append(r.rr.Resized, c.Path)
 		return r.syncDir()
 	}
-	list, err := listDir(r.fs, r.dir)
+	list, err := logdir.List(r.fs, r.dir)
 	if err != nil {
 		return err
 	}
-	for k := len(list.segIDs) - 1; k >= 0; k-- {
-		id := list.segIDs[k]
+	for k := len(list.SegmentIDs) - 1; k >= 0; k-- {
+		id := list.SegmentIDs[k]
 		if id > c.Segment || (id == c.Segment && c.Whole) {
 			if err := r.moveAside(id); err != nil {
 				return err
@@ -275,11 +276,11 @@ func (r *repairer) cutPosition(c *Cut) uint64 {
 // vouches for a position past pos (Open rebuilds them from their
 // segments): what they vouched for is gone with the cut.
 func (r *repairer) unsealBeyond(pos uint64) error {
-	list, err := listDir(r.fs, r.dir)
+	list, err := logdir.List(r.fs, r.dir)
 	if err != nil {
 		return err
 	}
-	for _, id := range list.segIDs {
+	for _, id := range list.SegmentIDs {
 		path := filepath.Join(r.dir, format.IndexName(id))
 		x, err := index.Open(r.ro, path)
 		if err != nil {
@@ -313,7 +314,7 @@ func (r *repairer) moveAside(id uint64) error {
 
 // removeIndex deletes an index file (Open rebuilds it) and reports it.
 func (r *repairer) removeIndex(path string) error {
-	if err := removeIfExists(r.fs, path); err != nil {
+	if err := logdir.RemoveIfExists(r.fs, path); err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
 	if !slices.Contains(r.rr.RemovedIndexes, path) {
@@ -379,7 +380,7 @@ func (r *repairer) brokenName(path string) (string, error) {
 // name.
 func (r *repairer) copyFile(dst string, src vfs.File, n int64) error {
 	tmp := dst + format.TempSuffix
-	_ = removeIfExists(r.fs, tmp) // a crashed earlier attempt
+	_ = logdir.RemoveIfExists(r.fs, tmp) // a crashed earlier attempt
 	f, err := r.fs.Create(tmp, n)
 	if err != nil {
 		return fmt.Errorf("recovery: save %s: %w", dst, err)
@@ -478,24 +479,24 @@ func (r *repairer) restoreVote(v raftstate.Vote) error {
 	if err != nil {
 		return err
 	}
-	var res *Result
+	var res *logdir.Plan
 	err = guardFault(func() error {
 		var aerr error
-		res, aerr = analyze(d.segs)
+		res, aerr = logdir.Analyze(d.Segments)
 		return aerr
 	})
 	if err != nil {
-		d.close()
+		d.Close()
 		return err
 	}
 	if len(res.Segments) == 0 {
-		d.close()
+		d.Close()
 		return r.createVoteSegment(v)
 	}
 	last := res.Segments[len(res.Segments)-1]
-	path := d.segs[len(res.Segments)-1].Path
-	size := int64(len(d.segs[len(res.Segments)-1].Data))
-	d.close()
+	path := d.Segments[len(res.Segments)-1].Path
+	size := int64(len(d.Segments[len(res.Segments)-1].Data))
+	d.Close()
 	rec := make([]byte, format.RecordSize(format.VoteBodySize))
 	if last.End+int64(len(rec)) > size {
 		return fmt.Errorf("recovery: no room in %s to restore vote %v", path, v)
@@ -545,7 +546,7 @@ func (r *repairer) createVoteSegment(v raftstate.Vote) error {
 		return fmt.Errorf("recovery: %s exists", path)
 	}
 	tmp := path + format.TempSuffix
-	_ = removeIfExists(r.fs, tmp)
+	_ = logdir.RemoveIfExists(r.fs, tmp)
 	f, err := r.fs.Create(tmp, size)
 	if err == nil {
 		_, err = f.WriteAt(b, 0)

@@ -183,6 +183,17 @@ type Cut struct {
 	first uint64 // lowest entry index that exists in Kept (0: Purged.Index+1)
 }
 
+// Torn describes the torn tail Open cuts off: bytes after the last valid
+// record that nothing proves durable, which were never acknowledged.
+type Torn struct {
+	Path    string // segment where the cut is
+	Offset  int64  // offset of the cut
+	Bytes   int64  // nonzero bytes dropped (approximate: aligned words)
+	Records int    // checksum-valid records found beyond the cut (never acknowledged)
+	Entries int    // of which entries
+	Reason  error  // what was found at the cut
+}
+
 // Report is the outcome of Verify.
 type Report struct {
 	Dir      string
