@@ -100,7 +100,7 @@ func Open(dir string, opts Options) (*Log, error) {
 func (l *Log) load() error {
 	r, err := logdir.Open(l.fs, l.dir, l.log)
 	if err != nil {
-		return recoveryError(err)
+		return logdir.Prefixed("mmaplog", err)
 	}
 	if len(r.Segments) == 0 {
 		return l.createFirst()
@@ -136,17 +136,6 @@ func (l *Log) load() error {
 		l.open.small = true
 	}
 	return nil
-}
-
-// recoveryError is err, from the recovery engine (internal/logdir, whose
-// errors carry no package prefix), as Open returns it: a *CorruptError as
-// it is, any other error with this package's prefix.
-func recoveryError(err error) error {
-	var ce *CorruptError
-	if errors.As(err, &ce) {
-		return err
-	}
-	return fmt.Errorf("mmaplog: %w", err)
 }
 
 // createFirst creates segment 1 of an empty log and makes it durable.

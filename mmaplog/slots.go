@@ -67,7 +67,7 @@ func (s *segment) checkSlots() (int32, error) {
 	}
 	heap, err := logdir.SegmentSlots(s.path, s.data, s.end)
 	if err != nil {
-		return slotsUnchecked, recoveryError(err)
+		return slotsUnchecked, logdir.Prefixed("mmaplog", err)
 	}
 	if uint64(len(heap)) != s.count {
 		return slotsUnchecked, format.Corruptf(s.path, 0, 0, "the records hold %d entries, the sealed index %d", len(heap), s.count)

@@ -21,7 +21,7 @@ func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID
 	return readDir(dir, func(d *dirView) error {
 		res, err := d.Plan()
 		if err != nil {
-			return err
+			return engineError(err)
 		}
 		if to == 0 || to > res.State.Last.Index {
 			to = res.State.Last.Index
@@ -68,7 +68,8 @@ func (d *dirView) slots(st *logdir.SegmentPlan, pos int) ([]uint32, error) {
 	if h, err := seg.Index.Header(); err == nil && seg.Index.SlotsProven(h) {
 		return nil, nil
 	}
-	return logdir.SegmentSlots(seg.Path, seg.Data, st.End)
+	slots, err := logdir.SegmentSlots(seg.Path, seg.Data, st.End)
+	return slots, engineError(err)
 }
 
 // entry reads entry i from segment pos, whose state is st, through slots

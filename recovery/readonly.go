@@ -43,12 +43,6 @@ func lockDir(fs vfs.FS, dir string, exclusive bool) (io.Closer, error) {
 	return l, nil
 }
 
-// ErrNoLog: the path given to Verify, Repair or Walk is not a directory
-// holding a log (no segment or index file): it may be missing, a file,
-// empty or another program's directory. Open would create a new log
-// there; the tools do not.
-var ErrNoLog = errors.New("recovery: no log in this directory")
-
 // holdsLog returns nil when dir lists a segment or index file.
 func holdsLog(fs vfs.FS, dir string) error {
 	list, err := logdir.List(fs, dir)

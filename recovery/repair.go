@@ -220,7 +220,7 @@ func (r *repairer) applyCut(c *Cut) error {
 	}
 	list, err := logdir.List(r.fs, r.dir)
 	if err != nil {
-		return err
+		return engineError(err)
 	}
 	for k := len(list.SegmentIDs) - 1; k >= 0; k-- {
 		id := list.SegmentIDs[k]
@@ -278,7 +278,7 @@ func (r *repairer) cutPosition(c *Cut) uint64 {
 func (r *repairer) unsealBeyond(pos uint64) error {
 	list, err := logdir.List(r.fs, r.dir)
 	if err != nil {
-		return err
+		return engineError(err)
 	}
 	for _, id := range list.SegmentIDs {
 		path := filepath.Join(r.dir, format.IndexName(id))
@@ -483,7 +483,7 @@ func (r *repairer) restoreVote(v raftstate.Vote) error {
 	err = guardFault(func() error {
 		var aerr error
 		res, aerr = logdir.Analyze(d.Segments)
-		return aerr
+		return engineError(aerr)
 	})
 	if err != nil {
 		d.Close()

@@ -62,7 +62,7 @@ type dirView struct {
 func loadDir(fs vfs.FS, dir string) (*dirView, error) {
 	ld, err := logdir.Load(fs, dir)
 	if err != nil {
-		return nil, err
+		return nil, engineError(err)
 	}
 	names, err := fs.ReadDir(dir)
 	if err != nil {
@@ -116,7 +116,7 @@ func (d *dirView) check(opts ScanOptions) (*Report, error) {
 	if aerr != nil {
 		var ce *format.CorruptError
 		if !errors.As(aerr, &ce) {
-			return nil, aerr
+			return nil, engineError(aerr)
 		}
 		rep.OpenErr, res = ce, nil
 	} else {

@@ -30,8 +30,8 @@
 //
 // Errors: the errors this package creates carry no package prefix of
 // their own: mmaplog and recovery, which return them, add theirs
-// ("mmaplog: ", "recovery: "), so that a user sees the package they
-// called. A *format.CorruptError is returned as it is by both: its message
+// ("mmaplog: ", "recovery: ", with Prefixed), so that a user sees the
+// package they called. A *format.CorruptError is returned as it is by both: its message
 // begins "mmaplog: corrupt:", the message of mmaplog.CorruptError, which
 // is what both packages document it as. The messages Open logs begin
 // "mmaplog: ": only mmaplog.Open runs it, with its Options.Logger.
