@@ -20,8 +20,8 @@ const BrokenSuffix = ".broken"
 
 // RepairReport is what Repair found and did.
 type RepairReport struct {
-	Before *Report // Verify's report before anything was changed
-	After  *Report // Verify's report after the repair
+	Before *VerifyReport // Verify's report before anything was changed
+	After  *VerifyReport // Verify's report after the repair
 	// Cuts are the cuts made, in order: usually one; more when a cut
 	// uncovers another problem further back (each cut is earlier).
 	Cuts []Cut
@@ -77,7 +77,7 @@ func (r *RepairReport) Changed() bool {
 // and checks again, until Verify finds no problem. Every file it changes
 // is synced before the next step, and each step can be redone, so a crash
 // during Repair is recovered by running it again. Afterwards Open
-// succeeds; Report.Lost says which entries are gone (the Raft layer must
+// succeeds; RepairReport.Lost says which entries are gone (the Raft layer must
 // fetch them again from the other nodes).
 //
 // A log that is not corrupt (a clean log, or one whose torn tail Open
@@ -180,7 +180,7 @@ func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) 
 
 // onlyVoteProblems reports whether rep has no problem but a vote to write
 // back.
-func onlyVoteProblems(rep *Report) bool {
+func onlyVoteProblems(rep *VerifyReport) bool {
 	for _, p := range rep.Problems {
 		if p.Kind != ProblemVote {
 			return false

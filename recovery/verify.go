@@ -22,11 +22,11 @@ import (
 // cannot open it while Verify runs.
 //
 // The error is for I/O failures and a held lock only: damage is reported
-// in the Report (Status, Problems, Err).
-func Verify(dir string) (*Report, error) { return VerifyWith(dir, ScanOptions{}) }
+// in the VerifyReport (Status, Problems, Err).
+func Verify(dir string) (*VerifyReport, error) { return VerifyWith(dir, ScanOptions{}) }
 
 // VerifyWith is Verify with options.
-func VerifyWith(dir string, opts ScanOptions) (*Report, error) {
+func VerifyWith(dir string, opts ScanOptions) (*VerifyReport, error) {
 	_, ro := opts.fileSystems()
 	lk, err := lockDir(ro, dir, false)
 	if err != nil {
@@ -37,13 +37,13 @@ func VerifyWith(dir string, opts ScanOptions) (*Report, error) {
 }
 
 // verifyDir is Verify through fs, without taking the lock.
-func verifyDir(fs vfs.FS, dir string, opts ScanOptions) (*Report, error) {
+func verifyDir(fs vfs.FS, dir string, opts ScanOptions) (*VerifyReport, error) {
 	d, err := loadDir(fs, dir)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	var rep *Report
+	var rep *VerifyReport
 	err = guardFault(func() error {
 		var cerr error
 		rep, cerr = d.check(opts)
@@ -80,11 +80,11 @@ func loadDir(fs vfs.FS, dir string) (*dirView, error) {
 
 // checker holds one Verify pass over a dirView.
 type checker struct {
-	d    *dirView
-	rep  *Report
-	res  *logdir.Plan // analyze's result; nil when Open would fail
-	opts ScanOptions
-	segs []segCheck
+	d      *dirView
+	rep    *VerifyReport
+	plan   *logdir.Plan // what Open decides (logdir.Dir.Plan); nil when Open would fail
+	opts   ScanOptions
+	walked []walkedSegment // what the walk learned about each segment of d
 	// first is the lowest entry index that exists in what Open recovers
 	// (or Repair keeps); 0 means Purged.Index+1.
 	first uint64
@@ -92,8 +92,8 @@ type checker struct {
 	all   int64
 }
 
-// segCheck is what the walk learned about one segment.
-type segCheck struct {
+// walkedSegment is what the walk learned about one segment.
+type walkedSegment struct {
 	hdr      format.SegmentHeader
 	seed     uint32
 	hdrOK    bool
@@ -107,8 +107,8 @@ type segCheck struct {
 	leftover bool
 }
 
-func (d *dirView) check(opts ScanOptions) (*Report, error) {
-	rep := &Report{Dir: d.Path, Quick: opts.Quick}
+func (d *dirView) check(opts ScanOptions) (*VerifyReport, error) {
+	rep := &VerifyReport{Dir: d.Path, Quick: opts.Quick}
 	for _, name := range append(append([]string{}, d.Listing.Temps...), d.Listing.Orphans...) {
 		rep.Leftovers = append(rep.Leftovers, filepath.Join(d.Path, name))
 	}
@@ -132,7 +132,7 @@ func (d *dirView) check(opts ScanOptions) (*Report, error) {
 			rep.Torn = &t
 		}
 	}
-	c := &checker{d: d, rep: rep, res: res, opts: opts, segs: make([]segCheck, len(d.Segments))}
+	c := &checker{d: d, rep: rep, plan: res, opts: opts, walked: make([]walkedSegment, len(d.Segments))}
 	if res != nil {
 		c.first = res.First
 	}
@@ -164,11 +164,11 @@ func (c *checker) progress(n int64) {
 	}
 }
 
-// quick reports what analyze established, reading nothing more.
+// quick reports what the plan established, reading nothing more.
 func (c *checker) quick() {
-	if c.res == nil {
+	if c.plan == nil {
 		for _, s := range c.d.Segments {
-			sr := SegmentReport{ID: s.ID, Path: s.Path, Size: int64(len(s.Data)), Index: IndexUnknown}
+			sr := SegmentSummary{ID: s.ID, Path: s.Path, Size: int64(len(s.Data)), Index: IndexUnknown}
 			if h, _, err := format.ReadSegmentHeader(s.Data); err == nil {
 				sr.StartPos, sr.PrevEnd = h.StartPos, h.PrevEnd
 			}
@@ -177,9 +177,9 @@ func (c *checker) quick() {
 		c.progress(c.all)
 		return
 	}
-	for i, st := range c.res.Segments {
+	for i, st := range c.plan.Segments {
 		s := c.d.Segments[i]
-		sr := SegmentReport{
+		sr := SegmentSummary{
 			ID: st.ID, Path: s.Path, Size: int64(len(s.Data)), StartPos: st.Header.StartPos,
 			PrevEnd: st.Header.PrevEnd, End: st.End, Scanned: st.RebuildIndex, Index: IndexTrusted,
 		}

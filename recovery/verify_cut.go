@@ -42,7 +42,7 @@ func (c *checker) conclude() {
 		rep.Status = StatusCorrupt
 	case rep.Torn != nil:
 		rep.Status = StatusTorn
-	case c.res != nil && c.res.Clean && !c.rebuilds():
+	case c.plan != nil && c.plan.Clean && !c.rebuilds():
 		rep.Status = StatusClean
 	default:
 		rep.Status = StatusRecoverable
@@ -62,7 +62,7 @@ func (c *checker) conclude() {
 // rebuilds reports whether Open, or the first lookup in a sealed
 // segment, rebuilds an index.
 func (c *checker) rebuilds() bool {
-	for _, st := range c.res.Segments {
+	for _, st := range c.plan.Segments {
 		if st.RebuildIndex {
 			return true
 		}
@@ -145,7 +145,7 @@ func (c *checker) sortProblems() {
 	})
 }
 
-// planCut sets Report.Cut at the first problem that is not an index
+// planCut sets VerifyReport.Cut at the first problem that is not an index
 // problem, with the state that survives it and what lies beyond.
 func (c *checker) planCut() {
 	rep := c.rep
@@ -163,7 +163,7 @@ func (c *checker) planCut() {
 	if i >= len(c.d.Segments) {
 		i, off = len(c.d.Segments)-1, 0
 	}
-	seg, w := c.d.Segments[i], &c.segs[i]
+	seg, w := c.d.Segments[i], &c.walked[i]
 	cut := &Cut{Problem: *first, Segment: seg.ID, Path: seg.Path, Offset: off}
 	rep.Cut = cut
 	if w.resize && first.Kind == ProblemSegment && off == w.resizeAt {
@@ -195,8 +195,8 @@ func (c *checker) planCut() {
 	}
 	if cut.Whole {
 		cut.Kept, cut.first = raftstate.State{}, 0
-		if i > 0 && c.segs[i-1].sc != nil {
-			cut.Kept, cut.first = c.segs[i-1].sc.State, c.segs[i-1].sc.First
+		if i > 0 && c.walked[i-1].sc != nil {
+			cut.Kept, cut.first = c.walked[i-1].sc.State, c.walked[i-1].sc.First
 		}
 	}
 	// What lies beyond: every record that still checks out.
@@ -213,8 +213,8 @@ func (c *checker) planCut() {
 			end = cut.End
 		}
 		start := format.UnknownPos
-		if c.segs[j].hdrOK {
-			start = c.segs[j].hdr.StartPos
+		if c.walked[j].hdrOK {
+			start = c.walked[j].hdr.StartPos
 		}
 		lost.Bytes += max(0, end-from)
 		// Records may end in zero bytes: read them to the end of the file.
@@ -227,7 +227,7 @@ func (c *checker) planCut() {
 		// damaged bytes.
 		lost.First = min(lost.First, cut.Kept.Last.Index+1)
 	}
-	if c.res == nil {
+	if c.plan == nil {
 		// Open fails: report what Repair keeps.
 		rep.State, c.first = cut.Kept, cut.first
 	}

@@ -9,21 +9,21 @@ import (
 	"github.com/raftlog/raftlog/internal/logdir"
 )
 
-// walk reads every record of every segment in log order. When analyze
-// succeeded it checks the segments Open keeps, up to where Open appends;
+// walk reads every record of every segment in log order. When Open
+// would succeed it checks the segments Open keeps, up to where Open appends;
 // otherwise it checks every segment as far as it can, to find every
 // problem and the first one.
 func (c *checker) walk() {
 	segs := c.d.Segments
 	n := len(segs)
-	if c.res != nil {
-		n = len(c.res.Segments)
+	if c.plan != nil {
+		n = len(c.plan.Segments)
 	}
 	hdrs := make([]format.SegmentHeader, 0, n)
 	for i := range n {
 		c.header(i, hdrs)
-		if c.segs[i].hdrOK {
-			hdrs = append(hdrs, c.segs[i].hdr)
+		if c.walked[i].hdrOK {
+			hdrs = append(hdrs, c.walked[i].hdr)
 		}
 	}
 	for i := range n {
@@ -34,14 +34,14 @@ func (c *checker) walk() {
 		c.progress(int64(len(segs[i].Data)))
 	}
 	c.progress(c.all - c.done)
-	if c.res == nil {
+	if c.plan == nil {
 		c.coverage(n)
 	}
 }
 
 // header checks segment i's header and its place in the chain.
 func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
-	segs, w := c.d.Segments, &c.segs[i]
+	segs, w := c.d.Segments, &c.walked[i]
 	seg := segs[i]
 	if i > 0 {
 		if ce := logdir.RuleConsecutive(segs[i-1], seg); ce != nil {
@@ -64,7 +64,7 @@ func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
 		err = fmt.Errorf("segment header says the file is %d bytes; it is %d", h.FileSize, size)
 	}
 	if err != nil {
-		if c.res == nil && i == len(segs)-1 && len(prevHdrs) == i && logdir.CreationCrash(seg, prevHdrs) {
+		if c.plan == nil && i == len(segs)-1 && len(prevHdrs) == i && logdir.CreationCrash(seg, prevHdrs) {
 			// Open deletes it: a crash while creating the last segment.
 			w.leftover = true
 			c.rep.Leftovers = append(c.rep.Leftovers, seg.Path)
@@ -80,8 +80,8 @@ func (c *checker) header(i int, prevHdrs []format.SegmentHeader) {
 		h, seed, w.rebuilt = rh, rseed, &rh
 	}
 	w.hdr, w.seed, w.hdrOK = h, seed, true
-	if i > 0 && c.segs[i-1].hdrOK {
-		if ce := logdir.RuleStart(seg, h, c.segs[i-1].hdr, segs[i-1].ID); ce != nil {
+	if i > 0 && c.walked[i-1].hdrOK {
+		if ce := logdir.RuleStart(seg, h, c.walked[i-1].hdr, segs[i-1].ID); ce != nil {
 			c.add(ProblemSegment, ce)
 			w.failed = true
 		}
@@ -109,9 +109,9 @@ func (c *checker) rebuildHeader(i int) (format.SegmentHeader, uint32, bool) {
 	h := format.SegmentHeader{ID: seg.ID, FileSize: uint64(len(seg.Data)), LogUID: uid}
 	switch {
 	case i == 0 && seg.ID == 1:
-	case i > 0 && c.segs[i-1].hdrOK && segs[i-1].ID+1 == seg.ID:
-		p, ps := c.segs[i-1].hdr, segs[i-1]
-		sc, err := logdir.ScanSegment(ps.Path, ps.Data, c.segs[i-1].seed, int64(len(ps.Data)), false)
+	case i > 0 && c.walked[i-1].hdrOK && segs[i-1].ID+1 == seg.ID:
+		p, ps := c.walked[i-1].hdr, segs[i-1]
+		sc, err := logdir.ScanSegment(ps.Path, ps.Data, c.walked[i-1].seed, int64(len(ps.Data)), false)
 		if err != nil {
 			return h, 0, false
 		}
@@ -131,18 +131,18 @@ func (c *checker) rebuildHeader(i int) (format.SegmentHeader, uint32, bool) {
 // limit sets where segment i's records must end: the next segment's
 // prevEnd, or where Open appends.
 func (c *checker) limit(i, n int) {
-	segs, w := c.d.Segments, &c.segs[i]
+	segs, w := c.d.Segments, &c.walked[i]
 	w.limit = int64(len(segs[i].Data))
-	if c.res != nil && i == n-1 {
-		w.limit = c.res.Segments[i].End
+	if c.plan != nil && i == n-1 {
+		w.limit = c.plan.Segments[i].End
 		return
 	}
-	w.openEnd = i+1 >= len(segs) || !c.segs[i+1].hdrOK || segs[i+1].ID != segs[i].ID+1
+	w.openEnd = i+1 >= len(segs) || !c.walked[i+1].hdrOK || segs[i+1].ID != segs[i].ID+1
 	if !w.openEnd {
-		pe := int64(c.segs[i+1].hdr.PrevEnd)
+		pe := int64(c.walked[i+1].hdr.PrevEnd)
 		if ce := logdir.RulePrevEnd(segs[i+1], segs[i], pe, w.limit); ce != nil {
 			c.add(ProblemSegment, ce)
-			c.segs[i+1].failed, w.openEnd = true, true
+			c.walked[i+1].failed, w.openEnd = true, true
 			return
 		}
 		w.limit = pe
@@ -151,8 +151,8 @@ func (c *checker) limit(i, n int) {
 
 // scanOne reads segment i's records and checks its index.
 func (c *checker) scanOne(i, n int) {
-	seg, w := c.d.Segments[i], &c.segs[i]
-	sr := SegmentReport{ID: seg.ID, Path: seg.Path, Size: int64(len(seg.Data)), Index: IndexUnknown}
+	seg, w := c.d.Segments[i], &c.walked[i]
+	sr := SegmentSummary{ID: seg.ID, Path: seg.Path, Size: int64(len(seg.Data)), Index: IndexUnknown}
 	defer func() { c.rep.Segments = append(c.rep.Segments, sr) }()
 	if !w.hdrOK {
 		return
@@ -177,19 +177,19 @@ func (c *checker) scanOne(i, n int) {
 	last := i == n-1
 	switch {
 	case !sc.HasState:
-		if c.res == nil && last {
-			break // analyze decides about the last segment; its error is added later
+		if c.plan == nil && last {
+			break // Analyze decides about the last segment; its error is added later
 		}
 		c.problem(ProblemRecord, seg.Path, format.SegmentHeaderSize, 0, "no valid State snapshot: %v", sc.Stop)
 		w.failed = true
-	case sc.End < w.limit && (c.res != nil || (!last && !w.openEnd)):
+	case sc.End < w.limit && (c.plan != nil || (!last && !w.openEnd)):
 		why := "bytes"
 		if sc.Stop != nil {
 			why = sc.Stop.Error()
 		}
 		c.problem(ProblemRecord, seg.Path, sc.End, sc.State.Last.Index+1, "invalid record (%s) where the records must go on to offset %d", why, w.limit)
 		w.failed = true
-	case sc.End < w.limit && c.res == nil:
+	case sc.End < w.limit && c.plan == nil:
 		// Where the records must end is not known (the last segment, or
 		// the next header is damaged). The stop is damage when valid
 		// records follow it in this segment (so it is not the end) and
@@ -215,8 +215,8 @@ func (c *checker) vouchedAfter(i int, end int64) uint64 {
 	var d uint64
 	for j := i; j < len(segs); j++ {
 		start, from := format.UnknownPos, int64(format.SegmentHeaderSize)
-		if c.segs[j].hdrOK {
-			start = c.segs[j].hdr.StartPos
+		if c.walked[j].hdrOK {
+			start = c.walked[j].hdr.StartPos
 			if j > i {
 				d = max(d, logdir.IndexEvidence(segs[j]))
 			}
@@ -233,7 +233,7 @@ func (c *checker) vouchedAfter(i int, end int64) uint64 {
 // predecessor's records replay to (the writer snapshots its live state
 // when it rotates).
 func (c *checker) snapshotMatches(i int) {
-	p := c.segs[i-1]
+	p := c.walked[i-1]
 	if p.sc == nil || p.failed || p.sc.End != p.limit {
 		return
 	}
@@ -250,15 +250,15 @@ func (c *checker) snapshotMatches(i int) {
 		c.problem(ProblemRecord, seg.Path, format.SegmentHeaderSize, 0,
 			"State snapshot {%s} disagrees with the records of segment %d, which replay to {%s}",
 			DescribeState(&st), c.d.Segments[i-1].ID, DescribeState(&p.sc.State))
-		c.segs[i].failed = true
+		c.walked[i].failed = true
 	}
 }
 
 // checkIndex compares segment i's index file with its scan. Only an index
 // that Open trusts can be a problem; any other is rebuilt on open.
 func (c *checker) checkIndex(i, n int) IndexStatus {
-	seg, w := c.d.Segments[i], &c.segs[i]
-	trusted := c.res != nil && !c.res.Segments[i].RebuildIndex
+	seg, w := c.d.Segments[i], &c.walked[i]
+	trusted := c.plan != nil && !c.plan.Segments[i].RebuildIndex
 	if seg.Index == nil {
 		return IndexMissing
 	}
@@ -266,7 +266,7 @@ func (c *checker) checkIndex(i, n int) IndexStatus {
 		return IndexUnknown
 	}
 	if !trusted {
-		if c.res == nil {
+		if c.plan == nil {
 			return IndexUnknown
 		}
 		return IndexRebuild
@@ -274,7 +274,7 @@ func (c *checker) checkIndex(i, n int) IndexStatus {
 	sc := w.sc
 	h, err := seg.Index.Header()
 	if err != nil {
-		return IndexRebuild // unreachable: analyze trusted it
+		return IndexRebuild // unreachable: Analyze trusted it
 	}
 	if !seg.Index.SlotsProven(h) {
 		// A torn or stale seal: the slots fail their checksum, so the
@@ -310,29 +310,29 @@ func (c *checker) checkIndex(i, n int) IndexStatus {
 // entry the log's state says is live (Open's last check).
 func (c *checker) coverage(n int) {
 	for i := range n {
-		if c.segs[i].failed || c.segs[i].sc == nil || c.segs[i].leftover {
+		if c.walked[i].failed || c.walked[i].sc == nil || c.walked[i].leftover {
 			return
 		}
 	}
-	if n == 0 || c.segs[n-1].leftover {
+	if n == 0 || c.walked[n-1].leftover {
 		return
 	}
-	last := c.segs[n-1].sc
+	last := c.walked[n-1].sc
 	st := last.State
 	if st.Last.Index < max(last.First, st.Purged.Index+1) {
 		return
 	}
 	if ce := logdir.RuleNeverPurged(&st, c.d.Segments[0]); ce != nil {
 		c.add(ProblemSegment, ce)
-		c.segs[0].failed = true
+		c.walked[0].failed = true
 		return
 	}
 	// Entries the state says exist and no segment holds are reported at
 	// the first segment's snapshot, which already refers to them: no
 	// prefix of the log is whole.
-	span := func(i int) (uint64, uint64) { return c.segs[i].sc.Base, c.segs[i].sc.Count }
+	span := func(i int) (uint64, uint64) { return c.walked[i].sc.Base, c.walked[i].sc.Count }
 	if ce := logdir.RuleCoverage(&st, last.First, n, span, c.d.Segments[0].Path, format.SegmentHeaderSize); ce != nil {
 		c.add(ProblemSegment, ce)
-		c.segs[0].failed = true
+		c.walked[0].failed = true
 	}
 }
