@@ -20,14 +20,14 @@ import (
 
 // Log is an open Raft log directory. See the package documentation.
 type Log struct {
-	dir  string
-	opts Options
-	fs   vfs.FS
-	log  *slog.Logger
-	lock io.Closer
-	prep *preparer
-	uid  uint64   // the log's identity, in every segment and index header
-	ver  verifier // online verification (verify*.go)
+	dir    string
+	opts   Options
+	fs     vfs.FS
+	logger *slog.Logger // Options.Logger
+	lock   io.Closer
+	prep   *preparer
+	uid    uint64   // the log's identity, in every segment and index header
+	ver    verifier // online verification (verify*.go)
 
 	// Writer side, guarded by wmu.
 	wmu       sync.Mutex
@@ -84,7 +84,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		}
 		return nil, fmt.Errorf("mmaplog: lock %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, fs: fs, log: opts.Logger, lock: lock}
+	l := &Log{dir: dir, opts: opts, fs: fs, logger: opts.Logger, lock: lock}
 	if err := l.load(); err != nil {
 		_ = lock.Close()
 		return nil, err
@@ -98,7 +98,7 @@ func Open(dir string, opts Options) (*Log, error) {
 
 // load recovers the directory's segments into l, or creates the first.
 func (l *Log) load() error {
-	r, err := logdir.Open(l.fs, l.dir, l.log)
+	r, err := logdir.Open(l.fs, l.dir, l.logger)
 	if err != nil {
 		return logdir.Prefixed("mmaplog", err)
 	}
