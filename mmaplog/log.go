@@ -66,8 +66,10 @@ type Log struct {
 }
 
 // Open opens (creating if needed) the log in dir, recovers it and starts
-// its flusher. See package recovery for what happens to a torn tail and to
-// corrupted data (a *CorruptError; nothing on disk is changed).
+// its flusher. A torn tail (never acknowledged) is cut and logged; damage to
+// data proven durable is a *CorruptError and nothing on disk is changed
+// (docs/FORMAT.md, "What recovery concludes"; recovery.Verify reports the
+// same, recovery.Repair cuts the log there).
 func Open(dir string, opts Options) (*Log, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err

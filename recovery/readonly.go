@@ -31,7 +31,7 @@ func lockDir(fs vfs.FS, dir string, exclusive bool) (io.Closer, error) {
 		return fs.Lock(path)
 	}
 	if _, err := fs.ReadDir(dir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("recovery: read directory %s: %w", dir, err)
 	}
 	l, err := fs.Lock(path)
 	if err != nil {

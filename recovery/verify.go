@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -67,7 +68,7 @@ func loadDir(fs vfs.FS, dir string) (*dirView, error) {
 	names, err := fs.ReadDir(dir)
 	if err != nil {
 		ld.Close()
-		return nil, err
+		return nil, fmt.Errorf("recovery: read directory %s: %w", dir, err)
 	}
 	d := &dirView{Dir: ld}
 	for _, name := range names {
