@@ -183,11 +183,7 @@ func (c *checker) scanOne(i, n int) {
 		c.problem(ProblemRecord, seg.Path, format.SegmentHeaderSize, 0, "no valid State snapshot: %v", sc.Stop)
 		w.failed = true
 	case sc.End < w.limit && (c.plan != nil || (!last && !w.openEnd)):
-		why := "bytes"
-		if sc.Stop != nil {
-			why = sc.Stop.Error()
-		}
-		c.problem(ProblemRecord, seg.Path, sc.End, sc.State.Last.Index+1, "invalid record (%s) where the records must go on to offset %d", why, w.limit)
+		c.problem(ProblemRecord, seg.Path, sc.End, sc.State.Last.Index+1, "invalid record (%s) where the records must go on to offset %d", logdir.StopReason(sc), w.limit)
 		w.failed = true
 	case sc.End < w.limit && c.plan == nil:
 		// Where the records must end is not known (the last segment, or
