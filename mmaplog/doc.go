@@ -49,6 +49,8 @@
 // Stats carries latency and size distributions of the flush pipeline, and
 // a sync slower than Options.SlowSync is logged.
 //
-// The on-disk format is in docs/FORMAT.md; recovery on Open (torn tails
-// versus corruption) is in package recovery.
+// The on-disk format is in docs/FORMAT.md, with the rules recovery on Open
+// applies (torn tails versus corruption, "What recovery concludes"); the
+// tools of package recovery check (Verify) and repair (Repair) a log
+// directory by the same rules.
 package mmaplog

@@ -13,21 +13,21 @@ import (
 	"sync/atomic"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/internal/vfs"
-	"github.com/raftlog/raftlog/recovery"
 )
 
 // Log is an open Raft log directory. See the package documentation.
 type Log struct {
-	dir  string
-	opts Options
-	fs   vfs.FS
-	log  *slog.Logger
-	lock io.Closer
-	prep *preparer
-	uid  uint64   // the log's identity, in every segment and index header
-	ver  verifier // online verification (verify*.go)
+	dir    string
+	opts   Options
+	fs     vfs.FS
+	logger *slog.Logger // Options.Logger
+	lock   io.Closer
+	prep   *preparer
+	uid    uint64   // the log's identity, in every segment and index header
+	ver    verifier // online verification (verify*.go)
 
 	// Writer side, guarded by wmu.
 	wmu       sync.Mutex
@@ -51,7 +51,7 @@ type Log struct {
 	mu      sync.RWMutex
 	state   raftstate.State
 	segs    []*segment // in ID order, including the open one
-	runs    []recovery.Run
+	runs    []logdir.Run
 	dropped int    // purged segments out of segs, not yet deleted
 	first   uint64 // lowest index that can exist; see firstIndex
 	closed  bool
@@ -66,8 +66,10 @@ type Log struct {
 }
 
 // Open opens (creating if needed) the log in dir, recovers it and starts
-// its flusher. See package recovery for what happens to a torn tail and to
-// corrupted data (a *CorruptError; nothing on disk is changed).
+// its flusher. A torn tail (never acknowledged) is cut and logged; damage to
+// data proven durable is a *CorruptError and nothing on disk is changed
+// (docs/FORMAT.md, "What recovery concludes"; recovery.Verify reports the
+// same, recovery.Repair cuts the log there).
 func Open(dir string, opts Options) (*Log, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -84,7 +86,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		}
 		return nil, fmt.Errorf("mmaplog: lock %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, fs: fs, log: opts.Logger, lock: lock}
+	l := &Log{dir: dir, opts: opts, fs: fs, logger: opts.Logger, lock: lock}
 	if err := l.load(); err != nil {
 		_ = lock.Close()
 		return nil, err
@@ -98,14 +100,14 @@ func Open(dir string, opts Options) (*Log, error) {
 
 // load recovers the directory's segments into l, or creates the first.
 func (l *Log) load() error {
-	o, err := recovery.Open(l.fs, l.dir, l.log)
+	r, err := logdir.Open(l.fs, l.dir, l.logger)
 	if err != nil {
-		return err
+		return logdir.Prefixed("mmaplog", err)
 	}
-	if len(o.Segments) == 0 {
+	if len(r.Segments) == 0 {
 		return l.createFirst()
 	}
-	for _, os := range o.Segments {
+	for _, os := range r.Segments {
 		s := &segment{
 			id: os.ID, path: os.Path, file: os.File, data: os.Data, idx: os.Index,
 			startPos: os.Header.StartPos, base: os.Base, count: os.Count,
@@ -113,21 +115,21 @@ func (l *Log) load() error {
 		}
 		s.slots.unchecked = os.SlotsUnchecked
 		s.pubEnd = s.end
-		if os != o.Segments[len(o.Segments)-1] {
+		if os != r.Segments[len(r.Segments)-1] {
 			if h, err := s.idx.Header(); err == nil && h.Complete {
 				s.sealed.Store(&h) // recovery sealed every segment but the last
 			}
 		}
 		l.segs = append(l.segs, s)
 	}
-	last := o.Segments[len(o.Segments)-1]
+	last := r.Segments[len(r.Segments)-1]
 	l.uid = last.Header.LogUID
 	l.open = l.segs[len(l.segs)-1]
 	l.prev = last.Prev
 	l.lastState = last.Checkpoint
 	l.handed = l.open.end
-	l.state = o.Result.State
-	l.first = o.Result.First
+	l.state = r.Plan.State
+	l.first = r.Plan.First
 	l.wfirst = l.first
 	l.durable.Store(l.open.globalEnd())
 	l.rebuildRuns()
@@ -192,7 +194,7 @@ func segmentSizeFor(st *raftstate.State, need int64) int64 {
 // rebuildRuns recomputes which segment holds which indexes. Call with wmu
 // and mu held (or before the Log is shared).
 func (l *Log) rebuildRuns() {
-	l.runs = recovery.AppendRuns(l.runs, len(l.segs), func(i int) (uint64, uint64) {
+	l.runs = logdir.AppendRuns(l.runs, len(l.segs), func(i int) (uint64, uint64) {
 		return l.segs[i].base, l.segs[i].count
 	})
 }

@@ -321,7 +321,7 @@ func (m *metrics) slowSync(l *Log, d time.Duration, bytes int64, files int, dir 
 		m.suppressed++
 		return
 	}
-	l.log.Warn("mmaplog: slow sync",
+	l.logger.Warn("mmaplog: slow sync",
 		slog.String("dir", l.dir),
 		slog.Duration("duration", d),
 		slog.Int64("bytes", bytes),

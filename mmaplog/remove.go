@@ -74,7 +74,7 @@ func (r *remover) run() {
 			if err := r.remove(segs); err != nil {
 				// No caller waits for a removal: the next write or flush
 				// returns the sticky failure, and the log says why now.
-				r.l.log.Error("mmaplog: removing purged segments failed; the log fails closed", "err", r.l.fail(err))
+				r.l.logger.Error("mmaplog: removing purged segments failed; the log fails closed", "err", r.l.fail(err))
 			}
 		}
 		if quit {
@@ -95,7 +95,7 @@ func (r *remover) remove(segs []*segment) error {
 	var err error
 	for _, s := range segs {
 		if cerr := s.close(); cerr != nil {
-			l.log.Warn("mmaplog: close purged segment", "file", s.path, "err", cerr)
+			l.logger.Warn("mmaplog: close purged segment", "file", s.path, "err", cerr)
 		}
 		if err != nil {
 			continue // unmapped, not removed: Open finds it again

@@ -6,7 +6,7 @@ import (
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
-	"github.com/raftlog/raftlog/recovery"
+	"github.com/raftlog/raftlog/internal/logdir"
 )
 
 // slotCheck proves a sealed index's slots on their first use instead of
@@ -65,9 +65,9 @@ func (s *segment) checkSlots() (int32, error) {
 		c.state.Store(slotsFile)
 		return slotsFile, nil
 	}
-	heap, err := recovery.SegmentSlots(s.path, s.data, s.end)
+	heap, err := logdir.SegmentSlots(s.path, s.data, s.end)
 	if err != nil {
-		return slotsUnchecked, err
+		return slotsUnchecked, logdir.Prefixed("mmaplog", err)
 	}
 	if uint64(len(heap)) != s.count {
 		return slotsUnchecked, format.Corruptf(s.path, 0, 0, "the records hold %d entries, the sealed index %d", len(heap), s.count)

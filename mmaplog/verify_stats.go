@@ -53,7 +53,7 @@ func (v *verifier) report(ce *CorruptError, onProblem func(*CorruptError)) {
 	v.st.Problems++
 	v.st.LastProblem = ce
 	v.mu.Unlock()
-	v.l.log.Error("mmaplog: verification found damage on disk", "file", ce.Path, "offset", ce.Offset, "entry", ce.Index, "reason", ce.Reason)
+	v.l.logger.Error("mmaplog: verification found damage on disk", "file", ce.Path, "offset", ce.Offset, "entry", ce.Index, "reason", ce.Reason)
 	if onProblem != nil {
 		onProblem(ce)
 	}
@@ -99,7 +99,7 @@ func (v *verifier) run(ctx context.Context, o VerifierOptions) {
 		}
 		_, err := v.l.Verify(ctx, opts)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
-			v.l.log.Warn("mmaplog: background verification pass ended early", "err", err)
+			v.l.logger.Warn("mmaplog: background verification pass ended early", "err", err)
 		}
 	}
 }

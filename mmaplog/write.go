@@ -151,7 +151,7 @@ func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
 	err := l.rotate(size, cur)
 	l.releaseReserved() // unused when the rotation failed
 	if err != nil {
-		l.log.Warn("mmaplog: early rotation failed; staying in the open segment", "err", err)
+		l.logger.Warn("mmaplog: early rotation failed; staying in the open segment", "err", err)
 	}
 }
 

@@ -175,7 +175,7 @@ func (w want) check(t *testing.T, dir string, m *model) {
 	}
 }
 
-func (w want) checkOpens(t *testing.T, dir string, m *model, rep *recovery.Report) {
+func (w want) checkOpens(t *testing.T, dir string, m *model, rep *recovery.VerifyReport) {
 	t.Helper()
 	if err := rep.Err(); err != nil {
 		t.Fatalf("Verify found a problem: %v", err)
@@ -227,7 +227,7 @@ func (w want) verifyAt() loc {
 	return w.loc
 }
 
-func (w want) checkCorrupt(t *testing.T, dir string, m *model, rep *recovery.Report) {
+func (w want) checkCorrupt(t *testing.T, dir string, m *model, rep *recovery.VerifyReport) {
 	t.Helper()
 	before := snapshot(t, dir)
 	for range 2 {
@@ -248,7 +248,7 @@ func (w want) checkCorrupt(t *testing.T, dir string, m *model, rep *recovery.Rep
 	w.checkRepair(t, dir, m, rep)
 }
 
-func (w want) checkReadCorrupt(t *testing.T, dir string, m *model, rep *recovery.Report) {
+func (w want) checkReadCorrupt(t *testing.T, dir string, m *model, rep *recovery.VerifyReport) {
 	t.Helper()
 	if rep.OpenErr != nil {
 		t.Fatalf("Verify predicts that Open fails: %v", rep.OpenErr)
@@ -266,7 +266,7 @@ func (w want) checkReadCorrupt(t *testing.T, dir string, m *model, rep *recovery
 	w.checkRepair(t, dir, m, verify(t, dir))
 }
 
-func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.Report) {
+func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.VerifyReport) {
 	t.Helper()
 	if w.noCut {
 		if rep.Cut != nil {

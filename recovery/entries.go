@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/raftstate"
 )
 
@@ -18,18 +19,15 @@ import (
 // refuse, is a *format.CorruptError. It returns fn's first error.
 func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID, payload []byte) error) error {
 	return readDir(dir, func(d *dirView) error {
-		res, err := analyze(d.segs)
+		res, err := d.Plan()
 		if err != nil {
-			return err
-		}
-		if err := checkOrphans(d.fs, d.dir, d.list, res); err != nil {
-			return err
+			return engineError(err)
 		}
 		if to == 0 || to > res.State.Last.Index {
 			to = res.State.Last.Index
 		}
 		from = max(from, res.First)
-		runs := AppendRuns(nil, len(res.Segments), func(i int) (uint64, uint64) {
+		runs := logdir.AppendRuns(nil, len(res.Segments), func(i int) (uint64, uint64) {
 			return res.Segments[i].Base, res.Segments[i].Count
 		})
 		for k, r := range runs {
@@ -62,21 +60,22 @@ func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID
 // slots returns the rebuilt slots of segment pos, whose state is st, or
 // nil when its index file's slots serve: recovery rebuilt them, or the
 // seal's checksum proves them (what a Log checks on first use).
-func (d *dirView) slots(st *SegmentState, pos int) ([]uint32, error) {
+func (d *dirView) slots(st *logdir.SegmentPlan, pos int) ([]uint32, error) {
 	if st.Slots != nil || !st.SlotsUnchecked {
 		return st.Slots, nil
 	}
-	seg := d.segs[pos]
+	seg := d.Segments[pos]
 	if h, err := seg.Index.Header(); err == nil && seg.Index.SlotsProven(h) {
 		return nil, nil
 	}
-	return SegmentSlots(seg.Path, seg.Data, st.End)
+	slots, err := logdir.SegmentSlots(seg.Path, seg.Data, st.End)
+	return slots, engineError(err)
 }
 
 // entry reads entry i from segment pos, whose state is st, through slots
 // (nil: its index file).
-func (d *dirView) entry(st *SegmentState, pos int, slots []uint32, i uint64) (raftstate.LogID, []byte, error) {
-	seg := d.segs[pos]
+func (d *dirView) entry(st *logdir.SegmentPlan, pos int, slots []uint32, i uint64) (raftstate.LogID, []byte, error) {
+	seg := d.Segments[pos]
 	k := i - st.Base
 	var off int64
 	switch {

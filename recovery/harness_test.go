@@ -473,7 +473,7 @@ func checkLocation(t testing.TB, what string, ce *mmaplog.CorruptError, path str
 }
 
 // verify runs recovery.Verify and checks that it changed nothing.
-func verify(t testing.TB, dir string) *recovery.Report {
+func verify(t testing.TB, dir string) *recovery.VerifyReport {
 	t.Helper()
 	before := snapshot(t, dir)
 	rep, err := recovery.Verify(dir)
@@ -484,7 +484,7 @@ func verify(t testing.TB, dir string) *recovery.Report {
 	return rep
 }
 
-func describe(rep *recovery.Report) string {
+func describe(rep *recovery.VerifyReport) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "status %v, state {%s}", rep.Status, recovery.DescribeState(&rep.State))
 	for _, p := range rep.Problems {

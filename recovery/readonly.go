@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
 
@@ -30,7 +31,7 @@ func lockDir(fs vfs.FS, dir string, exclusive bool) (io.Closer, error) {
 		return fs.Lock(path)
 	}
 	if _, err := fs.ReadDir(dir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("recovery: read directory %s: %w", dir, err)
 	}
 	l, err := fs.Lock(path)
 	if err != nil {
@@ -42,19 +43,13 @@ func lockDir(fs vfs.FS, dir string, exclusive bool) (io.Closer, error) {
 	return l, nil
 }
 
-// ErrNoLog: the path given to Verify, Repair or Walk is not a directory
-// holding a log (no segment or index file): it may be missing, a file,
-// empty or another program's directory. Open would create a new log
-// there; the tools do not.
-var ErrNoLog = errors.New("recovery: no log in this directory")
-
 // holdsLog returns nil when dir lists a segment or index file.
 func holdsLog(fs vfs.FS, dir string) error {
-	list, err := listDir(fs, dir)
+	list, err := logdir.List(fs, dir)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrNoLog, dir, err)
 	}
-	if len(list.segIDs) == 0 && len(list.orphan) == 0 {
+	if len(list.SegmentIDs) == 0 && len(list.Orphans) == 0 {
 		return fmt.Errorf("%w: %s", ErrNoLog, dir)
 	}
 	return nil
@@ -73,6 +68,6 @@ func readDir(dir string, fn func(d *dirView) error) error {
 	if err != nil {
 		return err
 	}
-	defer d.close()
+	defer d.Close()
 	return guardFault(func() error { return fn(d) })
 }

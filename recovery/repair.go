@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
@@ -19,8 +20,8 @@ const BrokenSuffix = ".broken"
 
 // RepairReport is what Repair found and did.
 type RepairReport struct {
-	Before *Report // Verify's report before anything was changed
-	After  *Report // Verify's report after the repair
+	Before *VerifyReport // Verify's report before anything was changed
+	After  *VerifyReport // Verify's report after the repair
 	// Cuts are the cuts made, in order: usually one; more when a cut
 	// uncovers another problem further back (each cut is earlier).
 	Cuts []Cut
@@ -76,7 +77,7 @@ func (r *RepairReport) Changed() bool {
 // and checks again, until Verify finds no problem. Every file it changes
 // is synced before the next step, and each step can be redone, so a crash
 // during Repair is recovered by running it again. Afterwards Open
-// succeeds; Report.Lost says which entries are gone (the Raft layer must
+// succeeds; RepairReport.Lost says which entries are gone (the Raft layer must
 // fetch them again from the other nodes).
 //
 // A log that is not corrupt (a clean log, or one whose torn tail Open
@@ -179,7 +180,7 @@ func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) 
 
 // onlyVoteProblems reports whether rep has no problem but a vote to write
 // back.
-func onlyVoteProblems(rep *Report) bool {
+func onlyVoteProblems(rep *VerifyReport) bool {
 	for _, p := range rep.Problems {
 		if p.Kind != ProblemVote {
 			return false
@@ -217,12 +218,12 @@ func (r *repairer) applyCut(c *Cut) error {
 		r.rr.Resized = append(r.rr.Resized, c.Path)
 		return r.syncDir()
 	}
-	list, err := listDir(r.fs, r.dir)
+	list, err := logdir.List(r.fs, r.dir)
 	if err != nil {
-		return err
+		return engineError(err)
 	}
-	for k := len(list.segIDs) - 1; k >= 0; k-- {
-		id := list.segIDs[k]
+	for k := len(list.SegmentIDs) - 1; k >= 0; k-- {
+		id := list.SegmentIDs[k]
 		if id > c.Segment || (id == c.Segment && c.Whole) {
 			if err := r.moveAside(id); err != nil {
 				return err
@@ -275,11 +276,11 @@ func (r *repairer) cutPosition(c *Cut) uint64 {
 // vouches for a position past pos (Open rebuilds them from their
 // segments): what they vouched for is gone with the cut.
 func (r *repairer) unsealBeyond(pos uint64) error {
-	list, err := listDir(r.fs, r.dir)
+	list, err := logdir.List(r.fs, r.dir)
 	if err != nil {
-		return err
+		return engineError(err)
 	}
-	for _, id := range list.segIDs {
+	for _, id := range list.SegmentIDs {
 		path := filepath.Join(r.dir, format.IndexName(id))
 		x, err := index.Open(r.ro, path)
 		if err != nil {
@@ -313,7 +314,7 @@ func (r *repairer) moveAside(id uint64) error {
 
 // removeIndex deletes an index file (Open rebuilds it) and reports it.
 func (r *repairer) removeIndex(path string) error {
-	if err := removeIfExists(r.fs, path); err != nil {
+	if err := logdir.RemoveIfExists(r.fs, path); err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
 	if !slices.Contains(r.rr.RemovedIndexes, path) {
@@ -379,7 +380,7 @@ func (r *repairer) brokenName(path string) (string, error) {
 // name.
 func (r *repairer) copyFile(dst string, src vfs.File, n int64) error {
 	tmp := dst + format.TempSuffix
-	_ = removeIfExists(r.fs, tmp) // a crashed earlier attempt
+	_ = logdir.RemoveIfExists(r.fs, tmp) // a crashed earlier attempt
 	f, err := r.fs.Create(tmp, n)
 	if err != nil {
 		return fmt.Errorf("recovery: save %s: %w", dst, err)
@@ -478,24 +479,24 @@ func (r *repairer) restoreVote(v raftstate.Vote) error {
 	if err != nil {
 		return err
 	}
-	var res *Result
+	var res *logdir.Plan
 	err = guardFault(func() error {
 		var aerr error
-		res, aerr = analyze(d.segs)
-		return aerr
+		res, aerr = logdir.Analyze(d.Segments)
+		return engineError(aerr)
 	})
 	if err != nil {
-		d.close()
+		d.Close()
 		return err
 	}
 	if len(res.Segments) == 0 {
-		d.close()
+		d.Close()
 		return r.createVoteSegment(v)
 	}
 	last := res.Segments[len(res.Segments)-1]
-	path := d.segs[len(res.Segments)-1].Path
-	size := int64(len(d.segs[len(res.Segments)-1].Data))
-	d.close()
+	path := d.Segments[len(res.Segments)-1].Path
+	size := int64(len(d.Segments[len(res.Segments)-1].Data))
+	d.Close()
 	rec := make([]byte, format.RecordSize(format.VoteBodySize))
 	if last.End+int64(len(rec)) > size {
 		return fmt.Errorf("recovery: no room in %s to restore vote %v", path, v)
@@ -545,7 +546,7 @@ func (r *repairer) createVoteSegment(v raftstate.Vote) error {
 		return fmt.Errorf("recovery: %s exists", path)
 	}
 	tmp := path + format.TempSuffix
-	_ = removeIfExists(r.fs, tmp)
+	_ = logdir.RemoveIfExists(r.fs, tmp)
 	f, err := r.fs.Create(tmp, size)
 	if err == nil {
 		_, err = f.WriteAt(b, 0)

@@ -20,12 +20,12 @@ const (
 	StatusRecoverable
 	// StatusTorn: as StatusRecoverable, and Open will cut a torn tail:
 	// bytes beyond the durable watermark that do not form valid records,
-	// which were never acknowledged (see Report.Torn and the one ambiguity
-	// described there).
+	// which were never acknowledged (see VerifyReport.Torn and the one
+	// ambiguity described there).
 	StatusTorn
 	// StatusCorrupt: data that was proven durable is damaged, or a trusted
-	// index disagrees with its segment (see Report.Problems). Repair is
-	// needed.
+	// index disagrees with its segment (see VerifyReport.Problems). Repair
+	// is needed.
 	StatusCorrupt
 )
 
@@ -123,8 +123,10 @@ func (s IndexStatus) String() string {
 	return fmt.Sprintf("IndexStatus(%d)", int(s))
 }
 
-// SegmentReport describes one segment file.
-type SegmentReport struct {
+// SegmentSummary is what Verify found in one segment file: its header
+// fields, where its records end, the entries it holds and what Open does
+// with its index.
+type SegmentSummary struct {
 	ID       uint64
 	Path     string
 	Size     int64  // file size in bytes
@@ -183,11 +185,22 @@ type Cut struct {
 	first uint64 // lowest entry index that exists in Kept (0: Purged.Index+1)
 }
 
-// Report is the outcome of Verify.
-type Report struct {
+// Torn describes the torn tail Open cuts off: bytes after the last valid
+// record that nothing proves durable, which were never acknowledged.
+type Torn struct {
+	Path    string // segment where the cut is
+	Offset  int64  // offset of the cut
+	Bytes   int64  // nonzero bytes dropped (approximate: aligned words)
+	Records int    // checksum-valid records found beyond the cut (never acknowledged)
+	Entries int    // of which entries
+	Reason  error  // what was found at the cut
+}
+
+// VerifyReport is what Verify found in a log directory.
+type VerifyReport struct {
 	Dir      string
 	Status   Status
-	Segments []SegmentReport
+	Segments []SegmentSummary
 	Records  int    // records checked
 	Entries  uint64 // live entries (Last.Index - Purged.Index)
 	// FirstIndex and LastIndex are the live entry range; both 0 when the
@@ -223,7 +236,7 @@ type Report struct {
 
 // Err returns the first problem as a *format.CorruptError
 // (mmaplog.CorruptError), or nil when Status is not StatusCorrupt.
-func (r *Report) Err() error {
+func (r *VerifyReport) Err() error {
 	if len(r.Problems) == 0 {
 		return nil
 	}

@@ -2,10 +2,12 @@ package recovery
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
 
@@ -21,11 +23,11 @@ import (
 // cannot open it while Verify runs.
 //
 // The error is for I/O failures and a held lock only: damage is reported
-// in the Report (Status, Problems, Err).
-func Verify(dir string) (*Report, error) { return VerifyWith(dir, ScanOptions{}) }
+// in the VerifyReport (Status, Problems, Err).
+func Verify(dir string) (*VerifyReport, error) { return VerifyWith(dir, ScanOptions{}) }
 
 // VerifyWith is Verify with options.
-func VerifyWith(dir string, opts ScanOptions) (*Report, error) {
+func VerifyWith(dir string, opts ScanOptions) (*VerifyReport, error) {
 	_, ro := opts.fileSystems()
 	lk, err := lockDir(ro, dir, false)
 	if err != nil {
@@ -36,13 +38,13 @@ func VerifyWith(dir string, opts ScanOptions) (*Report, error) {
 }
 
 // verifyDir is Verify through fs, without taking the lock.
-func verifyDir(fs vfs.FS, dir string, opts ScanOptions) (*Report, error) {
+func verifyDir(fs vfs.FS, dir string, opts ScanOptions) (*VerifyReport, error) {
 	d, err := loadDir(fs, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer d.close()
-	var rep *Report
+	defer d.Close()
+	var rep *VerifyReport
 	err = guardFault(func() error {
 		var cerr error
 		rep, cerr = d.check(opts)
@@ -51,51 +53,39 @@ func verifyDir(fs vfs.FS, dir string, opts ScanOptions) (*Report, error) {
 	return rep, err
 }
 
-// dirView is a log directory mapped for checking.
+// dirView is a log directory mapped for checking, with the names of the
+// files earlier repairs set aside.
 type dirView struct {
-	fs     vfs.FS
-	dir    string
-	list   dirList
+	*logdir.Dir
 	broken []string // files set aside by Repair (Open ignores them)
-	segs   []segmentFile
-	files  []vfs.File
 }
 
 func loadDir(fs vfs.FS, dir string) (*dirView, error) {
-	list, err := listDir(fs, dir)
+	ld, err := logdir.Load(fs, dir)
 	if err != nil {
-		return nil, err
+		return nil, engineError(err)
 	}
-	d := &dirView{fs: fs, dir: dir, list: list}
 	names, err := fs.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		ld.Close()
+		return nil, fmt.Errorf("recovery: read directory %s: %w", dir, err)
 	}
+	d := &dirView{Dir: ld}
 	for _, name := range names {
 		if strings.Contains(name, format.SegmentSuffix+BrokenSuffix) && !strings.HasSuffix(name, format.TempSuffix) {
 			d.broken = append(d.broken, name)
 		}
 	}
-	if d.segs, d.files, err = mapSegments(fs, dir, list); err != nil {
-		return nil, err
-	}
 	return d, nil
-}
-
-func (d *dirView) close() {
-	for i := range d.files {
-		closeSeg(d.files[i], d.segs[i].Index)
-	}
-	d.files, d.segs = nil, nil
 }
 
 // checker holds one Verify pass over a dirView.
 type checker struct {
-	d    *dirView
-	rep  *Report
-	res  *Result // analyze's result; nil when Open would fail
-	opts ScanOptions
-	segs []segCheck
+	d      *dirView
+	rep    *VerifyReport
+	plan   *logdir.Plan // what Open decides (logdir.Dir.Plan); nil when Open would fail
+	opts   ScanOptions
+	walked []walkedSegment // what the walk learned about each segment of d
 	// first is the lowest entry index that exists in what Open recovers
 	// (or Repair keeps); 0 means Purged.Index+1.
 	first uint64
@@ -103,8 +93,8 @@ type checker struct {
 	all   int64
 }
 
-// segCheck is what the walk learned about one segment.
-type segCheck struct {
+// walkedSegment is what the walk learned about one segment.
+type walkedSegment struct {
 	hdr      format.SegmentHeader
 	seed     uint32
 	hdrOK    bool
@@ -113,40 +103,41 @@ type segCheck struct {
 	resizeAt int64                 // offset of that problem
 	limit    int64                 // where its records must end (or may end, for the last)
 	openEnd  bool                  // no valid next segment says where its records end
-	sc       *scan                 // nil when not scanned or replay failed
+	sc       *logdir.Scan          // nil when not scanned or replay failed
 	failed   bool                  // a problem was found in this segment
 	leftover bool
 }
 
-func (d *dirView) check(opts ScanOptions) (*Report, error) {
-	rep := &Report{Dir: d.dir, Quick: opts.Quick}
-	for _, name := range append(append([]string{}, d.list.temps...), d.list.orphan...) {
-		rep.Leftovers = append(rep.Leftovers, filepath.Join(d.dir, name))
+func (d *dirView) check(opts ScanOptions) (*VerifyReport, error) {
+	rep := &VerifyReport{Dir: d.Path, Quick: opts.Quick}
+	for _, name := range append(append([]string{}, d.Listing.Temps...), d.Listing.Orphans...) {
+		rep.Leftovers = append(rep.Leftovers, filepath.Join(d.Path, name))
 	}
-	res, aerr := analyze(d.segs)
-	if aerr == nil {
-		aerr = checkOrphans(d.fs, d.dir, d.list, res)
-	}
+	res, aerr := d.Plan()
 	if aerr != nil {
 		var ce *format.CorruptError
 		if !errors.As(aerr, &ce) {
-			return nil, aerr
+			return nil, engineError(aerr)
 		}
 		rep.OpenErr, res = ce, nil
 	} else {
 		for _, i := range res.Remove {
-			rep.Leftovers = append(rep.Leftovers, d.segs[i].Path)
-			if d.segs[i].Index != nil {
-				rep.Leftovers = append(rep.Leftovers, d.segs[i].Index.Path())
+			rep.Leftovers = append(rep.Leftovers, d.Segments[i].Path)
+			if d.Segments[i].Index != nil {
+				rep.Leftovers = append(rep.Leftovers, d.Segments[i].Index.Path())
 			}
 		}
-		rep.State, rep.Durable, rep.Torn = res.State, res.Durable, res.Torn
+		rep.State, rep.Durable = res.State, res.Durable
+		if res.Torn != nil {
+			t := Torn(*res.Torn)
+			rep.Torn = &t
+		}
 	}
-	c := &checker{d: d, rep: rep, res: res, opts: opts, segs: make([]segCheck, len(d.segs))}
+	c := &checker{d: d, rep: rep, plan: res, opts: opts, walked: make([]walkedSegment, len(d.Segments))}
 	if res != nil {
 		c.first = res.First
 	}
-	for _, s := range d.segs {
+	for _, s := range d.Segments {
 		c.all += int64(len(s.Data))
 	}
 	if opts.Quick {
@@ -174,11 +165,11 @@ func (c *checker) progress(n int64) {
 	}
 }
 
-// quick reports what analyze established, reading nothing more.
+// quick reports what the plan established, reading nothing more.
 func (c *checker) quick() {
-	if c.res == nil {
-		for _, s := range c.d.segs {
-			sr := SegmentReport{ID: s.ID, Path: s.Path, Size: int64(len(s.Data)), Index: IndexUnknown}
+	if c.plan == nil {
+		for _, s := range c.d.Segments {
+			sr := SegmentSummary{ID: s.ID, Path: s.Path, Size: int64(len(s.Data)), Index: IndexUnknown}
 			if h, _, err := format.ReadSegmentHeader(s.Data); err == nil {
 				sr.StartPos, sr.PrevEnd = h.StartPos, h.PrevEnd
 			}
@@ -187,9 +178,9 @@ func (c *checker) quick() {
 		c.progress(c.all)
 		return
 	}
-	for i, st := range c.res.Segments {
-		s := c.d.segs[i]
-		sr := SegmentReport{
+	for i, st := range c.plan.Segments {
+		s := c.d.Segments[i]
+		sr := SegmentSummary{
 			ID: st.ID, Path: s.Path, Size: int64(len(s.Data)), StartPos: st.Header.StartPos,
 			PrevEnd: st.Header.PrevEnd, End: st.End, Scanned: st.RebuildIndex, Index: IndexTrusted,
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
@@ -41,7 +42,7 @@ func (c *checker) conclude() {
 		rep.Status = StatusCorrupt
 	case rep.Torn != nil:
 		rep.Status = StatusTorn
-	case c.res != nil && c.res.Clean && !c.rebuilds():
+	case c.plan != nil && c.plan.Clean && !c.rebuilds():
 		rep.Status = StatusClean
 	default:
 		rep.Status = StatusRecoverable
@@ -61,7 +62,7 @@ func (c *checker) conclude() {
 // rebuilds reports whether Open, or the first lookup in a sealed
 // segment, rebuilds an index.
 func (c *checker) rebuilds() bool {
-	for _, st := range c.res.Segments {
+	for _, st := range c.plan.Segments {
 		if st.RebuildIndex {
 			return true
 		}
@@ -80,9 +81,9 @@ func (c *checker) rebuilds() bool {
 func (c *checker) brokenVote() {
 	rep := c.rep
 	for _, name := range c.d.broken {
-		path := filepath.Join(c.d.dir, name)
+		path := filepath.Join(c.d.Path, name)
 		var l Lost
-		if err := readBroken(c.d.fs, path, &l); err != nil {
+		if err := readBroken(c.d.FS, path, &l); err != nil {
 			continue // unreadable: it is not part of the log
 		}
 		if newerVote(rep.BrokenVote, l.NewestVote) {
@@ -112,7 +113,7 @@ func readBroken(fs vfs.FS, path string, l *Lost) error {
 	if err != nil {
 		return err
 	}
-	start := unknownPos
+	start := format.UnknownPos
 	if h, _, err := format.ReadSegmentHeader(data); err == nil {
 		start = h.StartPos
 	}
@@ -125,7 +126,7 @@ func readBroken(fs vfs.FS, path string, l *Lost) error {
 // position orders problems in the log: by segment, then offset.
 func (c *checker) position(p Problem) (int, int64) {
 	path := p.Err.Path
-	for i, s := range c.d.segs {
+	for i, s := range c.d.Segments {
 		if s.Path == path || (s.Index != nil && s.Index.Path() == path) {
 			if p.Kind == ProblemIndex || p.Kind == ProblemVote {
 				return i, 1 << 62 // they sort after the segment's records
@@ -133,7 +134,7 @@ func (c *checker) position(p Problem) (int, int64) {
 			return i, p.Err.Offset
 		}
 	}
-	return len(c.d.segs), p.Err.Offset
+	return len(c.d.Segments), p.Err.Offset
 }
 
 func (c *checker) sortProblems() {
@@ -144,7 +145,7 @@ func (c *checker) sortProblems() {
 	})
 }
 
-// planCut sets Report.Cut at the first problem that is not an index
+// planCut sets VerifyReport.Cut at the first problem that is not an index
 // problem, with the state that survives it and what lies beyond.
 func (c *checker) planCut() {
 	rep := c.rep
@@ -159,61 +160,61 @@ func (c *checker) planCut() {
 		return
 	}
 	i, off := c.position(*first)
-	if i >= len(c.d.segs) {
-		i, off = len(c.d.segs)-1, 0
+	if i >= len(c.d.Segments) {
+		i, off = len(c.d.Segments)-1, 0
 	}
-	seg, w := c.d.segs[i], &c.segs[i]
+	seg, w := c.d.Segments[i], &c.walked[i]
 	cut := &Cut{Problem: *first, Segment: seg.ID, Path: seg.Path, Offset: off}
 	rep.Cut = cut
 	if w.resize && first.Kind == ProblemSegment && off == w.resizeAt {
 		cut.Resize, cut.End, cut.Size = true, int64(len(seg.Data)), int64(w.hdr.FileSize)
 		cut.Kept = rep.State
 		if w.sc != nil {
-			cut.Kept, cut.first = w.sc.state, w.sc.first
+			cut.Kept, cut.first = w.sc.State, w.sc.First
 		}
 		return
 	}
 	if w.rebuilt != nil && first.Kind == ProblemSegment && off == 0 {
-		cut.Header, cut.End = w.rebuilt, lastNonzero(seg.Data, 0)
+		cut.Header, cut.End = w.rebuilt, logdir.LastNonzero(seg.Data, 0)
 		if w.sc != nil {
-			cut.Kept, cut.first = w.sc.state, w.sc.first
+			cut.Kept, cut.first = w.sc.State, w.sc.First
 		}
 		return
 	}
 	if off <= format.SegmentHeaderSize || !w.hdrOK {
 		cut.Whole, cut.Offset = true, 0
 	}
-	cut.End = lastNonzero(seg.Data, cut.Offset)
+	cut.End = logdir.LastNonzero(seg.Data, cut.Offset)
 	// The state that survives: replay up to the cut.
 	if !cut.Whole {
-		if sc, err := scanSegment(seg.Path, seg.Data, w.seed, off, false); err == nil && sc.hasState && sc.end == off {
-			cut.Kept, cut.first = sc.state, sc.first
+		if sc, err := logdir.ScanSegment(seg.Path, seg.Data, w.seed, off, false); err == nil && sc.HasState && sc.End == off {
+			cut.Kept, cut.first = sc.State, sc.First
 		} else {
 			cut.Whole, cut.Offset = true, 0
 		}
 	}
 	if cut.Whole {
 		cut.Kept, cut.first = raftstate.State{}, 0
-		if i > 0 && c.segs[i-1].sc != nil {
-			cut.Kept, cut.first = c.segs[i-1].sc.state, c.segs[i-1].sc.first
+		if i > 0 && c.walked[i-1].sc != nil {
+			cut.Kept, cut.first = c.walked[i-1].sc.State, c.walked[i-1].sc.First
 		}
 	}
 	// What lies beyond: every record that still checks out.
 	lost := &cut.Lost
 	lost.First = ^uint64(0)
-	for j := i; j < len(c.d.segs); j++ {
-		s := c.d.segs[j]
+	for j := i; j < len(c.d.Segments); j++ {
+		s := c.d.Segments[j]
 		from := int64(format.SegmentHeaderSize)
 		if j == i && !cut.Whole {
 			from = cut.Offset
 		}
-		end := lastNonzero(s.Data, from)
+		end := logdir.LastNonzero(s.Data, from)
 		if j == i {
 			end = cut.End
 		}
-		start := unknownPos
-		if c.segs[j].hdrOK {
-			start = c.segs[j].hdr.StartPos
+		start := format.UnknownPos
+		if c.walked[j].hdrOK {
+			start = c.walked[j].hdr.StartPos
 		}
 		lost.Bytes += max(0, end-from)
 		// Records may end in zero bytes: read them to the end of the file.
@@ -226,7 +227,7 @@ func (c *checker) planCut() {
 		// damaged bytes.
 		lost.First = min(lost.First, cut.Kept.Last.Index+1)
 	}
-	if c.res == nil {
+	if c.plan == nil {
 		// Open fails: report what Repair keeps.
 		rep.State, c.first = cut.Kept, cut.first
 	}
@@ -259,22 +260,4 @@ func salvage(data []byte, from, limit int64, startPos uint64, l *Lost) {
 // allow that changes it.
 func newerVote(cur, v raftstate.Vote) bool {
 	return v != cur && raftstate.CheckVote(cur, v) == nil
-}
-
-// lastNonzero returns the offset after the last nonzero byte of data at
-// or after from, rounded up to a word (from when there is none).
-func lastNonzero(data []byte, from int64) int64 {
-	const chunk = 4096
-	end := int64(len(data))
-	for end-from >= chunk && format.IsZero(data[end-chunk:end]) {
-		end -= chunk
-	}
-	for end > from {
-		k := max(from, (end-1)&^(format.Align-1))
-		if !format.IsZero(data[k:end]) {
-			return min(format.AlignUp(end), int64(len(data)))
-		}
-		end = k
-	}
-	return from
 }

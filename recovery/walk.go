@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logdir"
 )
 
 // WalkItem is one step of Walk: a record, or the place where a segment's
@@ -39,11 +40,11 @@ func Walk(dir string, fn func(WalkItem) error) error {
 
 func walkDir(d *dirView, fn func(WalkItem) error) error {
 	var total int64
-	for _, s := range d.segs {
+	for _, s := range d.Segments {
 		total += int64(len(s.Data))
 	}
 	var done int64
-	for _, s := range d.segs {
+	for _, s := range d.Segments {
 		if err := walkSegment(s, done, total, fn); err != nil {
 			return err
 		}
@@ -52,7 +53,7 @@ func walkDir(d *dirView, fn func(WalkItem) error) error {
 	return nil
 }
 
-func walkSegment(s segmentFile, done, total int64, fn func(WalkItem) error) error {
+func walkSegment(s logdir.SegmentFile, done, total int64, fn func(WalkItem) error) error {
 	it := WalkItem{Segment: s.ID, Path: s.Path, Total: total, Done: done}
 	h, prev, err := format.ReadSegmentHeader(s.Data)
 	if err != nil {

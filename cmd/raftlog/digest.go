@@ -19,7 +19,7 @@ func (f digestFlags) wanted() bool { return f.on || f.from > 0 || f.to > 0 }
 // digests prints the digest of each segment's live entries in the range
 // and of the whole range, and returns the exit status. rep names the
 // segments.
-func (c *cli) digests(dir string, rep *recovery.Report, fl digestFlags) int {
+func (c *cli) digests(dir string, rep *recovery.VerifyReport, fl digestFlags) int {
 	type segDigest struct {
 		id uint64
 		d  mmaplog.Digest

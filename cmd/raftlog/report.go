@@ -9,7 +9,7 @@ import (
 )
 
 // summary prints the log's state.
-func (c *cli) summary(rep *recovery.Report) {
+func (c *cli) summary(rep *recovery.VerifyReport) {
 	w := c.out
 	fmt.Fprintf(w, "log       %s\n", rep.Dir)
 	fmt.Fprintf(w, "status    %s (%s)\n", rep.Status, statusText(rep))
@@ -36,7 +36,7 @@ func (c *cli) summary(rep *recovery.Report) {
 	}
 }
 
-func statusText(rep *recovery.Report) string {
+func statusText(rep *recovery.VerifyReport) string {
 	switch rep.Status {
 	case recovery.StatusClean:
 		return "closed cleanly"
@@ -51,7 +51,7 @@ func statusText(rep *recovery.Report) string {
 	return "damaged; Open works but reads or later opens can fail"
 }
 
-func (c *cli) segments(rep *recovery.Report) {
+func (c *cli) segments(rep *recovery.VerifyReport) {
 	fmt.Fprintf(c.out, "segments  %d\n", len(rep.Segments))
 	for _, s := range rep.Segments {
 		held := "no entries"
@@ -67,7 +67,7 @@ func (c *cli) segments(rep *recovery.Report) {
 	}
 }
 
-func (c *cli) problems(rep *recovery.Report) {
+func (c *cli) problems(rep *recovery.VerifyReport) {
 	for _, p := range rep.Problems {
 		fmt.Fprintf(c.out, "PROBLEM   %s\n", problemText(p))
 	}
@@ -84,7 +84,7 @@ func problemText(p recovery.Problem) string {
 }
 
 // plan says what repair would do.
-func (c *cli) plan(rep *recovery.Report) {
+func (c *cli) plan(rep *recovery.VerifyReport) {
 	w := c.out
 	cut := rep.Cut
 	if cut == nil {
