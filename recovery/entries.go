@@ -16,7 +16,7 @@ import (
 // Like Verify it takes the directory's shared lock and maps the files
 // read-only. It reads what Open reads plus each entry's record, which it
 // checks (checksum, type, index): a damaged one, or a log Open would
-// refuse, is a *format.CorruptError. It returns fn's first error.
+// refuse, is a *CorruptError. It returns fn's first error.
 func Entries(dir string, from, to uint64, fn func(seg uint64, id raftstate.LogID, payload []byte) error) error {
 	return readDir(dir, func(d *dirView) error {
 		res, err := d.Plan()

@@ -3,6 +3,8 @@ package recovery
 import (
 	"errors"
 
+	"github.com/raftlog/raftlog/internal/format"
+
 	"github.com/raftlog/raftlog/internal/logdir"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
@@ -12,6 +14,11 @@ import (
 // empty or another program's directory. Open would create a new log
 // there; the tools do not.
 var ErrNoLog = errors.New("recovery: no log in this directory")
+
+// CorruptError names the file, byte offset and (when known) log index of
+// damage found in a log. It is the same type as mmaplog.CorruptError, so
+// errors.As with either works on what Open, Verify and Repair return.
+type CorruptError = format.CorruptError
 
 // errMapped is what a memory fault while reading a mapped file wraps.
 var errMapped = errors.New("recovery: cannot read a mapped file")

@@ -146,7 +146,7 @@ func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) 
 				return rr, err
 			}
 			rr.Cuts = append(rr.Cuts, *c)
-			if !c.Resize && c.Header == nil {
+			if !c.Resize && !c.HeaderRebuilt {
 				rr.Lost.merge(c.Lost)
 			}
 			continue
@@ -204,8 +204,8 @@ func (l *Lost) merge(o Lost) {
 // applyCut carries out one cut: later segments first (highest ID first, so
 // that a crash never leaves a gap in the IDs), then the cut segment.
 func (r *repairer) applyCut(c *Cut) error {
-	if c.Header != nil {
-		if err := r.rewriteHeader(c.Path, *c.Header, c.End); err != nil {
+	if c.HeaderRebuilt {
+		if err := r.rewriteHeader(c.Path, *c.header, c.End); err != nil {
 			return err
 		}
 		r.rr.Rewritten = append(r.rr.Rewritten, c.Path)

@@ -84,7 +84,7 @@ func (k ProblemKind) String() string {
 // offset in it and, when known, the log index involved.
 type Problem struct {
 	Kind ProblemKind
-	Err  *format.CorruptError
+	Err  *CorruptError
 }
 
 func (p Problem) String() string { return p.Kind.String() + ": " + p.Err.Error() }
@@ -166,9 +166,10 @@ type Cut struct {
 	// goes, and so does every later segment.
 	Offset int64
 	Whole  bool
-	// Header is set when the segment's header is damaged but was rebuilt
+	// HeaderRebuilt: the segment's header is damaged but was rebuilt
 	// exactly (see Verify): Repair writes it back and checks again.
-	Header *format.SegmentHeader
+	HeaderRebuilt bool
+	header        *format.SegmentHeader // the rebuilt header
 	// Resize: the segment file's size is not the one its header records.
 	// Repair restores it: a short file is extended with zeros (the missing
 	// bytes are gone; what they held is checked again afterwards), a long
@@ -220,7 +221,7 @@ type VerifyReport struct {
 	// Status is StatusCorrupt.
 	Problems []Problem
 	// OpenErr is what Open returns for this directory (nil: Open works).
-	OpenErr *format.CorruptError
+	OpenErr *CorruptError
 	// Cut is where Repair cuts the log (nil: nothing to cut; index
 	// problems alone are fixed by rebuilding the index).
 	Cut *Cut
@@ -234,7 +235,7 @@ type VerifyReport struct {
 	BrokenVote raftstate.Vote
 }
 
-// Err returns the first problem as a *format.CorruptError
+// Err returns the first problem as a *CorruptError
 // (mmaplog.CorruptError), or nil when Status is not StatusCorrupt.
 func (r *VerifyReport) Err() error {
 	if len(r.Problems) == 0 {

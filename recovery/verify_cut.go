@@ -175,7 +175,8 @@ func (c *checker) planCut() {
 		return
 	}
 	if w.rebuilt != nil && first.Kind == ProblemSegment && off == 0 {
-		cut.Header, cut.End = w.rebuilt, logdir.LastNonzero(seg.Data, 0)
+		cut.header, cut.End = w.rebuilt, logdir.LastNonzero(seg.Data, 0)
+		cut.HeaderRebuilt = true
 		if w.sc != nil {
 			cut.Kept, cut.first = w.sc.State, w.sc.First
 		}

@@ -96,7 +96,7 @@ func (c *cli) plan(rep *recovery.VerifyReport) {
 		return
 	}
 	switch {
-	case cut.Header != nil:
+	case cut.HeaderRebuilt:
 		fmt.Fprintf(w, "repair    would rewrite the damaged header of %s (rebuilt exactly, proven by its first record's chain link; saving the file to %s%s), then check again; no entry is lost\n",
 			base(cut.Path), base(cut.Path), recovery.BrokenSuffix)
 		return
@@ -128,7 +128,7 @@ func (c *cli) done(rr *recovery.RepairReport) {
 	w := c.out
 	for _, cut := range rr.Cuts {
 		switch {
-		case cut.Header != nil:
+		case cut.HeaderRebuilt:
 			fmt.Fprintf(w, "rewrote   the header of %s\n", base(cut.Path))
 		case cut.Resize:
 			fmt.Fprintf(w, "resized   %s to %d bytes\n", base(cut.Path), cut.Size)
@@ -145,7 +145,7 @@ func (c *cli) done(rr *recovery.RepairReport) {
 		fmt.Fprintf(w, "removed   %s (rebuilt by the next Open)\n", base(x))
 	}
 	for _, cut := range rr.Cuts {
-		if cut.Header == nil && !cut.Resize {
+		if !cut.HeaderRebuilt && !cut.Resize {
 			fmt.Fprintf(w, "lost      %s\n", lostText(rr.Lost))
 			break
 		}
