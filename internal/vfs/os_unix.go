@@ -275,3 +275,6 @@ func (o *osFile) Close() error {
 	}
 	return err
 }
+
+// Concurrent: see the Concurrent interface.
+func (osFS) Concurrent() {}

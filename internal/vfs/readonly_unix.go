@@ -61,3 +61,6 @@ func (readOnlyFS) Lock(path string) (io.Closer, error) {
 	}
 	return f, nil
 }
+
+// Concurrent: see the Concurrent interface.
+func (readOnlyFS) Concurrent() {}

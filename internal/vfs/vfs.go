@@ -72,6 +72,32 @@ type File interface {
 	Close() error
 }
 
+// Concurrent is implemented by file systems whose calls may run on several
+// goroutines at once with the same effect as one after the other (the
+// operating system's). The crash simulator is not: the order of its calls
+// is what its crash points enumerate.
+type Concurrent interface {
+	Concurrent()
+}
+
+// WarmHead reads f's first n bytes through its descriptor and drops them:
+// it brings them into the page cache ahead of a read through the mapping.
+// A read of a cold page blocks in a system call, during which the Go
+// scheduler runs other goroutines; the same page taken as a fault on the
+// mapping would stall its thread with the scheduler none the wiser, so
+// goroutines that open files in parallel would wait for one another. A
+// hint: errors are ignored (the read through the mapping reports them).
+func WarmHead(f File, n int) {
+	var buf [4096]byte
+	_, _ = f.ReadAt(buf[:min(n, len(buf))], 0)
+}
+
+// IsConcurrent reports whether fs implements Concurrent.
+func IsConcurrent(fs FS) bool {
+	_, ok := fs.(Concurrent)
+	return ok
+}
+
 // ReadAheader is implemented by Files whose mapping can be read ahead:
 // WillNeed starts reading [off, off+n) of the mapping into the page cache
 // (MADV_WILLNEED), for a range about to be read whole on a mapping that is
