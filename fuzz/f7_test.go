@@ -354,12 +354,11 @@ func copyDir(src, dst string) error {
 // after the previous kill.
 type f7BaseState struct {
 	State   mmaplog.State
-	First   uint64
 	Entries []mmaplog.Entry
 }
 
 func encodeOracleBase(o *Oracle) []byte {
-	b := f7BaseState{State: o.State(), First: o.First()}
+	b := f7BaseState{State: o.State()}
 	for x := o.First(); x <= b.State.Last.Index; x++ {
 		if e, ok := o.Entry(x); ok {
 			b.Entries = append(b.Entries, e)
@@ -378,13 +377,9 @@ func decodeOracleBase(data []byte) *Oracle {
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&b); err != nil {
 		panic(err)
 	}
-	o := NewOracle()
-	o.states[0], o.firsts[0] = b.State, b.First
-	for _, e := range b.Entries {
-		if e.Payload == nil {
-			e.Payload = []byte{}
-		}
-		o.hist[e.ID.Index] = []version{{step: 0, id: e.ID, payload: e.Payload}}
+	o, err := NewOracleAt(b.State, b.Entries)
+	if err != nil {
+		panic(err)
 	}
 	return o
 }

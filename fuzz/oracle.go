@@ -2,8 +2,9 @@
 // mmaplog through the public API on the power-loss simulator in
 // internal/crashfs (families F1–F6 and F8) and on real files with kill -9 (F7),
 // and hold the `go test -fuzz` targets (F5). This file holds the two
-// pieces the tests share: a random workload generator and the in-memory
-// reference log (the oracle) that says which recovered logs are correct.
+// pieces the tests share: a random workload generator and the oracle that
+// says which recovered logs are correct, built on the shared reference
+// model of the log (internal/logtest).
 //
 // Run: go test -race -v ./fuzz/ (CI sizes); -short for a quick pass;
 // FUZZ_SCALE=100 or -args -torture for 100 times more. Every failure
@@ -13,12 +14,12 @@
 package fuzz
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -93,141 +94,135 @@ func (op Op) Do(l *mmaplog.Log) error {
 	return fmt.Errorf("fuzz: %v is not a write", op.Kind)
 }
 
-// version is the content of one index from one step on.
-type version struct {
-	step    int
-	id      mmaplog.LogID
-	payload []byte
-}
-
-// Oracle is a trivial reference log. It numbers every record the log
-// writes as one step (an Append of n entries is n steps) and keeps the
-// state after each, so that a recovered log can be matched against "the
-// log after step i" for the steps a crash may have left.
+// Oracle says which recovered logs are correct after a crash. It is built
+// on the reference model (internal/logtest): it numbers every record the
+// log writes as one step (an Append of n entries is n steps) and can give
+// the model of the log after any step, so that a recovered log can be
+// matched against "the log after step i" for the steps a crash may have
+// left.
 type Oracle struct {
-	states []mmaplog.State      // states[i]: after step i; states[0] is the start
-	firsts []uint64             // firsts[i]: index of the first entry appended to an empty log
-	hist   map[uint64][]version // per index, in step order
+	base   *logtest.Model  // the log at step 0
+	ops    []Op            // ops[i-1] wrote the record of step i (one entry per Append)
+	states []mmaplog.State // states[i]: the state after step i
+	m      *logtest.Model  // the log after the last step
 }
 
 // NewOracle returns an oracle of an empty log.
-func NewOracle() *Oracle {
-	return &Oracle{states: []mmaplog.State{{}}, firsts: []uint64{0}, hist: map[uint64][]version{}}
+func NewOracle() *Oracle { return newOracle(&logtest.Model{}) }
+
+// NewOracleAt returns an oracle whose step 0 is a log with state st and
+// live entries ents.
+func NewOracleAt(st mmaplog.State, ents []mmaplog.Entry) (*Oracle, error) {
+	m, err := logtest.Restore(st, ents)
+	if err != nil {
+		return nil, err
+	}
+	return newOracle(m), nil
 }
 
-// First is the first live index after the last step: Purged.Index+1, or
-// higher when the log's first append after it started higher. Entries
-// exist in [First, Last.Index].
-func (o *Oracle) First() uint64 { return o.firstAt(o.Steps()) }
-
-func (o *Oracle) firstAt(step int) uint64 {
-	return max(o.firsts[step], o.states[step].Purged.Index+1)
+func newOracle(m *logtest.Model) *Oracle {
+	return &Oracle{base: m.Clone(), states: []mmaplog.State{m.State()}, m: m}
 }
+
+// First is the first live index after the last step (the model's First):
+// entries exist in [First, Last.Index].
+func (o *Oracle) First() uint64 { return o.m.First() }
 
 // Steps is the number of the last step.
 func (o *Oracle) Steps() int { return len(o.states) - 1 }
 
 // State is the state after the last step.
-func (o *Oracle) State() mmaplog.State { return o.states[len(o.states)-1] }
+func (o *Oracle) State() mmaplog.State { return o.m.State() }
 
 // StateAt is the state after step i.
 func (o *Oracle) StateAt(i int) mmaplog.State { return o.states[i] }
 
 // Entry returns the entry at index x after the last step.
-func (o *Oracle) Entry(x uint64) (mmaplog.Entry, bool) { return o.entryAt(x, o.Steps()) }
+func (o *Oracle) Entry(x uint64) (mmaplog.Entry, bool) { return o.m.Entry(x) }
 
-func (o *Oracle) entryAt(x uint64, step int) (mmaplog.Entry, bool) {
-	st := &o.states[step]
-	if x < o.firstAt(step) || x > st.Last.Index {
-		return mmaplog.Entry{}, false
+// modelAt returns the model after step i: step 0 with the ops of steps
+// 1..i applied. The caller must not modify it (it is o's own for the last
+// step).
+func (o *Oracle) modelAt(i int) *logtest.Model {
+	if i == o.Steps() {
+		return o.m
 	}
-	vs := o.hist[x]
-	for k := len(vs) - 1; k >= 0; k-- {
-		if vs[k].step <= step {
-			return mmaplog.Entry{ID: vs[k].id, Payload: vs[k].payload}, true
-		}
+	m := o.base.Clone()
+	for _, op := range o.ops[:i] {
+		_ = apply(m, op) // it was accepted when recorded
 	}
-	return mmaplog.Entry{}, false
+	return m
 }
 
-func (o *Oracle) push(update func(st *mmaplog.State)) {
-	st := o.State()
-	update(&st)
-	o.states = append(o.states, st)
-	o.firsts = append(o.firsts, o.firsts[len(o.firsts)-1])
+// apply applies a writing op to the model.
+func apply(m *logtest.Model, op Op) error {
+	switch op.Kind {
+	case Append:
+		return m.Append(op.Entries...)
+	case Vote:
+		return m.SaveVote(op.Vote)
+	case Commit:
+		return m.Commit(op.ID)
+	case UserData:
+		m.SaveUserData(op.Data)
+	case Truncate:
+		return m.Truncate(op.Index)
+	case Purge:
+		m.Purge(op.ID)
+	}
+	return nil
 }
 
 // Apply records a writing op that the log accepted (or that it may have
 // written in part before failing). Ops that write nothing (a Truncate at
-// Last+1, a Purge at or below Purged) add no step.
+// Last+1, a Purge at or below Purged) add no step. It panics when the
+// model rejects the op: the log accepted what its contract forbids, or the
+// caller applied an op the log did not accept.
 func (o *Oracle) Apply(op Op) {
 	cur := o.State()
 	switch op.Kind {
 	case Append:
-		if cur.Last.Index <= cur.Purged.Index { // no live entry: a new first
-			o.firsts[len(o.firsts)-1] = op.Entries[0].ID.Index
+		for k := range op.Entries {
+			o.step(Op{Kind: Append, Entries: op.Entries[k : k+1]})
 		}
-		for _, e := range op.Entries {
-			o.push(func(st *mmaplog.State) { st.Last = e.ID })
-			o.hist[e.ID.Index] = append(o.hist[e.ID.Index], version{step: o.Steps(), id: e.ID, payload: e.Payload})
-		}
-	case Vote:
-		o.push(func(st *mmaplog.State) { st.Vote = op.Vote })
-	case Commit:
-		o.push(func(st *mmaplog.State) { st.Committed = op.ID })
-	case UserData:
-		o.push(func(st *mmaplog.State) { st.UserData = op.Data })
+	case Vote, Commit, UserData:
+		o.step(op)
 	case Truncate:
-		if op.Index == cur.Last.Index+1 {
-			return
+		if op.Index != cur.Last.Index+1 {
+			o.step(op)
 		}
-		newLast := cur.Purged
-		if op.Index-1 > cur.Purged.Index {
-			e, _ := o.Entry(op.Index - 1)
-			newLast = e.ID
-		}
-		o.push(func(st *mmaplog.State) { st.Last = newLast })
 	case Purge:
-		if op.ID.Index <= cur.Purged.Index {
-			return
+		if op.ID.Index > cur.Purged.Index {
+			o.step(op)
 		}
-		o.push(func(st *mmaplog.State) {
-			st.Purged = op.ID
-			if st.Last.Index <= op.ID.Index {
-				st.Last = op.ID
-			}
-		})
 	}
+}
+
+func (o *Oracle) step(op Op) {
+	if err := apply(o.m, op); err != nil {
+		panic(fmt.Sprintf("fuzz: oracle step %d: the model rejects %v: %v", o.Steps()+1, op, err))
+	}
+	o.ops = append(o.ops, op)
+	o.states = append(o.states, o.m.State())
 }
 
 // Rewind forgets every step after step (the log recovered to it and goes
 // on from there).
 func (o *Oracle) Rewind(step int) {
+	o.m = o.modelAt(step)
+	o.ops = o.ops[:step]
 	o.states = o.states[:step+1]
-	o.firsts = o.firsts[:step+1]
-	for x, vs := range o.hist {
-		k := len(vs)
-		for k > 0 && vs[k-1].step > step {
-			k--
-		}
-		if k == 0 {
-			delete(o.hist, x)
-		} else {
-			o.hist[x] = vs[:k]
-		}
-	}
 }
 
 // ErrMismatch matches every error of Check that says the log is wrong
 // (as opposed to an error the log returned, which Check wraps).
-var ErrMismatch = errors.New("fuzz: log does not match the oracle")
+var ErrMismatch = logtest.ErrMismatch
 
 // Check matches l against the steps lo..Steps(): its state must be the
-// state after one of them, and every entry in [Purged+1, Last] must be that
+// state after one of them, and every entry in [First, Last] must be that
 // step's entry, bit-exact, with ErrNotFound just outside. It returns the
 // step matched. lo is the last acknowledged step: anything before it lost
-// is a durability violation. (Indexes between Purged and a first append
-// that started higher are not read.)
+// is a durability violation. Check only reads o.
 func (o *Oracle) Check(l *mmaplog.Log, lo int) (int, error) {
 	got := l.State()
 	var firstErr error
@@ -235,12 +230,13 @@ func (o *Oracle) Check(l *mmaplog.Log, lo int) (int, error) {
 		if !got.Equal(o.states[i]) {
 			continue
 		}
-		err := o.checkEntries(l, i)
+		m := o.modelAt(i)
+		err := m.CheckRange(l, m.First(), m.State().Last.Index)
 		if err == nil {
 			return i, nil
 		}
 		if firstErr == nil {
-			firstErr = err
+			firstErr = fmt.Errorf("step %d: %w", i, err)
 		}
 		if !errors.Is(err, ErrMismatch) {
 			break // a read error: no other step will read better
@@ -250,42 +246,7 @@ func (o *Oracle) Check(l *mmaplog.Log, lo int) (int, error) {
 		return -1, firstErr
 	}
 	return -1, fmt.Errorf("%w: recovered state {%s} is the state of no step in [%d, %d]; acknowledged step %d is {%s}, last step is {%s}",
-		ErrMismatch, describe(got), lo, o.Steps(), lo, describe(o.states[lo]), describe(o.State()))
-}
-
-func (o *Oracle) checkEntries(l *mmaplog.Log, i int) error {
-	st := &o.states[i]
-	for x := o.firstAt(i); x <= st.Last.Index; x++ {
-		want, _ := o.entryAt(x, i)
-		e, err := l.Get(x)
-		if err != nil {
-			return fmt.Errorf("step %d: Get(%d): %w", i, x, err)
-		}
-		if e.ID != want.ID || !bytes.Equal(e.Payload, want.Payload) {
-			other := ""
-			if e.ID == want.ID && len(e.Payload) == len(want.Payload) {
-				other = " (other bytes)"
-			}
-			return fmt.Errorf("%w: step %d: Get(%d) = %v with %d bytes%s, want %v with %d bytes", ErrMismatch, i, x, e.ID, len(e.Payload), other, want.ID, len(want.Payload))
-		}
-	}
-	for _, x := range []uint64{st.Purged.Index, st.Last.Index + 1} {
-		if x == 0 {
-			continue
-		}
-		if _, err := l.Get(x); !errors.Is(err, mmaplog.ErrNotFound) {
-			return fmt.Errorf("%w: step %d: Get(%d) outside [%d, %d] = %w, want ErrNotFound", ErrMismatch, i, x, st.Purged.Index+1, st.Last.Index, err)
-		}
-	}
-	return nil
-}
-
-func describe(s mmaplog.State) string {
-	ud := "nil"
-	if s.UserData != nil {
-		ud = fmt.Sprintf("%d bytes", len(s.UserData))
-	}
-	return fmt.Sprintf("vote %v, last %v, committed %v, purged %v, userdata %s", s.Vote, s.Last, s.Committed, s.Purged, ud)
+		ErrMismatch, logtest.StateString(got), lo, o.Steps(), lo, logtest.StateString(o.states[lo]), logtest.StateString(o.State()))
 }
 
 // Gen draws random valid operations for the oracle's current state:

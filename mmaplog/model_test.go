@@ -1,8 +1,8 @@
 package mmaplog_test
 
 // A seeded, model-based random test of the whole API (including Close +
-// reopen and a kill -9 copy of the directory) against a simple in-memory
-// reference that implements DESIGN.md's rules on its own.
+// reopen and a kill -9 copy of the directory) against the shared reference
+// model (internal/logtest), which implements DESIGN.md's rules on its own.
 //
 //	go test -run TestModel ./mmaplog/                 # a few seconds, random seeds
 //	go test -run TestModel ./mmaplog/ -seed=N         # replay a round (printed on failure)
@@ -14,7 +14,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -70,106 +70,6 @@ func TestModel(t *testing.T) {
 	t.Logf("%d rounds of %d ops", rounds, modelOpsPerRound)
 }
 
-// model is the reference: DESIGN.md's rules on a map.
-type model struct {
-	st   mmaplog.State
-	ents map[uint64]mmaplog.Entry
-}
-
-// sorted returns the live entries with from <= index < to, in order.
-func (m *model) sorted(from, to uint64) []mmaplog.Entry {
-	var out []mmaplog.Entry
-	for _, k := range slices.Sorted(maps.Keys(m.ents)) {
-		if k >= from && k < to {
-			out = append(out, m.ents[k])
-		}
-	}
-	return out
-}
-
-// appendErrs returns the errors DESIGN allows for appending es (nil: valid).
-func (m *model) appendErrs(es []mmaplog.Entry) []error {
-	last := m.st.Last
-	for _, e := range es {
-		var errs []error
-		if e.ID.Index == 0 {
-			return []error{mmaplog.ErrNonConsecutive, mmaplog.ErrLogIDReversal}
-		}
-		if last != (mmaplog.LogID{}) {
-			if !last.Less(e.ID) {
-				errs = append(errs, mmaplog.ErrLogIDReversal)
-			}
-			if e.ID.Index != last.Index+1 {
-				errs = append(errs, mmaplog.ErrNonConsecutive)
-			}
-		}
-		if len(errs) > 0 {
-			return errs
-		}
-		last = e.ID
-	}
-	return nil
-}
-
-func (m *model) append(es []mmaplog.Entry) {
-	for _, e := range es {
-		m.ents[e.ID.Index] = mmaplog.Entry{ID: e.ID, Payload: bytes.Clone(e.Payload)}
-		m.st.Last = e.ID
-	}
-}
-
-// voteAllowed: a higher term; within a term the same vote, NodeID 0 to a
-// candidate, or the same candidate from uncommitted to committed.
-func voteAllowed(cur, v mmaplog.Vote) bool {
-	switch {
-	case v.Term != cur.Term:
-		return v.Term > cur.Term
-	case v == cur:
-		return true
-	case cur.NodeID == 0 && !cur.Committed && v.NodeID != 0:
-		return true
-	default:
-		return cur.NodeID != 0 && v.NodeID == cur.NodeID && !cur.Committed && v.Committed
-	}
-}
-
-func (m *model) truncate(idx uint64) {
-	if idx == m.st.Last.Index+1 {
-		return
-	}
-	for k := range m.ents {
-		if k >= idx {
-			delete(m.ents, k)
-		}
-	}
-	if e, ok := m.ents[idx-1]; ok {
-		m.st.Last = e.ID
-	} else {
-		m.st.Last = m.st.Purged
-	}
-}
-
-func (m *model) purge(upto mmaplog.LogID) {
-	if upto.Index <= m.st.Purged.Index {
-		return
-	}
-	for k := range m.ents {
-		if k <= upto.Index {
-			delete(m.ents, k)
-		}
-	}
-	m.st.Purged = upto
-	if m.st.Last.Less(upto) {
-		m.st.Last = upto
-	}
-}
-
-// contiguous reports whether the live entries are exactly
-// Purged.Index+1..Last.Index (not so after a first append above index 1).
-func (m *model) contiguous() bool {
-	return uint64(len(m.ents)) == m.st.Last.Index-m.st.Purged.Index
-}
-
 // modelRun is one round: a log, its model, and the flush bookkeeping.
 type modelRun struct {
 	t     testing.TB
@@ -177,7 +77,7 @@ type modelRun struct {
 	dir   string
 	opts  mmaplog.Options
 	l     *mmaplog.Log
-	m     model
+	m     *logtest.Model
 	term  uint64
 	trail []string // the last ops, for the failure message
 
@@ -203,7 +103,7 @@ func runModelRound(t *testing.T, seed uint64) {
 	t.Helper()
 	r := &modelRun{
 		t: t, rng: rand.New(rand.NewPCG(seed, 0x6d6f64656c)), dir: t.TempDir(),
-		opts: smallOpts(), m: model{ents: map[uint64]mmaplog.Entry{}}, term: 1,
+		opts: smallOpts(), m: &logtest.Model{}, term: 1,
 	}
 	defer func() {
 		if t.Failed() {
@@ -226,40 +126,31 @@ func runModelRound(t *testing.T, seed uint64) {
 
 func (r *modelRun) checkState() {
 	r.t.Helper()
-	if got := r.l.State(); !got.Equal(r.m.st) {
-		r.fatalf("State() = %s\nmodel     %s", fmtState(got), fmtState(r.m.st))
+	if err := r.m.CheckState(r.l); err != nil {
+		r.fatalf("%v", err)
 	}
 }
 
 // checkAll compares l with the model: State, every entry, Entries, Stats.
 func (r *modelRun) checkAll(l *mmaplog.Log, when string) {
 	r.t.Helper()
-	if got := l.State(); !got.Equal(r.m.st) {
-		r.fatalf("%s: State() = %s\nmodel     %s", when, fmtState(got), fmtState(r.m.st))
-	}
-	want := r.m.sorted(0, r.m.st.Last.Index+1)
-	for _, w := range want {
-		got, err := l.Get(w.ID.Index)
-		if err != nil || !sameEntry(got, w) {
-			r.fatalf("%s: Get(%d) = %v %q, %v; want %v %q", when, w.ID.Index, got.ID, trim(got.Payload), err, w.ID, trim(w.Payload))
-		}
-	}
-	got, err := collect(l, 0, r.m.st.Last.Index+2)
-	if err != nil || !slices.EqualFunc(got, want, sameEntry) {
-		r.fatalf("%s: Entries = %s, %v\nwant %s", when, fmtEntries(got), err, fmtEntries(want))
+	if err := r.m.Check(l); err != nil {
+		r.fatalf("%s: %v", when, err)
 	}
 	s := l.Stats()
 	if s.Failed != nil {
 		r.fatalf("%s: Stats().Failed = %v", when, s.Failed)
 	}
-	if r.m.contiguous() {
+	// Stats counts from Purged.Index+1 (not so after a first append above
+	// index 1).
+	if st := r.m.State(); r.m.First() == st.Purged.Index+1 {
 		var first, last uint64
-		if len(want) > 0 {
-			first, last = want[0].ID.Index, want[len(want)-1].ID.Index
+		if r.m.Len() > 0 {
+			first, last = r.m.First(), st.Last.Index
 		}
-		if s.Entries != uint64(len(want)) || s.FirstIndex != first || s.LastIndex != last {
+		if s.Entries != uint64(r.m.Len()) || s.FirstIndex != first || s.LastIndex != last {
 			r.fatalf("%s: Stats() = {Entries %d First %d Last %d}, model has %d entries %d..%d",
-				when, s.Entries, s.FirstIndex, s.LastIndex, len(want), first, last)
+				when, s.Entries, s.FirstIndex, s.LastIndex, r.m.Len(), first, last)
 		}
 	}
 }
@@ -320,42 +211,42 @@ func (r *modelRun) entry(term, index uint64) mmaplog.Entry {
 	return ent(term, index, r.payloadSize())
 }
 
-// expectErr checks a call's error against the allowed ones (none: success)
-// and, for a rejected call, that nothing changed.
-func (r *modelRun) expectErr(what string, err error, allowed []error, usedBefore int64) bool {
+// expectErr checks a call's error against the model's outcome (nil:
+// success) and, for a rejected call, that nothing changed.
+func (r *modelRun) expectErr(what string, err, want error, usedBefore int64) {
 	r.t.Helper()
-	if len(allowed) == 0 {
+	if want == nil {
 		if err != nil {
 			r.fatalf("%s: %v, want success", what, err)
 		}
-		return true
+		return
 	}
-	if !slices.ContainsFunc(allowed, func(a error) bool { return errors.Is(err, a) }) {
-		r.fatalf("%s: %v, want one of %v", what, err, allowed)
+	if !errors.Is(err, want) {
+		r.fatalf("%s: %v, want %v", what, err, want)
 	}
 	if used := r.l.Stats().BytesUsed; used != usedBefore {
 		r.fatalf("%s: rejected, but BytesUsed changed %d -> %d", what, usedBefore, used)
 	}
-	return false
 }
 
 func (r *modelRun) step(op int) {
 	r.t.Helper()
-	l, m, rng := r.l, &r.m, r.rng
+	l, m, rng := r.l, r.m, r.rng
+	st := m.State() // before the op
 	used := l.Stats().BytesUsed
 	// Keep the log small: purge more when it grows.
 	purgeBias := 0
-	if len(m.ents) > 300 {
+	if m.Len() > 300 {
 		purgeBias = 15
 	}
 	switch x := rng.IntN(100 + purgeBias); {
 	case x < 30: // valid append
 		n := 1 + rng.IntN(4)
-		start := m.st.Last.Index + 1
-		if m.st.Last == (mmaplog.LogID{}) && rng.IntN(3) == 0 {
+		start := st.Last.Index + 1
+		if st.Last == (mmaplog.LogID{}) && rng.IntN(3) == 0 {
 			start = 1 + rng.Uint64N(20) // first append may start anywhere
 		}
-		r.term = max(r.term, m.st.Last.Term)
+		r.term = max(r.term, st.Last.Term)
 		if rng.IntN(10) == 0 {
 			r.term++
 		}
@@ -364,11 +255,9 @@ func (r *modelRun) step(op int) {
 			es[i] = r.entry(r.term, start+uint64(i))
 		}
 		r.note("Append(%s)", fmtEntries(es))
-		if r.expectErr("Append", l.Append(es...), m.appendErrs(es), used) {
-			m.append(es)
-		}
+		r.expectErr("Append", l.Append(es...), m.Append(es...), used)
 	case x < 35: // invalid append
-		last := m.st.Last
+		last := st.Last
 		var es []mmaplog.Entry
 		switch rng.IntN(4) {
 		case 0:
@@ -381,69 +270,49 @@ func (r *modelRun) step(op int) {
 			es = []mmaplog.Entry{r.entry(last.Term, 0)} // index 0
 		}
 		r.note("Append(%s) (invalid?)", fmtEntries(es))
-		if r.expectErr("Append", l.Append(es...), m.appendErrs(es), used) {
-			m.append(es)
-		}
+		r.expectErr("Append", l.Append(es...), m.Append(es...), used)
 	case x < 43: // vote
-		cur := m.st.Vote
+		cur := st.Vote
 		v := mmaplog.Vote{Term: cur.Term + rng.Uint64N(3) - min(cur.Term, 1), NodeID: rng.Uint64N(4)}
 		v.Committed = v.NodeID != 0 && rng.IntN(3) == 0
 		r.note("SaveVote(%v) from %v", v, cur)
-		var allowed []error
-		if !voteAllowed(cur, v) {
-			allowed = []error{mmaplog.ErrVoteReversal}
-		}
-		if r.expectErr("SaveVote", l.SaveVote(v), allowed, used) {
-			m.st.Vote = v
-		}
+		r.expectErr("SaveVote", l.SaveVote(v), m.SaveVote(v), used)
 	case x < 49: // commit
-		c := m.st.Committed
+		c := st.Committed
 		id := lid(c.Term+rng.Uint64N(3)-min(c.Term, 1), c.Index+rng.Uint64N(6)-min(c.Index, 2))
 		r.note("Commit(%v) from %v", id, c)
-		var allowed []error
-		if id.Less(c) {
-			allowed = []error{mmaplog.ErrLogIDReversal}
-		}
-		if r.expectErr("Commit", l.Commit(id), allowed, used) {
-			m.st.Committed = id
-		}
+		r.expectErr("Commit", l.Commit(id), m.Commit(id), used)
 	case x < 55: // truncate
-		lo := m.st.Purged.Index - min(m.st.Purged.Index, 1)
-		idx := lo + rng.Uint64N(m.st.Last.Index+3-lo)
-		if rng.IntN(2) == 0 && m.st.Last.Index > m.st.Purged.Index+3 {
-			idx = m.st.Last.Index - rng.Uint64N(3) // near the end, the common case
+		lo := st.Purged.Index - min(st.Purged.Index, 1)
+		idx := lo + rng.Uint64N(st.Last.Index+3-lo)
+		if rng.IntN(2) == 0 && st.Last.Index > st.Purged.Index+3 {
+			idx = st.Last.Index - rng.Uint64N(3) // near the end, the common case
 		}
-		r.note("Truncate(%d) with purged %v last %v", idx, m.st.Purged, m.st.Last)
-		var allowed []error
-		if idx < m.st.Purged.Index+1 || idx > m.st.Last.Index+1 {
-			allowed = []error{mmaplog.ErrNotFound}
-		}
-		if r.expectErr("Truncate", l.Truncate(idx), allowed, used) {
-			m.truncate(idx)
-		}
+		r.note("Truncate(%d) with purged %v last %v", idx, st.Purged, st.Last)
+		r.expectErr("Truncate", l.Truncate(idx), m.Truncate(idx), used)
 	case x < 60 || x >= 100: // purge
 		var upto mmaplog.LogID
 		if rng.IntN(6) == 0 {
-			upto = lid(max(r.term, m.st.Last.Term), m.st.Last.Index+1+rng.Uint64N(4)) // beyond Last
+			upto = lid(max(r.term, st.Last.Term), st.Last.Index+1+rng.Uint64N(4)) // beyond Last
 		} else {
-			lo := m.st.Purged.Index - min(m.st.Purged.Index, 1)
-			idx := lo + rng.Uint64N(m.st.Last.Index+1-lo)
-			if e, ok := m.ents[idx]; ok {
+			lo := st.Purged.Index - min(st.Purged.Index, 1)
+			idx := lo + rng.Uint64N(st.Last.Index+1-lo)
+			if e, ok := m.Entry(idx); ok {
 				upto = e.ID
 			} else {
-				upto = lid(m.st.Purged.Term, idx)
+				upto = lid(st.Purged.Term, idx)
 			}
 		}
-		r.note("Purge(%v) with purged %v last %v", upto, m.st.Purged, m.st.Last)
+		r.note("Purge(%v) with purged %v last %v", upto, st.Purged, st.Last)
 		if err := l.Purge(upto); err != nil {
 			r.fatalf("Purge(%v): %v", upto, err)
 		}
-		if upto.Index <= m.st.Purged.Index {
+		if upto.Index <= st.Purged.Index {
 			if got := l.Stats().BytesUsed; got != used {
 				r.fatalf("no-op Purge(%v) wrote %d bytes", upto, got-used)
 			}
 		}
-		m.purge(upto)
+		m.Purge(upto)
 	case x < 64: // user data
 		var ud []byte
 		switch y := rng.IntN(10); {
@@ -459,7 +328,7 @@ func (r *modelRun) step(op int) {
 		if err := l.SaveUserData(ud); err != nil {
 			r.fatalf("SaveUserData: %v", err)
 		}
-		m.st.UserData = bytes.Clone(ud)
+		m.SaveUserData(ud)
 	case x < 70: // flush
 		r.mu.Lock()
 		seq := r.issued
@@ -486,11 +355,11 @@ func (r *modelRun) step(op int) {
 		}
 		r.checkFlushes("after Sync")
 	case x < 82: // get
-		lo := m.st.Purged.Index - min(m.st.Purged.Index, 1)
-		idx := lo + rng.Uint64N(m.st.Last.Index+3-lo)
+		lo := st.Purged.Index - min(st.Purged.Index, 1)
+		idx := lo + rng.Uint64N(st.Last.Index+3-lo)
 		r.note("Get(%d)", idx)
 		got, err := l.Get(idx)
-		if w, ok := m.ents[idx]; ok {
+		if w, ok := m.Entry(idx); ok {
 			if err != nil || !sameEntry(got, w) {
 				r.fatalf("Get(%d) = %v %q, %v; want %v %q", idx, got.ID, trim(got.Payload), err, w.ID, trim(w.Payload))
 			}
@@ -498,12 +367,12 @@ func (r *modelRun) step(op int) {
 			r.fatalf("Get(%d) = %v, %v; want ErrNotFound", idx, got.ID, err)
 		}
 	case x < 90: // entries
-		lo := m.st.Purged.Index - min(m.st.Purged.Index, 2)
-		from := lo + rng.Uint64N(m.st.Last.Index+3-lo)
+		lo := st.Purged.Index - min(st.Purged.Index, 2)
+		from := lo + rng.Uint64N(st.Last.Index+3-lo)
 		to := from + rng.Uint64N(30)
 		r.note("Entries(%d, %d)", from, to)
 		got, err := collect(l, from, to)
-		if want := m.sorted(from, to); err != nil || !slices.EqualFunc(got, want, sameEntry) {
+		if want := m.Entries(from, to); err != nil || !slices.EqualFunc(got, want, sameEntry) {
 			r.fatalf("Entries(%d, %d) = %s, %v\nwant %s", from, to, fmtEntries(got), err, fmtEntries(want))
 		}
 	case x < 92: // reopen

@@ -104,7 +104,7 @@ func indexCases() []corruptionCase {
 			fillThenRotate(t, l, m, true)
 			must(t, l.Close())
 			writeAt(t, p(b, idx1), 0, readFile(t, p(a, idx1)))
-			return b, m, want{status: recovery.StatusRecoverable, last: m.last}
+			return b, m, want{status: recovery.StatusRecoverable, last: m.last()}
 		}},
 		corruptionCase{"index/zeroed", func(t *testing.T) (string, *model, want) {
 			t.Helper()

@@ -91,7 +91,7 @@ func syncedThen(t testing.TB, a, b uint64) func(l *mmaplog.Log, m *model) {
 // synced or not.
 func fillThenRotate(t testing.TB, l *mmaplog.Log, m *model, sync bool) {
 	t.Helper()
-	i := m.last + 1
+	i := m.last() + 1
 	for l.Stats().Segments == 1 && l.Stats().BytesUsed < mmaplog.MinSegmentSize-700 {
 		m.appendN(t, l, i, i+9, 1, 10)
 		mustSync(t, l)
@@ -427,7 +427,7 @@ func raftWALCases() []corruptionCase {
 				if err := l.Append(big); err != nil {
 					t.Fatal(err)
 				}
-				m.put(big)
+				must(t, m.Append(big))
 				m.appendN(t, l, 5, 6, 1, 2)
 			})
 			return dir, m, want{status: recovery.StatusClean, last: 6}
@@ -546,7 +546,7 @@ func etcdCases() []corruptionCase {
 			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			l := openLog(t, dir)
 			checkEntries(t, l, m, 1, 10)
-			m.last = 10
+			must(t, m.Truncate(11)) // the model loses the torn entries too
 			m.appendN(t, l, 11, 12, 2, 2)
 			mustSync(t, l)
 			again := copyDir(t, dir)
@@ -567,11 +567,11 @@ func etcdCases() []corruptionCase {
 			e := entry(t, dir, 11)
 			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			l := openLog(t, dir)
-			m.last = 10
+			must(t, m.Truncate(11)) // the model loses the torn entries too
 			for i := uint64(11); i <= 20; i++ {
 				e := mmaplog.Entry{ID: mmaplog.LogID{Term: 2, Index: i}, Payload: make([]byte, 3*i%17)}
 				must(t, l.Append(e))
-				m.put(e)
+				must(t, m.Append(e))
 				if _, err := l.Get(i); err != nil {
 					t.Fatalf("Get(%d) right after Append: %v", i, err)
 				}

@@ -45,7 +45,7 @@ func TestEntries(t *testing.T) {
 		var all raftstate.Digest
 		bySeg := map[uint64]*raftstate.Digest{}
 		err := recovery.Entries(dir, 0, 0, func(seg uint64, id raftstate.LogID, payload []byte) error {
-			want := m.ents[id.Index]
+			want, _ := m.Entry(id.Index)
 			if id != want.ID || !bytes.Equal(payload, want.Payload) {
 				t.Fatalf("%s: entry %v %q, want %v %q", name, id, payload, want.ID, want.Payload)
 			}
@@ -120,7 +120,7 @@ func TestEntriesTornSeal(t *testing.T) {
 	flip(t, idx, 128+4*2, 0xff)
 	n := 0
 	err := recovery.Entries(dir, 0, 0, func(_ uint64, id raftstate.LogID, payload []byte) error {
-		if want := m.ents[id.Index]; id != want.ID || !bytes.Equal(payload, want.Payload) {
+		if want, _ := m.Entry(id.Index); id != want.ID || !bytes.Equal(payload, want.Payload) {
 			return fmt.Errorf("entry %v %q, want %v %q", id, payload, want.ID, want.Payload)
 		}
 		n++

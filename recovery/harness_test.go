@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -34,28 +35,19 @@ func pay(term, idx uint64) []byte {
 	return append(p, strings.Repeat("x", int(idx%7)*5)...)
 }
 
-// model tracks what the test wrote: the latest entry written at each index.
-type model struct {
-	ents map[uint64]mmaplog.Entry
-	last uint64
-}
+// model is the shared reference model of what the test wrote, with the
+// helpers that write through it to a Log.
+type model struct{ *logtest.Model }
 
-func newModel() *model { return &model{ents: map[uint64]mmaplog.Entry{}} }
+func newModel() *model { return &model{&logtest.Model{}} }
 
-func (m *model) clone() *model {
-	c := &model{ents: map[uint64]mmaplog.Entry{}, last: m.last}
-	for k, v := range m.ents {
-		c.ents[k] = v
-	}
-	return c
-}
+func (m *model) clone() *model { return &model{m.Clone()} }
 
-func (m *model) put(e mmaplog.Entry) {
-	m.ents[e.ID.Index] = e
-	m.last = max(m.last, e.ID.Index)
-}
+// last is the model's last index.
+func (m *model) last() uint64 { return m.State().Last.Index }
 
-// appendN appends entries from..to in term, batch entries per call.
+// appendN appends entries from..to in term, batch entries per call, to l
+// and to the model.
 func (m *model) appendN(t testing.TB, l *mmaplog.Log, from, to, term uint64, batch int) {
 	t.Helper()
 	var es []mmaplog.Entry
@@ -66,12 +58,13 @@ func (m *model) appendN(t testing.TB, l *mmaplog.Log, from, to, term uint64, bat
 		if err := l.Append(es...); err != nil {
 			t.Fatalf("append %d..%d: %v", es[0].ID.Index, es[len(es)-1].ID.Index, err)
 		}
+		if err := m.Append(es...); err != nil {
+			t.Fatalf("append %d..%d: the log accepted it, the model returns %v", es[0].ID.Index, es[len(es)-1].ID.Index, err)
+		}
 		es = es[:0]
 	}
 	for i := from; i <= to; i++ {
-		e := mmaplog.Entry{ID: mmaplog.LogID{Term: term, Index: i}, Payload: pay(term, i)}
-		es = append(es, e)
-		m.put(e)
+		es = append(es, mmaplog.Entry{ID: mmaplog.LogID{Term: term, Index: i}, Payload: pay(term, i)})
 		if len(es) == batch {
 			flush()
 		}
@@ -79,12 +72,15 @@ func (m *model) appendN(t testing.TB, l *mmaplog.Log, from, to, term uint64, bat
 	flush()
 }
 
+// truncate truncates l and the model at idx.
 func (m *model) truncate(t testing.TB, l *mmaplog.Log, idx uint64) {
 	t.Helper()
 	if err := l.Truncate(idx); err != nil {
 		t.Fatal(err)
 	}
-	m.last = idx - 1
+	if err := m.Truncate(idx); err != nil {
+		t.Fatalf("truncate %d: the log accepted it, the model returns %v", idx, err)
+	}
 }
 
 func mustSync(t testing.TB, l *mmaplog.Log) {
@@ -406,43 +402,33 @@ func rewriteHeader(t testing.TB, path string, f func(h *format.SegmentHeader)) {
 // checkEntries checks that l holds exactly the model's entries first..last.
 func checkEntries(t testing.TB, l *mmaplog.Log, m *model, first, last uint64) {
 	t.Helper()
-	st := l.State()
-	if st.Last.Index != last {
+	if st := l.State(); st.Last.Index != last {
 		t.Fatalf("Last = %v, want index %d", st.Last, last)
 	}
-	if first > 1 {
-		if _, err := l.Get(first - 1); !errors.Is(err, mmaplog.ErrNotFound) {
-			t.Fatalf("Get(%d) before the first entry: %v, want ErrNotFound", first-1, err)
-		}
-	}
-	for i := first; i <= last; i++ {
-		e, err := l.Get(i)
-		if err != nil {
-			t.Fatalf("Get(%d): %v", i, err)
-		}
-		w, ok := m.ents[i]
-		if !ok {
-			t.Fatalf("entry %d is not in the model", i)
-		}
-		if e.ID != w.ID || !bytes.Equal(e.Payload, w.Payload) {
-			t.Fatalf("Get(%d) = %v %.40q, want %v %.40q", i, e.ID, e.Payload, w.ID, w.Payload)
-		}
-	}
-	if _, err := l.Get(last + 1); !errors.Is(err, mmaplog.ErrNotFound) {
-		t.Fatalf("Get(%d) after the last entry: %v, want ErrNotFound", last+1, err)
+	if err := m.CheckRange(l, first, last); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // checkAppendable appends one entry after last, syncs, and reads it back.
+// The model first follows the recovered log: its purge point, and its end
+// at last.
 func checkAppendable(t testing.TB, l *mmaplog.Log, m *model, last uint64) {
 	t.Helper()
-	term := max(l.State().Last.Term, 1)
+	st := l.State()
+	term := max(st.Last.Term, 1)
 	e := mmaplog.Entry{ID: mmaplog.LogID{Term: term, Index: last + 1}, Payload: pay(term, last+1)}
 	if err := l.Append(e); err != nil {
 		t.Fatalf("append after recovery: %v", err)
 	}
 	mustSync(t, l)
-	m.ents[last+1] = e
+	m.Purge(st.Purged)
+	if err := m.Truncate(last + 1); err != nil {
+		t.Fatalf("model: truncate to the recovered end %d: %v", last, err)
+	}
+	if err := m.Append(e); err != nil {
+		t.Fatalf("model: append after recovery: %v", err)
+	}
 	got, err := l.Get(last + 1)
 	if err != nil || !bytes.Equal(got.Payload, e.Payload) {
 		t.Fatalf("Get(%d) after append: %v %q", last+1, err, got.Payload)
