@@ -527,6 +527,7 @@ func TestVoteRules(t *testing.T) {
 		{"same term, back to nobody", vt(2, 3, false), vt(2, 0, false), false},
 		{"same term, committed back to nobody", vt(2, 3, true), vt(2, 0, false), false},
 		{"uncommit", vt(2, 3, true), vt(2, 3, false), false},
+		{"nobody committed", vt(2, 0, false), vt(2, 0, true), false},
 	}
 	dir := t.TempDir()
 	l := openLog(t, dir, smallOpts())

@@ -96,9 +96,11 @@ func CheckVote(cur, v Vote) error {
 	case v.Term > cur.Term:
 		return nil
 	case v.Term == cur.Term:
+		// NodeID 0 is nobody: it moves to a candidate, and is never
+		// committed (a committed vote names its leader).
 		if v == cur ||
-			(cur.NodeID == 0 && !cur.Committed) ||
-			(v.NodeID == cur.NodeID && !cur.Committed && v.Committed) {
+			(cur.NodeID == 0 && !cur.Committed && v.NodeID != 0) ||
+			(v.NodeID == cur.NodeID && v.NodeID != 0 && !cur.Committed && v.Committed) {
 			return nil
 		}
 	}
