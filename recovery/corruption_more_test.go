@@ -8,6 +8,7 @@ import (
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -27,7 +28,7 @@ func indexCases() []corruptionCase {
 		cs = append(cs, corruptionCase{"index/flip header " + f.name + " of a closed log", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
-			flip(t, p(dir, idx1), f.off, 0x01)
+			logtest.Flip(t, p(dir, idx1), f.off, 0x01)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}})
 	}
@@ -38,7 +39,7 @@ func indexCases() []corruptionCase {
 			dir, m := closed(t, syncedThen(t, 20, 0))
 			// A sealed index proves its slots with a checksum: a slot that
 			// does not match it is never trusted, and the index is rebuilt.
-			flip(t, p(dir, idx1), slotOff(7), 0x01) // 8 bytes off the record
+			logtest.Flip(t, p(dir, idx1), slotOff(7), 0x01) // 8 bytes off the record
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/slot pointing at another entry", func(t *testing.T) (string, *model, want) {
@@ -47,19 +48,19 @@ func indexCases() []corruptionCase {
 			e8 := entry(t, dir, 8)
 			b := make([]byte, 4)
 			le.PutUint32(b, uint32(e8.Off/8))
-			writeAt(t, p(dir, idx1), slotOff(7), b)
+			logtest.WriteAt(t, p(dir, idx1), slotOff(7), b)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/flip slot of a sealed segment", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
-			flip(t, p(dir, idx1), slotOff(10)+2, 0x40) // far past the file
+			logtest.Flip(t, p(dir, idx1), slotOff(10)+2, 0x40) // far past the file
 			return dir, m, want{status: recovery.StatusRecoverable, last: 1500}
 		}},
 		corruptionCase{"index/flip slot of a crashed log", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 20, 0))
-			flip(t, p(dir, idx1), slotOff(7), 0x01)
+			logtest.Flip(t, p(dir, idx1), slotOff(7), 0x01)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/ahead of its segment after a crash", func(t *testing.T) (string, *model, want) {
@@ -68,7 +69,7 @@ func indexCases() []corruptionCase {
 			// segment's pages holding those entries (never synced) did not.
 			dir, m := crashed(t, syncedThen(t, 20, 10))
 			e := entry(t, dir, 21)
-			zero(t, p(dir, seg1), e.Off, 4096)
+			logtest.Zero(t, p(dir, seg1), e.Off, 4096)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/sealed, ahead of its segment", func(t *testing.T) (string, *model, want) {
@@ -78,38 +79,38 @@ func indexCases() []corruptionCase {
 			// from different times). Repair cuts nothing that exists and
 			// drops the index.
 			a, m := closed(t, syncedThen(t, 20, 0))
-			b := copyDir(t, a)
-			l := openLog(t, b)
+			b := logtest.CopyDir(t, a)
+			l := logtest.MustOpen(t, b, testOpts)
 			m.clone().appendN(t, l, 21, 40, 1, 5)
 			must(t, l.Close())
-			writeAt(t, p(a, idx1), 0, readFile(t, p(b, idx1)))
+			logtest.WriteAt(t, p(a, idx1), 0, logtest.ReadFile(t, p(b, idx1)))
 			end := lastOf(t, a, format.TypeState)
 			return a, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 20, loc: loc{seg1, end.Off + end.Size, 21}}
 		}},
 		corruptionCase{"index/behind its segment", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			a, m := closed(t, syncedThen(t, 20, 0))
-			b := copyDir(t, a)
-			l := openLog(t, b)
+			b := logtest.CopyDir(t, a)
+			l := logtest.MustOpen(t, b, testOpts)
 			m.appendN(t, l, 21, 40, 1, 5)
 			must(t, l.Close())
-			writeAt(t, p(b, idx1), 0, readFile(t, p(a, idx1)))
+			logtest.WriteAt(t, p(b, idx1), 0, logtest.ReadFile(t, p(a, idx1)))
 			return b, m, want{status: recovery.StatusRecoverable, last: 40}
 		}},
 		corruptionCase{"index/behind its sealed segment", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			a, m := closed(t, syncedThen(t, 20, 0))
-			b := copyDir(t, a)
-			l := openLog(t, b)
+			b := logtest.CopyDir(t, a)
+			l := logtest.MustOpen(t, b, testOpts)
 			fillThenRotate(t, l, m, true)
 			must(t, l.Close())
-			writeAt(t, p(b, idx1), 0, readFile(t, p(a, idx1)))
+			logtest.WriteAt(t, p(b, idx1), 0, logtest.ReadFile(t, p(a, idx1)))
 			return b, m, want{status: recovery.StatusRecoverable, last: m.last()}
 		}},
 		corruptionCase{"index/zeroed", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
-			zero(t, p(dir, idx1), 0, int64(len(readFile(t, p(dir, idx1)))))
+			logtest.Zero(t, p(dir, idx1), 0, int64(len(logtest.ReadFile(t, p(dir, idx1)))))
 			return dir, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
 		corruptionCase{"index/missing", func(t *testing.T) (string, *model, want) {
@@ -136,7 +137,7 @@ func indexCases() []corruptionCase {
 			dir, m := closed(t, manySegments(t, 1500))
 			// A misplaced index is corruption (Open refuses it), fixed
 			// without loss: Repair deletes it and Open rebuilds it.
-			writeAt(t, p(dir, idx1), 0, readFile(t, p(dir, idx2)))
+			logtest.WriteAt(t, p(dir, idx1), 0, logtest.ReadFile(t, p(dir, idx2)))
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 1500, noCut: true, loc: loc{idx1, 8, 0}}
 		}},
 	)
@@ -182,8 +183,8 @@ func segmentCases() []corruptionCase {
 		{"segment/file longer than its header says", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, syncedThen(t, 20, 0))
-			size := int64(len(readFile(t, p(dir, seg1))))
-			writeAt(t, p(dir, seg1), size, []byte("appended by someone else"))
+			size := int64(len(logtest.ReadFile(t, p(dir, seg1))))
+			logtest.WriteAt(t, p(dir, seg1), size, []byte("appended by someone else"))
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 20, loc: loc{seg1, 0, 0},
 				verifyLoc: &loc{seg1, size, 0}}
 		}},
@@ -213,7 +214,7 @@ func segmentCases() []corruptionCase {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
-			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, format.SegmentHeaderSize, 0}}
 		}},
 		{"segment/only segment after a purge has a zero header", func(t *testing.T) (string, *model, want) {
@@ -221,13 +222,13 @@ func segmentCases() []corruptionCase {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
-			zero(t, p(dir, seg2), 0, format.SegmentHeaderSize)
+			logtest.Zero(t, p(dir, seg2), 0, format.SegmentHeaderSize)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, 0, 0}}
 		}},
 		{"segment/rotation crash, the new snapshot torn", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
-			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: lastEntryIn(t, dir, seg1), torn: format.ErrBadChecksum}
 		}},
 		{"segment/rotation, both snapshots damaged", func(t *testing.T) (string, *model, want) {
@@ -237,8 +238,8 @@ func segmentCases() []corruptionCase {
 			// fallback from segment 2's damaged snapshot rescans it.
 			a, m := closed(t, syncedThen(t, 10, 0))
 			dir := crashedIn(t, a, m, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
-			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
-			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			// segmentFile 1's seal vouches for segment 2's snapshot: Open
 			// stops there; Verify finds segment 1's damage first.
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, format.SegmentHeaderSize, 0},
@@ -248,8 +249,8 @@ func segmentCases() []corruptionCase {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
 			e := entry(t, dir, 5)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
-			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg2, format.SegmentHeaderSize, 0},
 				verifyLoc: &loc{seg1, e.Off, 5}}
 		}},
@@ -258,7 +259,7 @@ func segmentCases() []corruptionCase {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			last := lastEntryIn(t, dir, seg1)
 			e := entry(t, dir, last)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: last - 1, torn: format.ErrBadChecksum}
 		}},
 		{"segment/snapshot disagrees with the previous segment", func(t *testing.T) (string, *model, want) {
@@ -277,7 +278,7 @@ func segmentCases() []corruptionCase {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 100, 1200, 1, 20)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			return dir, m, want{status: recovery.StatusRecoverable, first: 100, last: 1200}
 		}},
@@ -285,11 +286,11 @@ func segmentCases() []corruptionCase {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 100, 1200, 1, 20)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			// segmentFile 1 is sealed: Open trusts its index and does not read it.
 			e := entry(t, dir, 150)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			at := loc{seg1, e.Off, 150}
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, first: 100, last: 149, loc: at, bad: map[uint64]loc{150: at}}
 		}},
@@ -298,9 +299,9 @@ func segmentCases() []corruptionCase {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				manySegments(t, 2100)(l, m)
 				must(t, l.Purge(mmaplog.LogID{Term: 1, Index: 1500}))
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 2101, 2110, 1, 10)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				// Purged files go in the background once the purge is durable.
 				for deadline := time.Now().Add(10 * time.Second); l.Stats().PendingRemovals > 0 && time.Now().Before(deadline); {
 					time.Sleep(time.Millisecond)
@@ -399,7 +400,7 @@ func craftedCases() []corruptionCase {
 			dir := crashedIn(t, a, m, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
 			e := entry(t, dir, 5)
 			mutateRecord(t, p(dir, seg1), e.Off, func(b []byte) { b[8] = 7 })
-			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg2, format.SegmentHeaderSize, 0},
 				verifyLoc: &loc{seg1, e.Off, 7}}
 		}},
@@ -407,13 +408,13 @@ func craftedCases() []corruptionCase {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
 			last := lastEntryIn(t, dir, seg1)
-			data := readFile(t, p(dir, seg2))
+			data := logtest.ReadFile(t, p(dir, seg2))
 			_, seed, err := format.ReadSegmentHeader(data)
 			must(t, err)
 			b := make([]byte, format.RecordSize(format.EntryHeadSize+4))
 			copy(b[format.FrameSize:], entryBody(1, last+1))
 			format.PutFrame(b, format.TypeEntry, format.EntryHeadSize+4, 0, seed)
-			writeAt(t, p(dir, seg2), format.SegmentHeaderSize, b)
+			logtest.WriteAt(t, p(dir, seg2), format.SegmentHeaderSize, b)
 			return dir, m, want{status: recovery.StatusTorn, last: last, torn: format.ErrBadType}
 		}},
 	)
@@ -429,7 +430,7 @@ func tornCases() []corruptionCase {
 			for i := uint64(11); i <= 14; i++ {
 				e := entry(t, dir, i)
 				if pad := e.Size - format.FrameSize - int64(e.Body); pad > 0 {
-					writeAt(t, p(dir, seg1), e.Off+e.Size-1, []byte{1})
+					logtest.WriteAt(t, p(dir, seg1), e.Off+e.Size-1, []byte{1})
 					return dir, m, want{status: recovery.StatusTorn, last: i - 1, torn: format.ErrBadPadding}
 				}
 			}
@@ -440,14 +441,14 @@ func tornCases() []corruptionCase {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 11)
-			zero(t, p(dir, seg1), e.Off, 4096)
+			logtest.Zero(t, p(dir, seg1), e.Off, 4096)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 10}
 		}},
 		{"torn/garbage after the end", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			e := entry(t, dir, 10)
-			writeAt(t, p(dir, seg1), e.Off+e.Size, []byte("\x09garbage written by a crash in the middle of a page"))
+			logtest.WriteAt(t, p(dir, seg1), e.Off+e.Size, []byte("\x09garbage written by a crash in the middle of a page"))
 			return dir, m, want{status: recovery.StatusTorn, last: 10, torn: format.ErrBadType}
 		}},
 		{"torn/ambiguity: the last synced batch damaged, nothing after it", func(t *testing.T) (string, *model, want) {
@@ -457,7 +458,7 @@ func tornCases() []corruptionCase {
 			// This is the one case where an acknowledged entry is cut.
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			e := entry(t, dir, 10)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: 9, torn: format.ErrBadChecksum}
 		}},
 		{"torn/the only State of a new log", func(t *testing.T) (string, *model, want) {
@@ -465,7 +466,7 @@ func tornCases() []corruptionCase {
 			// A crash right after the first segment was created (its index
 			// not sealed): nothing vouches for the snapshot.
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {})
-			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: 0, torn: format.ErrBadChecksum}
 		}},
 	}
@@ -481,26 +482,26 @@ func repairCases() []corruptionCase {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 10, 1, 5)
 				must(t, l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 2}))
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 11, 20, 1, 5)
 				must(t, l.SaveVote(v33))
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 21, 22, 3, 2)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			e := entry(t, dir, 5)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}, vote: &v33}
 		}},
 		{"repair/nothing survives, the vote does", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				must(t, l.SaveVote(v41))
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 1, 10, 4, 5)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
-			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
+			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}, vote: &v41}
 		}},
 		{"repair/damage before a header that cannot be rebuilt", func(t *testing.T) (string, *model, want) {
@@ -512,13 +513,13 @@ func repairCases() []corruptionCase {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				manySegments(t, 2100)(l, m)
 				must(t, l.SaveVote(v))
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 2101, 2110, 3, 5)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			e := entry(t, dir, 1500)
-			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
-			flip(t, p(dir, seg3), 5, 0x01)
+			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg3), 5, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 1499, loc: loc{seg3, 0, 0},
 				verifyLoc: &loc{e.Seg, e.Off, 1500}, vote: &v}
 		}},
@@ -526,8 +527,8 @@ func repairCases() []corruptionCase {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))
 			e := entry(t, dir, 100)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
-			flip(t, p(dir, seg3), 0, 0x01)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg3), 0, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 99, loc: loc{seg3, 0, 0}, verifyLoc: &loc{seg1, e.Off, 100}}
 		}},
 	}

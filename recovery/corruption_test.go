@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -78,7 +79,7 @@ func syncedThen(t testing.TB, a, b uint64) func(l *mmaplog.Log, m *model) {
 	return func(l *mmaplog.Log, m *model) {
 		for i := uint64(1); i <= a; i++ {
 			m.appendN(t, l, i, i, 1, 1)
-			mustSync(t, l)
+			logtest.MustSync(t, l)
 		}
 		if b > 0 {
 			m.appendN(t, l, a+1, a+b, 1, int(b))
@@ -94,12 +95,12 @@ func fillThenRotate(t testing.TB, l *mmaplog.Log, m *model, sync bool) {
 	i := m.last() + 1
 	for l.Stats().Segments == 1 && l.Stats().BytesUsed < mmaplog.MinSegmentSize-700 {
 		m.appendN(t, l, i, i+9, 1, 10)
-		mustSync(t, l)
+		logtest.MustSync(t, l)
 		i += 10
 	}
 	m.appendN(t, l, i, i+19, 1, 20)
 	if sync {
-		mustSync(t, l)
+		logtest.MustSync(t, l)
 	}
 	if l.Stats().Segments < 2 {
 		t.Fatalf("no rotation: %+v", l.Stats())
@@ -112,7 +113,7 @@ func manySegments(t testing.TB, n uint64) func(l *mmaplog.Log, m *model) {
 	return func(l *mmaplog.Log, m *model) {
 		for i := uint64(1); i <= n; i += 20 {
 			m.appendN(t, l, i, min(i+19, n), 1, 20)
-			mustSync(t, l)
+			logtest.MustSync(t, l)
 		}
 	}
 }
@@ -189,12 +190,12 @@ func (w want) checkOpens(t *testing.T, dir string, m *model, rep *recovery.Verif
 	if w.last >= w.first && (rep.FirstIndex != w.first || rep.LastIndex != w.last || rep.Entries != w.last-w.first+1) {
 		t.Fatalf("Verify reports entries %d..%d (%d), want %d..%d", rep.FirstIndex, rep.LastIndex, rep.Entries, w.first, w.last)
 	}
-	l := openLog(t, dir)
+	l := logtest.MustOpen(t, dir, testOpts)
 	checkEntries(t, l, m, w.first, w.last)
 	w.checkVote(t, l)
 	// A crash right after this Open, and another Open: the same log.
-	again := copyDir(t, dir)
-	l2 := openLog(t, again)
+	again := logtest.CopyDir(t, dir)
+	l2 := logtest.MustOpen(t, again, testOpts)
 	checkEntries(t, l2, m, w.first, w.last)
 	if err := l2.Close(); err != nil {
 		t.Fatal(err)
@@ -203,7 +204,7 @@ func (w want) checkOpens(t *testing.T, dir string, m *model, rep *recovery.Verif
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l = openLog(t, dir)
+	l = logtest.MustOpen(t, dir, testOpts)
 	checkEntries(t, l, m, w.first, w.last+1)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -229,7 +230,7 @@ func (w want) verifyAt() loc {
 
 func (w want) checkCorrupt(t *testing.T, dir string, m *model, rep *recovery.VerifyReport) {
 	t.Helper()
-	before := snapshot(t, dir)
+	before := logtest.Snapshot(t, dir)
 	for range 2 {
 		l, err := mmaplog.Open(dir, testOpts)
 		if err == nil {
@@ -237,7 +238,7 @@ func (w want) checkCorrupt(t *testing.T, dir string, m *model, rep *recovery.Ver
 			t.Fatal("Open succeeded on a corrupt log")
 		}
 		checkLocation(t, "Open", asCorrupt(t, err), p(dir, w.loc.file), w.loc.off, w.loc.idx)
-		sameSnapshot(t, "failed Open", before, snapshot(t, dir))
+		logtest.Unchanged(t, "failed Open", before, dir)
 	}
 	if rep.OpenErr == nil {
 		t.Fatal("Verify does not predict that Open fails")
@@ -253,7 +254,7 @@ func (w want) checkReadCorrupt(t *testing.T, dir string, m *model, rep *recovery
 	if rep.OpenErr != nil {
 		t.Fatalf("Verify predicts that Open fails: %v", rep.OpenErr)
 	}
-	l := openLog(t, dir)
+	l := logtest.MustOpen(t, dir, testOpts)
 	for i, at := range w.bad {
 		_, err := l.Get(i)
 		checkLocation(t, "Get", asCorrupt(t, err), p(dir, at.file), at.off, at.idx)
@@ -298,7 +299,7 @@ func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.Veri
 			t.Fatalf("broken file: %v", err)
 		}
 	}
-	l := openLog(t, dir)
+	l := logtest.MustOpen(t, dir, testOpts)
 	checkEntries(t, l, m, w.first, w.last)
 	w.checkVote(t, l)
 	checkAppendable(t, l, m, w.last)
@@ -353,28 +354,28 @@ func raftWALCases() []corruptionCase {
 			// The last frame of the unsynced batch is zeros; its body is not.
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 14)
-			zero(t, p(dir, e.Seg), e.Off, format.FrameSize)
+			logtest.Zero(t, p(dir, e.Seg), e.Off, format.FrameSize)
 			return dir, m, want{status: recovery.StatusTorn, last: 13, torn: format.ErrUnwritten}
 		}},
 		{"raft-wal/partial initial commit", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 0, 4))
 			e := entry(t, dir, 1)
-			writeAt(t, p(dir, e.Seg), e.Off+format.FrameSize, []byte{127})
+			logtest.WriteAt(t, p(dir, e.Seg), e.Off+format.FrameSize, []byte{127})
 			return dir, m, want{status: recovery.StatusTorn, last: 0, torn: format.ErrBadChecksum}
 		}},
 		{"raft-wal/torn write with data in the middle of the commit missing", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 11)
-			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
+			logtest.Zero(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
 			return dir, m, want{status: recovery.StatusTorn, last: 10, torn: format.ErrBadChecksum}
 		}},
 		{"raft-wal/torn write with a frame in the commit corrupt", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 12)
-			writeAt(t, p(dir, e.Seg), e.Off, []byte{65})
+			logtest.WriteAt(t, p(dir, e.Seg), e.Off, []byte{65})
 			return dir, m, want{status: recovery.StatusTorn, last: 11, torn: format.ErrBadType}
 		}},
 		// A damaged header is corruption. Repair rebuilds it exactly (the
@@ -382,13 +383,13 @@ func raftWALCases() []corruptionCase {
 		{"raft-wal/bad segment header, valid commit", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 2, 0))
-			writeAt(t, p(dir, seg1), 0, []byte{123})
+			logtest.WriteAt(t, p(dir, seg1), 0, []byte{123})
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, 0, 0}}
 		}},
 		{"raft-wal/bad segment header field, valid commit", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 2, 0))
-			writeAt(t, p(dir, seg1), 16, []byte{123})
+			logtest.WriteAt(t, p(dir, seg1), 16, []byte{123})
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, 0, 0}}
 		}},
 		// raft-wal writes a segment's header with its first commit; here a
@@ -399,13 +400,13 @@ func raftWALCases() []corruptionCase {
 		{"raft-wal/bad segment header, part of initial commit", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
-			writeAt(t, p(dir, seg2), 0, []byte{123})
+			logtest.WriteAt(t, p(dir, seg2), 0, []byte{123})
 			return dir, m, want{status: recovery.StatusRecoverable, last: lastEntryIn(t, dir, seg1)}
 		}},
 		{"raft-wal/bad segment header field, part of initial commit", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
-			writeAt(t, p(dir, seg2), 24, []byte{123})
+			logtest.WriteAt(t, p(dir, seg2), 24, []byte{123})
 			return dir, m, want{status: recovery.StatusRecoverable, last: lastEntryIn(t, dir, seg1)}
 		}},
 		{"raft-wal/sealed tail", func(t *testing.T) (string, *model, want) {
@@ -475,7 +476,7 @@ func etcdCases() []corruptionCase {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 14)
-			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+int64(e.Body)-4, 4)
+			logtest.Zero(t, p(dir, e.Seg), e.Off+format.FrameSize+int64(e.Body)-4, 4)
 			return dir, m, want{status: recovery.StatusTorn, last: 13, torn: format.ErrBadChecksum}
 		}},
 		{"etcd/file cut by a few bytes", func(t *testing.T) (string, *model, want) {
@@ -483,7 +484,7 @@ func etcdCases() []corruptionCase {
 			// A preallocated segment file never shrinks: a short one was
 			// damaged after it was durable. Repair restores its size.
 			dir, m := crashed(t, syncedThen(t, 14, 0))
-			size := int64(len(readFile(t, p(dir, seg1))))
+			size := int64(len(logtest.ReadFile(t, p(dir, seg1))))
 			if err := os.Truncate(p(dir, seg1), size-4); err != nil {
 				t.Fatal(err)
 			}
@@ -501,35 +502,35 @@ func etcdCases() []corruptionCase {
 					first = r.Index
 				}
 			}
-			zero(t, p(dir, e.Seg), sector, 512)
+			logtest.Zero(t, p(dir, e.Seg), sector, 512)
 			return dir, m, want{status: recovery.StatusTorn, last: first - 1}
 		}},
 		{"etcd/zeros in the middle of an unsynced record", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 12)
-			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+8, 8)
+			logtest.Zero(t, p(dir, e.Seg), e.Off+format.FrameSize+8, 8)
 			return dir, m, want{status: recovery.StatusTorn, last: 11, torn: format.ErrBadChecksum}
 		}},
 		{"etcd/zeros in the middle of a durable record", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 14, 1))
 			e := entry(t, dir, 5)
-			zero(t, p(dir, e.Seg), e.Off+format.FrameSize+8, 8)
+			logtest.Zero(t, p(dir, e.Seg), e.Off+format.FrameSize+8, 8)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}}
 		}},
 		{"etcd/length past the end of the file, torn", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 10, 4))
 			e := entry(t, dir, 14)
-			writeAt(t, p(dir, e.Seg), e.Off+4, []byte{0, 0xff, 0xff, 0xff})
+			logtest.WriteAt(t, p(dir, e.Seg), e.Off+4, []byte{0, 0xff, 0xff, 0xff})
 			return dir, m, want{status: recovery.StatusTorn, last: 13, torn: format.ErrTruncated}
 		}},
 		{"etcd/length past the end of the file, durable", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 11, 0))
 			e := entry(t, dir, 3)
-			writeAt(t, p(dir, e.Seg), e.Off+4, []byte{0, 0xff, 0xff, 0xff})
+			logtest.WriteAt(t, p(dir, e.Seg), e.Off+4, []byte{0, 0xff, 0xff, 0xff})
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 2, loc: loc{seg1, e.Off, 3}}
 		}},
 		{"etcd/stale records after a torn cut and re-append", func(t *testing.T) (string, *model, want) {
@@ -541,22 +542,22 @@ func etcdCases() []corruptionCase {
 			// to the old 12, and must never come back.
 			dir, m := crashed(t, syncedThen(t, 10, 10))
 			e := entry(t, dir, 11)
-			old := readFile(t, p(dir, seg1))
+			old := logtest.ReadFile(t, p(dir, seg1))
 			e13 := entry(t, dir, 13)
-			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
-			l := openLog(t, dir)
+			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			l := logtest.MustOpen(t, dir, testOpts)
 			checkEntries(t, l, m, 1, 10)
 			must(t, m.Truncate(11)) // the model loses the torn entries too
 			m.appendN(t, l, 11, 12, 2, 2)
-			mustSync(t, l)
-			again := copyDir(t, dir)
+			logtest.MustSync(t, l)
+			again := logtest.CopyDir(t, dir)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
 			if st := records(t, again, seg1); st[len(st)-1].Index != 12 || st[len(st)-1].Off+st[len(st)-1].Size != e13.Off {
 				t.Fatalf("chain ends at %+v, want entry 12 ending at %d", st[len(st)-1], e13.Off)
 			}
-			writeAt(t, p(again, seg1), e13.Off, old[e13.Off:e13.Off+4096])
+			logtest.WriteAt(t, p(again, seg1), e13.Off, old[e13.Off:e13.Off+4096])
 			return again, m, want{status: recovery.StatusTorn, last: 12}
 		}},
 		{"etcd/re-append over a torn tail with other record sizes", func(t *testing.T) (string, *model, want) {
@@ -565,8 +566,8 @@ func etcdCases() []corruptionCase {
 			// padding must not keep the old bytes.
 			dir, m := crashed(t, syncedThen(t, 10, 10))
 			e := entry(t, dir, 11)
-			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
-			l := openLog(t, dir)
+			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			l := logtest.MustOpen(t, dir, testOpts)
 			must(t, m.Truncate(11)) // the model loses the torn entries too
 			for i := uint64(11); i <= 20; i++ {
 				e := mmaplog.Entry{ID: mmaplog.LogID{Term: 2, Index: i}, Payload: make([]byte, 3*i%17)}
@@ -576,8 +577,8 @@ func etcdCases() []corruptionCase {
 					t.Fatalf("Get(%d) right after Append: %v", i, err)
 				}
 			}
-			mustSync(t, l)
-			again := copyDir(t, dir)
+			logtest.MustSync(t, l)
+			again := logtest.CopyDir(t, dir)
 			must(t, l.Close())
 			return again, m, want{status: recovery.StatusRecoverable, last: 20}
 		}},
@@ -588,9 +589,9 @@ func etcdCases() []corruptionCase {
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				manySegments(t, 2100)(l, m)
 				m.truncate(t, l, 500)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 500, 520, 2, 7)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			return dir, m, want{status: recovery.StatusRecoverable, last: 520}
 		}},
@@ -598,10 +599,10 @@ func etcdCases() []corruptionCase {
 			t.Helper()
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
 				m.appendN(t, l, 1, 10, 1, 5)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.truncate(t, l, 6)
 				m.appendN(t, l, 6, 8, 2, 3)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			return dir, m, want{status: recovery.StatusRecoverable, last: 8}
 		}},
@@ -620,7 +621,7 @@ func bitFlipCases() []corruptionCase {
 		cs = append(cs, corruptionCase{"flip/segment header " + f.name, func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 12, 0))
-			flip(t, p(dir, seg1), f.off, 0x10)
+			logtest.Flip(t, p(dir, seg1), f.off, 0x10)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, 0, 0}}
 		}})
 	}
@@ -628,13 +629,13 @@ func bitFlipCases() []corruptionCase {
 		corruptionCase{"flip/segment header of a closed log", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, syncedThen(t, 12, 0))
-			flip(t, p(dir, seg1), 17, 0x01)
+			logtest.Flip(t, p(dir, seg1), 17, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, 0, 0}}
 		}},
 		corruptionCase{"flip/second segment header of a closed log", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
-			flip(t, p(dir, seg2), 3, 0x01)
+			logtest.Flip(t, p(dir, seg2), 3, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 1500, loc: loc{seg2, 0, 0}}
 		}},
 		corruptionCase{"flip/second segment header and its snapshot", func(t *testing.T) (string, *model, want) {
@@ -642,27 +643,27 @@ func bitFlipCases() []corruptionCase {
 			// The header cannot be proven without the snapshot's chain link:
 			// Repair cuts the segment.
 			dir, m := closed(t, manySegments(t, 1500))
-			flip(t, p(dir, seg2), 3, 0x01)
-			flip(t, p(dir, seg2), format.SegmentHeaderSize+17, 0x01) // the snapshot's prev field
+			logtest.Flip(t, p(dir, seg2), 3, 0x01)
+			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+17, 0x01) // the snapshot's prev field
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, 0, 0}}
 		}},
 		corruptionCase{"flip/State snapshot", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, syncedThen(t, 12, 0))
-			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+3, 0x04)
+			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+3, 0x04)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"flip/State snapshot of the second segment", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, manySegments(t, 1500))
-			flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+30, 0x04)
+			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+30, 0x04)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: lastEntryIn(t, dir, seg1), loc: loc{seg2, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"flip/State snapshot of a closed log", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			// A clean Open reads the closing State, not the snapshot.
 			dir, m := closed(t, syncedThen(t, 12, 0))
-			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+3, 0x04)
+			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+3, 0x04)
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 		corruptionCase{"flip/closing State of a closed log", func(t *testing.T) (string, *model, want) {
@@ -672,13 +673,13 @@ func bitFlipCases() []corruptionCase {
 			// loses nothing.
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			st := lastOf(t, dir, format.TypeState)
-			flip(t, p(dir, seg1), st.Off+format.FrameSize+2, 0x01)
+			logtest.Flip(t, p(dir, seg1), st.Off+format.FrameSize+2, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 12, loc: loc{seg1, st.Off, 13}}
 		}},
 		corruptionCase{"flip/the only State of a closed new log", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {})
-			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 	)
@@ -692,14 +693,14 @@ func bitFlipCases() []corruptionCase {
 				t.Helper()
 				dir, m := crashed(t, syncedThen(t, 12, 0))
 				e := entry(t, dir, 5)
-				flip(t, p(dir, seg1), e.Off+f.off, 0x02)
+				logtest.Flip(t, p(dir, seg1), e.Off+f.off, 0x02)
 				return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}}
 			}},
 			corruptionCase{"flip/unsynced entry " + f.name, func(t *testing.T) (string, *model, want) {
 				t.Helper()
 				dir, m := crashed(t, syncedThen(t, 10, 4))
 				e := entry(t, dir, 12)
-				flip(t, p(dir, seg1), e.Off+f.off, 0x02)
+				logtest.Flip(t, p(dir, seg1), e.Off+f.off, 0x02)
 				return dir, m, want{status: recovery.StatusTorn, last: 11}
 			}},
 		)
@@ -709,7 +710,7 @@ func bitFlipCases() []corruptionCase {
 			t.Helper()
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			e := entry(t, dir, 5)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x80)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x80)
 			at := loc{seg1, e.Off, 5}
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 4, loc: at, bad: map[uint64]loc{5: at}}
 		}},
@@ -717,7 +718,7 @@ func bitFlipCases() []corruptionCase {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			e := entry(t, dir, 100)
-			flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize+1, 0x80)
+			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize+1, 0x80)
 			at := loc{seg1, e.Off, 100}
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 99, loc: at, bad: map[uint64]loc{100: at}}
 		}},
@@ -739,12 +740,12 @@ func bitFlipCases() []corruptionCase {
 				must(t, l.SaveUserData([]byte("user data")))
 				must(t, l.Purge(mmaplog.LogID{Term: 1, Index: 2}))
 				m.truncate(t, l, 6)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 6, 8, 2, 1)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			r := lastOf(t, dir, o.typ)
-			flip(t, p(dir, seg1), r.Off+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), r.Off+format.FrameSize+1, 0x01)
 			first := uint64(1)
 			if o.typ == format.TypeTruncate {
 				first = 3 // the purge before it survives

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/internal/raftstate"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
@@ -19,13 +20,13 @@ import (
 func TestEntries(t *testing.T) {
 	write := func(l *mmaplog.Log, m *model) {
 		m.appendN(t, l, 1, 900, 1, 10)
-		mustSync(t, l)
+		logtest.MustSync(t, l)
 		if err := l.Purge(mmaplog.LogID{Term: 1, Index: 120}); err != nil {
 			t.Fatal(err)
 		}
 		m.truncate(t, l, 500) // below the open segment: later entries supersede
 		m.appendN(t, l, 500, 700, 2, 10)
-		mustSync(t, l)
+		logtest.MustSync(t, l)
 	}
 	var live mmaplog.Digest
 	var liveSegs []mmaplog.SegmentDigest
@@ -95,7 +96,7 @@ func TestEntriesDamaged(t *testing.T) {
 	})
 	e := entry(t, dir, 40)
 	seg := p(dir, e.Seg)
-	flip(t, seg, e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
+	logtest.Flip(t, seg, e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
 	err := recovery.Entries(dir, 0, 0, func(uint64, raftstate.LogID, []byte) error { return nil })
 	var ce *format.CorruptError
 	if !errors.As(err, &ce) || ce.Index != 40 || ce.Path != seg {
@@ -117,7 +118,7 @@ func TestEntriesTornSeal(t *testing.T) {
 		t.Fatalf("only %d segments", len(names))
 	}
 	idx := p(dir, strings.TrimSuffix(names[1], ".seg")+".idx")
-	flip(t, idx, 128+4*2, 0xff)
+	logtest.Flip(t, idx, 128+4*2, 0xff)
 	n := 0
 	err := recovery.Entries(dir, 0, 0, func(_ uint64, id raftstate.LogID, payload []byte) error {
 		if want, _ := m.Entry(id.Index); id != want.ID || !bytes.Equal(payload, want.Payload) {

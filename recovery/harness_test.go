@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -83,22 +81,6 @@ func (m *model) truncate(t testing.TB, l *mmaplog.Log, idx uint64) {
 	}
 }
 
-func mustSync(t testing.TB, l *mmaplog.Log) {
-	t.Helper()
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func openLog(t testing.TB, dir string) *mmaplog.Log {
-	t.Helper()
-	l, err := mmaplog.Open(dir, testOpts)
-	if err != nil {
-		t.Fatalf("open %s: %v", dir, err)
-	}
-	return l
-}
-
 // crashed writes a log with f and returns a copy of its directory taken
 // while the Log was still open: what a kill -9 after f leaves.
 func crashed(t testing.TB, f func(l *mmaplog.Log, m *model)) (string, *model) {
@@ -110,12 +92,10 @@ func crashed(t testing.TB, f func(l *mmaplog.Log, m *model)) (string, *model) {
 // crashedIn is crashed on an existing log directory.
 func crashedIn(t testing.TB, src string, m *model, f func(l *mmaplog.Log, m *model)) string {
 	t.Helper()
-	l := openLog(t, src)
+	l := logtest.MustOpen(t, src, testOpts)
 	f(l, m)
-	dst := copyDir(t, src)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dst := logtest.CopyDir(t, src)
+	logtest.MustClose(t, l)
 	return dst
 }
 
@@ -123,77 +103,11 @@ func crashedIn(t testing.TB, src string, m *model, f func(l *mmaplog.Log, m *mod
 func closed(t testing.TB, f func(l *mmaplog.Log, m *model)) (string, *model) {
 	t.Helper()
 	dir := t.TempDir()
-	l := openLog(t, dir)
+	l := logtest.MustOpen(t, dir, testOpts)
 	m := newModel()
 	f(l, m)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	return dir, m
-}
-
-// copyDir copies the regular files of src into a new directory.
-func copyDir(t testing.TB, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if errors.Is(err, os.ErrNotExist) && strings.HasSuffix(e.Name(), format.TempSuffix) {
-			continue // a segment being prepared went away
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
-
-// snapshot returns every file of dir and its bytes.
-func snapshot(t testing.TB, dir string) map[string][]byte {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string][]byte{}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[e.Name()] = b
-	}
-	return m
-}
-
-func sameSnapshot(t testing.TB, what string, a, b map[string][]byte) {
-	t.Helper()
-	for name, x := range a {
-		y, ok := b[name]
-		if !ok {
-			t.Errorf("%s: %s disappeared", what, name)
-			continue
-		}
-		if !bytes.Equal(x, y) {
-			k := 0
-			for k < min(len(x), len(y)) && x[k] == y[k] {
-				k++
-			}
-			t.Errorf("%s: %s changed (first difference at byte %d, sizes %d/%d)", what, name, k, len(x), len(y))
-		}
-	}
-	for name := range b {
-		if _, ok := a[name]; !ok {
-			t.Errorf("%s: %s appeared", what, name)
-		}
-	}
 }
 
 // rec is one record as found on disk.
@@ -211,24 +125,19 @@ type rec struct {
 // segNames lists the segment files of dir in ID order.
 func segNames(t testing.TB, dir string) []string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var names []string
-	for _, e := range ents {
-		if _, ok := format.ParseSegmentName(e.Name()); ok {
-			names = append(names, e.Name())
+	for _, name := range logtest.Names(t, dir) {
+		if _, ok := format.ParseSegmentName(name); ok {
+			names = append(names, name)
 		}
 	}
-	slices.Sort(names)
 	return names
 }
 
 // records walks the chained records of one segment file.
 func records(t testing.TB, dir, name string) []rec {
 	t.Helper()
-	data := readFile(t, filepath.Join(dir, name))
+	data := logtest.ReadFile(t, filepath.Join(dir, name))
 	_, prev, err := format.ReadSegmentHeader(data)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -289,50 +198,13 @@ func lastOf(t testing.TB, dir string, typ format.Type) rec {
 	return rec{}
 }
 
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// writeAt overwrites bytes of a file.
-func writeAt(t testing.TB, path string, off int64, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// flip inverts the bits of mask in the byte at off.
-func flip(t testing.TB, path string, off int64, mask byte) {
-	t.Helper()
-	b := readFile(t, path)
-	if off >= int64(len(b)) {
-		t.Fatalf("flip %s at %d: file is %d bytes", path, off, len(b))
-	}
-	writeAt(t, path, off, []byte{b[off] ^ mask})
-}
-
-func zero(t testing.TB, path string, off, n int64) {
-	t.Helper()
-	writeAt(t, path, off, make([]byte, n))
-}
-
 // mutateRecord changes the body of the record at off in place (same
 // length), reseals its checksum and rechains the records after it: a
 // well-formed record with unexpected content, as a buggy writer would
 // leave it.
 func mutateRecord(t testing.TB, path string, off int64, f func(body []byte)) {
 	t.Helper()
-	data := readFile(t, path)
+	data := logtest.ReadFile(t, path)
 	r, err := format.ReadRecord(data, off)
 	if err != nil {
 		t.Fatalf("mutate %s at %d: %v", path, off, err)
@@ -340,7 +212,7 @@ func mutateRecord(t testing.TB, path string, off int64, f func(body []byte)) {
 	f(r.Body)
 	crc := format.PutFrame(data[off:off+r.Size], r.Type, len(r.Body), r.Durable, r.Prev)
 	rechain(data, off+r.Size, crc)
-	writeAt(t, path, 0, data)
+	logtest.WriteAt(t, path, 0, data)
 }
 
 // rechain reseals the chain of the records of data from off on.
@@ -370,7 +242,7 @@ func rechain(data []byte, off int64, prev uint32) {
 func appendRecord(t testing.TB, dir, name string, typ format.Type, body []byte, durable uint64) int64 {
 	t.Helper()
 	path := filepath.Join(dir, name)
-	data := readFile(t, path)
+	data := logtest.ReadFile(t, path)
 	rs := records(t, dir, name)
 	_, prev, _ := format.ReadSegmentHeader(data)
 	off := int64(format.SegmentHeaderSize)
@@ -381,14 +253,14 @@ func appendRecord(t testing.TB, dir, name string, typ format.Type, body []byte, 
 	b := make([]byte, format.RecordSize(len(body)))
 	copy(b[format.FrameSize:], body)
 	format.PutFrame(b, typ, len(body), durable, prev)
-	writeAt(t, path, off, b)
+	logtest.WriteAt(t, path, off, b)
 	return off
 }
 
 // rewriteHeader changes fields of a segment header and reseals its CRC.
 func rewriteHeader(t testing.TB, path string, f func(h *format.SegmentHeader)) {
 	t.Helper()
-	data := readFile(t, path)
+	data := logtest.ReadFile(t, path)
 	h, _, err := format.ReadSegmentHeader(data)
 	if err != nil {
 		t.Fatal(err)
@@ -396,7 +268,7 @@ func rewriteHeader(t testing.TB, path string, f func(h *format.SegmentHeader)) {
 	f(&h)
 	b := make([]byte, format.SegmentHeaderSize)
 	format.PutSegmentHeader(b, h)
-	writeAt(t, path, 0, b)
+	logtest.WriteAt(t, path, 0, b)
 }
 
 // checkEntries checks that l holds exactly the model's entries first..last.
@@ -421,7 +293,7 @@ func checkAppendable(t testing.TB, l *mmaplog.Log, m *model, last uint64) {
 	if err := l.Append(e); err != nil {
 		t.Fatalf("append after recovery: %v", err)
 	}
-	mustSync(t, l)
+	logtest.MustSync(t, l)
 	m.Purge(st.Purged)
 	if err := m.Truncate(last + 1); err != nil {
 		t.Fatalf("model: truncate to the recovered end %d: %v", last, err)
@@ -461,12 +333,12 @@ func checkLocation(t testing.TB, what string, ce *mmaplog.CorruptError, path str
 // verify runs recovery.Verify and checks that it changed nothing.
 func verify(t testing.TB, dir string) *recovery.VerifyReport {
 	t.Helper()
-	before := snapshot(t, dir)
+	before := logtest.Snapshot(t, dir)
 	rep, err := recovery.Verify(dir)
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	sameSnapshot(t, "Verify", before, snapshot(t, dir))
+	logtest.Unchanged(t, "Verify", before, dir)
 	return rep
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -60,13 +61,13 @@ func TestRandomDamage(t *testing.T) {
 	d, _ = closed(t, func(l *mmaplog.Log, m *model) {
 		m.appendN(t, l, 1, 600, 1, 7)
 		must(t, l.SaveVote(mmaplog.Vote{Term: 2, NodeID: 1}))
-		mustSync(t, l)
+		logtest.MustSync(t, l)
 		m.truncate(t, l, 550)
 		m.appendN(t, l, 550, 1200, 2, 9)
 		must(t, l.Commit(mmaplog.LogID{Term: 2, Index: 1000}))
 		must(t, l.SaveUserData([]byte("snapshot meta")))
 		must(t, l.Purge(mmaplog.LogID{Term: 1, Index: 100}))
-		mustSync(t, l)
+		logtest.MustSync(t, l)
 		m.appendN(t, l, 1201, 1230, 2, 3)
 	})
 	add("closed, mixed records", d)
@@ -74,7 +75,7 @@ func TestRandomDamage(t *testing.T) {
 	seen := map[string]int{}
 	for i := range *damageN {
 		b := bases[rng.IntN(len(bases))]
-		dir := copyDir(t, b.dir)
+		dir := logtest.CopyDir(t, b.dir)
 		what := damage(t, rng, dir)
 		for k := rng.IntN(10); k >= 6; k -= 3 { // a second (30%) and third (10%) damage
 			what += "; " + damage(t, rng, dir)
@@ -108,7 +109,7 @@ func damage(t *testing.T, rng *rand.Rand, dir string) string {
 	}
 	name := files[rng.IntN(len(files))]
 	path := filepath.Join(dir, name)
-	data := readFile(t, path)
+	data := logtest.ReadFile(t, path)
 	used := int64(len(data))
 	for used > 0 && data[used-1] == 0 {
 		used--
@@ -122,18 +123,18 @@ func damage(t *testing.T, rng *rand.Rand, dir string) string {
 	switch k := rng.IntN(10); {
 	case k < 5:
 		bit := byte(1) << rng.IntN(8)
-		flip(t, path, off, bit)
+		logtest.Flip(t, path, off, bit)
 		return fmt.Sprintf("flip bit %#x of %s at %d", bit, name, off)
 	case k < 7:
 		n := min(int64(8+rng.IntN(600)), int64(len(data))-off)
-		zero(t, path, off, n)
+		logtest.Zero(t, path, off, n)
 		return fmt.Sprintf("zero %d bytes of %s at %d", n, name, off)
 	case k < 8:
 		g := make([]byte, 1+rng.IntN(100))
 		for i := range g {
 			g[i] = byte(rng.Uint32())
 		}
-		writeAt(t, path, off, g[:min(int64(len(g)), int64(len(data))-off)])
+		logtest.WriteAt(t, path, off, g[:min(int64(len(g)), int64(len(data))-off)])
 		return fmt.Sprintf("garbage (%d bytes) in %s at %d", len(g), name, off)
 	case k < 9:
 		must(t, os.Truncate(path, off))
@@ -150,7 +151,7 @@ func checkAnyDamage(t *testing.T, dir string) string {
 	if _, err := recovery.Verify(dir); errors.Is(err, recovery.ErrNoLog) {
 		// Every file is gone: nothing vouches for the log, which opens
 		// as a new, empty one (FORMAT.md: what cannot be told apart).
-		l := openLog(t, dir)
+		l := logtest.MustOpen(t, dir, testOpts)
 		if st := l.State(); !st.Equal(mmaplog.State{}) {
 			t.Fatalf("empty directory opened with state {%s}", recovery.DescribeState(&st))
 		}
@@ -159,11 +160,11 @@ func checkAnyDamage(t *testing.T, dir string) string {
 	}
 	rep := verify(t, dir)
 	t.Log(describe(rep))
-	before := snapshot(t, dir)
+	before := logtest.Snapshot(t, dir)
 	l, err := mmaplog.Open(dir, testOpts)
 	if err != nil {
 		ce := asCorrupt(t, err)
-		sameSnapshot(t, "failed Open", before, snapshot(t, dir))
+		logtest.Unchanged(t, "failed Open", before, dir)
 		if rep.OpenErr == nil || rep.OpenErr.Path != ce.Path || rep.OpenErr.Offset != ce.Offset {
 			t.Fatalf("Open failed with %v; Verify predicted %v", err, rep.OpenErr)
 		}
@@ -184,7 +185,7 @@ func checkAnyDamage(t *testing.T, dir string) string {
 	if rr.After.Status == recovery.StatusCorrupt {
 		t.Fatalf("after Repair: %s", describe(rr.After))
 	}
-	l = openLog(t, dir)
+	l = logtest.MustOpen(t, dir, testOpts)
 	if st := l.State(); !st.Equal(rr.After.State) {
 		t.Fatalf("after Repair Open recovered {%s}; Verify said {%s}", recovery.DescribeState(&st), recovery.DescribeState(&rr.After.State))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/crashfs"
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -30,12 +31,12 @@ func TestRepairCrashes(t *testing.T) {
 			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
 				manySegments(t, 2100)(l, m)
 				must(t, l.SaveVote(vote))
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 				m.appendN(t, l, 2101, 2110, 5, 5)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
 			e := entry(t, dir, 500)
-			flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			return dir, 499, vote
 		}},
 		{"nothing survives but the vote", func(t *testing.T) (string, uint64, mmaplog.Vote) {
@@ -43,35 +44,35 @@ func TestRepairCrashes(t *testing.T) {
 			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
 				must(t, l.SaveVote(vote))
 				m.appendN(t, l, 1, 10, 5, 5)
-				mustSync(t, l)
+				logtest.MustSync(t, l)
 			})
-			flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
+			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
 			return dir, 0, vote
 		}},
 		{"damaged header, rebuilt", func(t *testing.T) (string, uint64, mmaplog.Vote) {
 			t.Helper()
 			dir, _ := closed(t, manySegments(t, 1500))
-			flip(t, p(dir, seg2), 30, 0x01)
+			logtest.Flip(t, p(dir, seg2), 30, 0x01)
 			return dir, 1500, mmaplog.Vote{}
 		}},
 		{"short segment file", func(t *testing.T) (string, uint64, mmaplog.Vote) {
 			t.Helper()
 			dir, _ := crashed(t, syncedThen(t, 14, 0))
-			size := int64(len(readFile(t, p(dir, seg1))))
+			size := int64(len(logtest.ReadFile(t, p(dir, seg1))))
 			must(t, os.Truncate(p(dir, seg1), size-4))
 			return dir, 14, mmaplog.Vote{}
 		}},
 		{"index of another segment", func(t *testing.T) (string, uint64, mmaplog.Vote) {
 			t.Helper()
 			dir, _ := closed(t, manySegments(t, 1500))
-			writeAt(t, p(dir, idx1), 0, readFile(t, p(dir, idx2))[:index.HeaderSize])
+			logtest.WriteAt(t, p(dir, idx1), 0, logtest.ReadFile(t, p(dir, idx2))[:index.HeaderSize])
 			return dir, 1500, mmaplog.Vote{}
 		}},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			base, last, v := sc.build(t)
-			checkRepaired(t, repairOf(t, copyDir(t, base)), last, v)
+			checkRepaired(t, repairOf(t, logtest.CopyDir(t, base)), last, v)
 			// Repair once more, on the crash simulator, keeping the state
 			// after every change it makes: each is a point to lose power.
 			fs := loadSim(t, base)
@@ -125,7 +126,7 @@ func loadSim(t *testing.T, dir string) *crashfs.FS {
 	t.Helper()
 	fs := crashfs.New()
 	must(t, fs.MkdirAll(simDir))
-	for name, b := range snapshot(t, dir) {
+	for name, b := range logtest.Snapshot(t, dir) {
 		fs.WriteFile(filepath.Join(simDir, name), b)
 	}
 	return fs
@@ -158,7 +159,7 @@ func repairOf(t *testing.T, dir string) string {
 // nothing left for Verify or Repair to do.
 func checkRepaired(t *testing.T, dir string, last uint64, v mmaplog.Vote) {
 	t.Helper()
-	l := openLog(t, dir)
+	l := logtest.MustOpen(t, dir, testOpts)
 	st := l.State()
 	if st.Last.Index != last || st.Vote != v {
 		t.Fatalf("repaired log: last %v vote %v, want index %d vote %v", st.Last, st.Vote, last, v)
@@ -178,7 +179,7 @@ func checkRepaired(t *testing.T, dir string, last uint64, v mmaplog.Vote) {
 // TestRepairLocked: Repair and Verify refuse a directory a Log holds.
 func TestRepairLocked(t *testing.T) {
 	dir, _ := closed(t, syncedThen(t, 3, 0))
-	l := openLog(t, dir)
+	l := logtest.MustOpen(t, dir, testOpts)
 	defer l.Close()
 	if _, err := recovery.Repair(dir); !errors.Is(err, mmaplog.ErrLocked) {
 		t.Fatalf("Repair of a locked directory: %v", err)
