@@ -6,13 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
 // TestAppendAllocs pins zero allocations per appended entry in steady
 // state (no rotation in between).
 func TestAppendAllocs(t *testing.T) {
-	l := openLog(t, t.TempDir(), mmaplog.Options{SegmentSize: 8 << 20})
+	l := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{SegmentSize: 8 << 20})
 	e := mmaplog.Entry{Payload: make([]byte, 128)}
 	i := uint64(0)
 	allocs := testing.AllocsPerRun(2000, func() {

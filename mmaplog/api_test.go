@@ -13,6 +13,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -21,7 +22,7 @@ import (
 
 func TestSaveUserData(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	checkState(t, l, mmaplog.State{})
 
 	data := []byte("hello user data")
@@ -34,7 +35,7 @@ func TestSaveUserData(t *testing.T) {
 	got[0] = 'Y' // State returns a copy
 	checkState(t, l, mmaplog.State{UserData: []byte("hello user data")})
 
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, mmaplog.State{UserData: []byte("hello user data")})
 
 	// Empty is not nil: it is set, to zero bytes.
@@ -44,7 +45,7 @@ func TestSaveUserData(t *testing.T) {
 	if ud := l.State().UserData; ud == nil || len(ud) != 0 {
 		t.Fatalf("after SaveUserData([]byte{}): UserData = %#v, want non-nil empty", ud)
 	}
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	if ud := l.State().UserData; ud == nil || len(ud) != 0 {
 		t.Fatalf("after reopen: UserData = %#v, want non-nil empty", ud)
 	}
@@ -56,7 +57,7 @@ func TestSaveUserData(t *testing.T) {
 	if ud := l.State().UserData; ud != nil {
 		t.Fatalf("after SaveUserData(nil): UserData = %#v, want nil", ud)
 	}
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	if ud := l.State().UserData; ud != nil {
 		t.Fatalf("after reopen: UserData = %#v, want nil", ud)
 	}
@@ -69,13 +70,13 @@ func TestSaveUserData(t *testing.T) {
 	if err := l.SaveUserData([]byte("short")); err != nil {
 		t.Fatal(err)
 	}
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, mmaplog.State{UserData: []byte("short")})
 }
 
 func TestSaveVote(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	v := mmaplog.Vote{Term: 3, NodeID: 7}
 	if err := l.SaveVote(v); err != nil {
 		t.Fatal(err)
@@ -86,13 +87,13 @@ func TestSaveVote(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkState(t, l, mmaplog.State{Vote: v})
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, mmaplog.State{Vote: v})
 }
 
 func TestAppendAndRead(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	e1, e2 := ent(1, 1, 5), ent(1, 2, 0) // a zero-length payload works too
 	if err := l.Append(e1, e2); err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestAppendAndRead(t *testing.T) {
 
 	// Payloads are copies both ways.
 	p := []byte("caller's buffer")
-	mustAppend(t, l, mmaplog.Entry{ID: lid(1, 3), Payload: p})
+	logtest.MustAppend(t, l, mmaplog.Entry{ID: lid(1, 3), Payload: p})
 	p[0] = 'X'
 	got, err := l.Get(3)
 	if err != nil || string(got.Payload) != "caller's buffer" {
@@ -147,9 +148,9 @@ func TestAppendAndRead(t *testing.T) {
 // may start at any index; indexes that never existed read as not found.
 func TestReadNonexistent(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	e2, e3 := ent(2, 2, 10), ent(3, 3, 10)
-	mustAppend(t, l, e2, e3)
+	logtest.MustAppend(t, l, e2, e3)
 	if got := l.State().Last; got != lid(3, 3) {
 		t.Fatalf("Last = %v", got)
 	}
@@ -163,7 +164,7 @@ func TestReadNonexistent(t *testing.T) {
 		}
 	}
 	// And the log reopens.
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	if got := l.State().Last; got != lid(3, 3) {
 		t.Fatalf("after reopen Last = %v", got)
 	}
@@ -175,8 +176,8 @@ func TestReadNonexistent(t *testing.T) {
 
 func TestTruncate(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, run(1, 1, 3, 20)...)
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(1, 1, 3, 20)...)
 	if err := l.Commit(lid(1, 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -189,13 +190,13 @@ func TestTruncate(t *testing.T) {
 	checkEntries(t, l, run(1, 1, 1, 20))
 
 	// Appends continue at the cut, with a new term or the same one.
-	mustAppend(t, l, ent(2, 2, 30), ent(2, 3, 30))
+	logtest.MustAppend(t, l, ent(2, 2, 30), ent(2, 3, 30))
 	want.Last = lid(2, 3)
 	checkState(t, l, want)
 	wantEs := append(run(1, 1, 1, 20), ent(2, 2, 30), ent(2, 3, 30))
 	checkEntries(t, l, wantEs)
 
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, wantEs)
 
@@ -207,10 +208,10 @@ func TestTruncate(t *testing.T) {
 	want.Last = mmaplog.LogID{}
 	checkState(t, l, want)
 	checkEntries(t, l, nil)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, nil)
-	mustAppend(t, l, ent(4, 1, 1))
+	logtest.MustAppend(t, l, ent(4, 1, 1))
 	checkEntries(t, l, run(4, 1, 1, 1))
 }
 
@@ -218,8 +219,8 @@ func TestTruncate(t *testing.T) {
 // leaves Last = Purged.
 func TestTruncateJustAfterPurged(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, run(1, 1, 3, 8)...)
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(1, 1, 3, 8)...)
 	if err := l.Purge(lid(1, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -229,14 +230,14 @@ func TestTruncateJustAfterPurged(t *testing.T) {
 	want := mmaplog.State{Last: lid(1, 1), Purged: lid(1, 1)}
 	checkState(t, l, want)
 	checkEntries(t, l, nil)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, nil)
 	// The next append must follow the purge point.
 	if err := l.Append(ent(2, 3, 1)); !errors.Is(err, mmaplog.ErrNonConsecutive) {
 		t.Fatalf("Append(2-3) after purge at 1-1: %v, want ErrNonConsecutive", err)
 	}
-	mustAppend(t, l, ent(2, 2, 1))
+	logtest.MustAppend(t, l, ent(2, 2, 1))
 	checkEntries(t, l, []mmaplog.Entry{ent(2, 2, 1)})
 }
 
@@ -244,8 +245,8 @@ func TestTruncateJustAfterPurged(t *testing.T) {
 // Last.Index+1]; Last.Index+1 is a no-op; outside is ErrNotFound.
 func TestTruncateOutOfRange(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, run(1, 1, 3, 8)...)
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(1, 1, 3, 8)...)
 	if err := l.Purge(lid(1, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestTruncateOutOfRange(t *testing.T) {
 	}
 	checkState(t, l, want)
 	checkEntries(t, l, run(1, 2, 3, 8))
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, run(1, 2, 3, 8))
 }
@@ -274,8 +275,8 @@ func TestTruncateOutOfRange(t *testing.T) {
 // index 2, never purged). Truncate(4) is Last+1, Truncate(5) is out of range.
 func TestTruncateNonExistent(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, ent(1, 2, 8), ent(1, 3, 8))
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, ent(1, 2, 8), ent(1, 3, 8))
 	if err := l.Truncate(4); err != nil {
 		t.Fatalf("Truncate(4): %v", err)
 	}
@@ -298,15 +299,15 @@ func TestTruncateNonExistent(t *testing.T) {
 	}
 	checkState(t, l, mmaplog.State{})
 	checkEntries(t, l, nil)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, mmaplog.State{})
 	checkEntries(t, l, nil)
 }
 
 func TestPurge(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, ent(1, 1, 4), ent(1, 2, 4), ent(2, 3, 4))
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, ent(1, 1, 4), ent(1, 2, 4), ent(2, 3, 4))
 	used := l.Stats().BytesUsed
 
 	// Purge at the current purge point (none) is a no-op.
@@ -348,7 +349,7 @@ func TestPurge(t *testing.T) {
 	want := mmaplog.State{Last: lid(2, 4), Purged: lid(2, 4)}
 	checkState(t, l, want)
 	checkEntries(t, l, nil)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, nil)
 
@@ -359,7 +360,7 @@ func TestPurge(t *testing.T) {
 	if err := l.Append(ent(1, 5, 1)); !errors.Is(err, mmaplog.ErrLogIDReversal) {
 		t.Fatalf("Append(1-5) = %v, want ErrLogIDReversal", err)
 	}
-	mustAppend(t, l, ent(2, 5, 1))
+	logtest.MustAppend(t, l, ent(2, 5, 1))
 	checkEntries(t, l, []mmaplog.Entry{ent(2, 5, 1)})
 
 	// Purge exactly at Last empties the log.
@@ -373,17 +374,17 @@ func TestPurge(t *testing.T) {
 // test_purge_reopen: entries over several segments, purge + flush, reopen.
 func TestPurgeReopen(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 300, 1000) // ~5 segments of 64 KiB
-	mustAppend(t, l, es...)
+	logtest.MustAppend(t, l, es...)
 	if n := l.Stats().Segments; n < 4 {
 		t.Fatalf("Segments = %d, want rotation", n)
 	}
 	if err := l.Purge(lid(1, 250)); err != nil {
 		t.Fatal(err)
 	}
-	mustSync(t, l)
-	l = reopen(t, l, dir, smallOpts())
+	logtest.MustSync(t, l)
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, mmaplog.State{Last: lid(1, 300), Purged: lid(1, 250)})
 	checkEntries(t, l, es[250:])
 }
@@ -392,10 +393,10 @@ func TestPurgeReopen(t *testing.T) {
 // purged is deleted only by the flush after the purge, never before.
 func TestPurgeRemovesSegmentsAfterFlush(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 300, 1000)
-	mustAppend(t, l, es...)
-	mustSync(t, l)
+	logtest.MustAppend(t, l, es...)
+	logtest.MustSync(t, l)
 	segs, idxs := segFiles(t, dir), idxFiles(t, dir)
 	if len(segs) < 4 {
 		t.Fatalf("segments on disk %v, want at least 4", segs)
@@ -423,7 +424,7 @@ func TestPurgeRemovesSegmentsAfterFlush(t *testing.T) {
 		t.Fatalf("after Purge: PendingRemovals %d, Segments %d; files %v", st.PendingRemovals, st.Segments, segs)
 	}
 
-	mustSync(t, l)
+	logtest.MustSync(t, l)
 	// The files go in the background, off the path of the flush.
 	waitRemovals(t, l)
 	after := segFiles(t, dir)
@@ -438,7 +439,7 @@ func TestPurgeRemovesSegmentsAfterFlush(t *testing.T) {
 		t.Fatalf("after Sync: PendingRemovals %d, Segments %d, files %v", st.PendingRemovals, st.Segments, after)
 	}
 	checkEntries(t, l, es[290:])
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkEntries(t, l, es[290:])
 	if got := segFiles(t, dir); !slices.Equal(got, after) {
 		t.Fatalf("reopen changed segment files: %v -> %v", after, got)
@@ -448,27 +449,27 @@ func TestPurgeRemovesSegmentsAfterFlush(t *testing.T) {
 // Close is a flush: purged segments are deleted by it.
 func TestPurgeRemovesSegmentsOnClose(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 200, 1000)
-	mustAppend(t, l, es...)
+	logtest.MustAppend(t, l, es...)
 	before := segFiles(t, dir)
 	if err := l.Purge(lid(1, 199)); err != nil {
 		t.Fatal(err)
 	}
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	after := segFiles(t, dir)
 	if len(after) >= len(before) {
 		t.Fatalf("after Purge+Close: segment files %v (before %v)", after, before)
 	}
-	l = openLog(t, dir, smallOpts())
+	l = logtest.MustOpen(t, dir, smallOpts())
 	checkState(t, l, mmaplog.State{Last: lid(1, 200), Purged: lid(1, 199)})
 	checkEntries(t, l, es[199:])
 }
 
 func TestCommit(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, run(1, 1, 3, 1)...)
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(1, 1, 3, 1)...)
 	if err := l.Commit(lid(1, 2)); err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +493,7 @@ func TestCommit(t *testing.T) {
 	}
 	want := mmaplog.State{Last: lid(1, 3), Committed: lid(2, 1)}
 	checkState(t, l, want)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, want)
 }
 
@@ -530,7 +531,7 @@ func TestVoteRules(t *testing.T) {
 		{"nobody committed", vt(2, 0, false), vt(2, 0, true), false},
 	}
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 
 	// From the initial zero vote.
 	if err := l.SaveVote(V{}); err != nil {
@@ -576,7 +577,7 @@ func TestVoteRules(t *testing.T) {
 			last = from
 		}
 	}
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	if got := l.State().Vote; got != last {
 		t.Fatalf("after reopen Vote = %v, want %v", got, last)
 	}
@@ -586,14 +587,14 @@ func TestVoteRules(t *testing.T) {
 // last segment is reused (no new file); appends continue.
 func TestReopenWithStateAndEntries(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 120, 700)
-	mustAppend(t, l, es[:100]...)
+	logtest.MustAppend(t, l, es[:100]...)
 	if err := l.Truncate(91); err != nil {
 		t.Fatal(err)
 	}
 	es = append(es[:90], run(2, 91, 120, 700)...)
-	mustAppend(t, l, es[90:]...)
+	logtest.MustAppend(t, l, es[90:]...)
 	steps := []func() error{
 		func() error { return l.SaveVote(mmaplog.Vote{Term: 2, NodeID: 3, Committed: true}) },
 		func() error { return l.Commit(lid(2, 100)) },
@@ -614,7 +615,7 @@ func TestReopenWithStateAndEntries(t *testing.T) {
 	segs := segFiles(t, dir)
 
 	for range 2 {
-		l = reopen(t, l, dir, smallOpts())
+		l = logtest.Reopen(t, l, dir, smallOpts())
 		checkState(t, l, want)
 		checkEntries(t, l, es[10:])
 		if got := segFiles(t, dir); !slices.Equal(got, segs) {
@@ -622,7 +623,7 @@ func TestReopenWithStateAndEntries(t *testing.T) {
 		}
 	}
 	// Appends continue, into the reused last segment first.
-	mustAppend(t, l, ent(2, 121, 10))
+	logtest.MustAppend(t, l, ent(2, 121, 10))
 	if got := segFiles(t, dir); !slices.Equal(got, segs) {
 		t.Fatalf("first append after reopen created a segment: %v -> %v", segs, got)
 	}
@@ -631,14 +632,14 @@ func TestReopenWithStateAndEntries(t *testing.T) {
 	// A different segment size on reopen works too.
 	opts := smallOpts()
 	opts.SegmentSize = 2 * mmaplog.MinSegmentSize
-	l = reopen(t, l, dir, opts)
+	l = logtest.Reopen(t, l, dir, opts)
 	checkState(t, l, want)
 	checkEntries(t, l, es[10:])
 	more := run(2, 122, 400, 500)
-	mustAppend(t, l, more...)
+	logtest.MustAppend(t, l, more...)
 	es = append(es, more...)
 	want.Last = lid(2, 400)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, es[10:])
 }
@@ -646,10 +647,10 @@ func TestReopenWithStateAndEntries(t *testing.T) {
 // test_open_new_chunk_size: rotation by size.
 func TestRotationBySize(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 400, 1000)
 	for i, e := range es {
-		mustAppend(t, l, e)
+		logtest.MustAppend(t, l, e)
 		if i == 10 && l.Stats().Segments != 1 {
 			t.Fatalf("rotated after 11 entries of 1 KB: Stats %+v", l.Stats())
 		}
@@ -684,35 +685,35 @@ func TestRotationBySize(t *testing.T) {
 		t.Fatalf("BytesUsed = %d, want in (400000, %d]", st.BytesUsed, total)
 	}
 	checkEntries(t, l, es)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkEntries(t, l, es)
 }
 
 // Many empty entries: the index, not the bytes, fills up first.
 func TestRotationManySmallEntries(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 5000, 0)
 	for i := 0; i < len(es); i += 100 {
-		mustAppend(t, l, es[i:i+100]...)
+		logtest.MustAppend(t, l, es[i:i+100]...)
 	}
 	if l.Stats().Segments < 2 {
 		t.Fatalf("no rotation after 5000 entries: %+v", l.Stats())
 	}
 	checkEntries(t, l, es)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkEntries(t, l, es)
 }
 
 // An entry larger than SegmentSize gets a segment sized to fit.
 func TestOversizedEntry(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := []mmaplog.Entry{ent(1, 1, 100), ent(1, 2, 3*mmaplog.MinSegmentSize), ent(1, 3, 100)}
-	mustAppend(t, l, es...)
+	logtest.MustAppend(t, l, es...)
 	// In a batch, between small ones, and one exactly SegmentSize long.
 	batch := []mmaplog.Entry{ent(1, 4, 10), ent(1, 5, mmaplog.MinSegmentSize), ent(1, 6, 10), ent(1, 7, 2*mmaplog.MinSegmentSize+1), ent(1, 8, 0)}
-	mustAppend(t, l, batch...)
+	logtest.MustAppend(t, l, batch...)
 	es = append(es, batch...)
 	checkEntries(t, l, es)
 	var big bool
@@ -726,10 +727,10 @@ func TestOversizedEntry(t *testing.T) {
 	if !big {
 		t.Fatalf("no segment file larger than the 192 KiB entry: %v", segFiles(t, dir))
 	}
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkEntries(t, l, es)
-	mustAppend(t, l, ent(1, 9, 5))
+	logtest.MustAppend(t, l, ent(1, 9, 5))
 	es = append(es, ent(1, 9, 5))
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkEntries(t, l, es)
 }

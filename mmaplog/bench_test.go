@@ -13,6 +13,7 @@ import (
 	"github.com/edsrzf/mmap-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -23,21 +24,11 @@ func benchDir(b *testing.B) string {
 	return b.TempDir()
 }
 
-func openBench(b *testing.B, dir string) *mmaplog.Log {
-	b.Helper()
-	l, err := mmaplog.Open(dir, mmaplog.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = l.Close() })
-	return l
-}
-
 // BenchmarkAppend: appends without waiting for durability.
 func BenchmarkAppend(b *testing.B) {
 	for _, size := range []int{128, 4096} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
-			l := openBench(b, benchDir(b))
+			l := logtest.MustOpen(b, benchDir(b), mmaplog.Options{})
 			e := mmaplog.Entry{Payload: make([]byte, size)}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -56,7 +47,7 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkAppendSync: one 128-byte entry, then wait until it is durable.
 // Reports the latency percentiles of Append+Sync.
 func BenchmarkAppendSync(b *testing.B) {
-	l := openBench(b, benchDir(b))
+	l := logtest.MustOpen(b, benchDir(b), mmaplog.Options{})
 	e := mmaplog.Entry{Payload: make([]byte, 128)}
 	b.SetBytes(128)
 	b.ReportAllocs()
@@ -130,7 +121,7 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 // entry and Flush with a callback, never waiting; group commit makes many
 // appends share one sync. Each op counts once its callback ran.
 func BenchmarkAppendPipelined(b *testing.B) {
-	l := openBench(b, benchDir(b))
+	l := logtest.MustOpen(b, benchDir(b), mmaplog.Options{})
 	e := mmaplog.Entry{Payload: make([]byte, 128)}
 	b.SetBytes(128)
 	b.ReportAllocs()
@@ -165,7 +156,7 @@ func BenchmarkAppendPipelined(b *testing.B) {
 // BenchmarkGetRandom reads random entries of a 1 M-entry log.
 func BenchmarkGetRandom(b *testing.B) {
 	const n = 1 << 20
-	l := openBench(b, benchDir(b))
+	l := logtest.MustOpen(b, benchDir(b), mmaplog.Options{})
 	fill(b, l, n, 128)
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.SetBytes(128)
@@ -180,7 +171,7 @@ func BenchmarkGetRandom(b *testing.B) {
 // BenchmarkGetRandomParallel: the same, from GOMAXPROCS readers.
 func BenchmarkGetRandomParallel(b *testing.B) {
 	const n = 1 << 20
-	l := openBench(b, benchDir(b))
+	l := logtest.MustOpen(b, benchDir(b), mmaplog.Options{})
 	fill(b, l, n, 128)
 	b.SetBytes(128)
 	b.ReportAllocs()

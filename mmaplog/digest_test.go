@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -20,9 +21,9 @@ func writeEntries(t *testing.T, l *mmaplog.Log, n uint64, seed uint64, flip uint
 		if i == flip {
 			e.Payload[len(e.Payload)-1] ^= 1
 		}
-		mustAppend(t, l, e)
+		logtest.MustAppend(t, l, e)
 	}
-	mustSync(t, l)
+	logtest.MustSync(t, l)
 }
 
 func mustDigest(t *testing.T, l *mmaplog.Log, from, to uint64) mmaplog.Digest {
@@ -39,9 +40,9 @@ func mustDigest(t *testing.T, l *mmaplog.Log, from, to uint64) mmaplog.Digest {
 // every digest covering it and no other.
 func TestDigestsCompareReplicas(t *testing.T) {
 	const n = 600
-	a := openLog(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: quiet})
-	b := openLog(t, t.TempDir(), mmaplog.Options{SegmentSize: 4 * mmaplog.MinSegmentSize, Logger: quiet})
-	c := openLog(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: quiet})
+	a := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: quiet})
+	b := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{SegmentSize: 4 * mmaplog.MinSegmentSize, Logger: quiet})
+	c := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: quiet})
 	writeEntries(t, a, n, 7, 0)
 	writeEntries(t, b, n, 7, 0)
 	writeEntries(t, c, n, 7, 300)
@@ -125,7 +126,7 @@ func TestDigestsCompareReplicas(t *testing.T) {
 // A purge or a truncation that narrows a segment's live range narrows
 // its digest; the digests stay those of the entries readers get.
 func TestSegmentDigestsFollowPurgeAndTruncate(t *testing.T) {
-	l := openLog(t, t.TempDir(), smallOpts())
+	l := logtest.MustOpen(t, t.TempDir(), smallOpts())
 	writeEntries(t, l, 500, 3, 0)
 	before, err := l.SegmentDigests()
 	if err != nil {
@@ -164,7 +165,7 @@ func TestSegmentDigestsFollowPurgeAndTruncate(t *testing.T) {
 }
 
 func TestDigestErrors(t *testing.T) {
-	l := openLog(t, t.TempDir(), smallOpts())
+	l := logtest.MustOpen(t, t.TempDir(), smallOpts())
 	writeEntries(t, l, 100, 1, 0)
 	if err := l.Purge(lid(1, 10)); err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestDigestErrors(t *testing.T) {
 	if d := mustDigest(t, l, 11, 11); d.Entries != 1 || d.First != 11 || d.Last != 11 {
 		t.Errorf("Digest(11, 11) = %v", d)
 	}
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	if _, err := l.Digest(11, 20); !errors.Is(err, mmaplog.ErrClosed) {
 		t.Errorf("Digest after Close: %v", err)
 	}
@@ -188,7 +189,7 @@ func TestDigestErrors(t *testing.T) {
 
 // Dump prints the digest of every sealed segment after its records.
 func TestDumpDigests(t *testing.T) {
-	l := openLog(t, t.TempDir(), smallOpts())
+	l := logtest.MustOpen(t, t.TempDir(), smallOpts())
 	writeEntries(t, l, 300, 5, 0)
 	segs, err := l.SegmentDigests()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -20,9 +21,9 @@ import (
 // commit and user data, and returns it with its entries.
 func baseLog(t testing.TB, dir string) (*mmaplog.Log, []mmaplog.Entry) {
 	t.Helper()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := []mmaplog.Entry{ent(1, 1, 10), ent(1, 2, 10), ent(1, 3, 0), ent(2, 4, 30), ent(2, 5, 7)}
-	mustAppend(t, l, es...)
+	logtest.MustAppend(t, l, es...)
 	for i, f := range []func() error{
 		func() error { return l.SaveVote(mmaplog.Vote{Term: 2, NodeID: 3}) },
 		func() error { return l.Commit(lid(1, 3)) },
@@ -56,7 +57,7 @@ func checkRejected(t testing.TB, l *mmaplog.Log, dir string, call func(*mmaplog.
 		t.Fatalf("rejected call changed BytesUsed %d -> %d", used, got)
 	}
 	checkEntries(t, l, es)
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkState(t, l, st)
 	checkEntries(t, l, es)
 	return l
@@ -115,7 +116,7 @@ func TestRejectedCallsWriteNothing(t *testing.T) {
 // Index 0 never exists: the first append cannot start there.
 func TestAppendIndexZero(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	l = checkRejected(t, l, dir, func(l *mmaplog.Log) error { return l.Append(ent(1, 0, 1)) },
 		mmaplog.ErrNonConsecutive, mmaplog.ErrLogIDReversal)
 	checkRejected(t, l, dir, func(l *mmaplog.Log) error { return l.Append(ent(1, 0, 1), ent(1, 1, 1)) },
@@ -145,7 +146,7 @@ func TestGetNotFound(t *testing.T) {
 func TestClosed(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := baseLog(t, dir)
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	called := false
 	calls := []struct {
 		name string
@@ -188,7 +189,7 @@ func TestClosed(t *testing.T) {
 	// Nothing was written by the rejected calls.
 	l2, es := baseLog(t, t.TempDir())
 	want := l2.State()
-	l = openLog(t, dir, smallOpts())
+	l = logtest.MustOpen(t, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, es)
 }
@@ -222,8 +223,8 @@ func TestInvalidOptions(t *testing.T) {
 // lock held by someone else; the holder is not disturbed.
 func TestLocked(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, ent(1, 1, 10))
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, ent(1, 1, 10))
 	before := segFiles(t, dir)
 	for range 2 {
 		l2, err := mmaplog.Open(dir, smallOpts())
@@ -237,13 +238,13 @@ func TestLocked(t *testing.T) {
 	if got := segFiles(t, dir); !slices.Equal(got, before) {
 		t.Fatalf("a refused Open changed the files: %v -> %v", before, got)
 	}
-	mustAppend(t, l, ent(1, 2, 10))
-	mustSync(t, l)
+	logtest.MustAppend(t, l, ent(1, 2, 10))
+	logtest.MustSync(t, l)
 	checkEntries(t, l, run(1, 1, 2, 10))
-	closeLog(t, l)
-	l = openLog(t, dir, smallOpts())
+	logtest.MustClose(t, l)
+	l = logtest.MustOpen(t, dir, smallOpts())
 	checkEntries(t, l, run(1, 1, 2, 10))
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 
 	// Another holder of the lock file (as another process would hold it).
 	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o644)
@@ -263,7 +264,7 @@ func TestLocked(t *testing.T) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_UN); err != nil {
 		t.Fatal(err)
 	}
-	l = openLog(t, dir, smallOpts())
+	l = logtest.MustOpen(t, dir, smallOpts())
 	checkEntries(t, l, run(1, 1, 2, 10))
 }
 
@@ -315,9 +316,9 @@ func TestOpenEmptySegmentFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "00000000000000000001.seg"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	checkState(t, l, mmaplog.State{})
-	mustAppend(t, l, ent(1, 1, 5))
-	l = reopen(t, l, dir, smallOpts())
+	logtest.MustAppend(t, l, ent(1, 1, 5))
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	checkEntries(t, l, run(1, 1, 1, 5))
 }

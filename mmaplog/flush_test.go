@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -24,7 +25,7 @@ import (
 // Flush callbacks run exactly once each, in call order, with nil.
 func TestFlushCallbacks(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	var mu sync.Mutex
 	var calls []int
 	var errs []error
@@ -38,7 +39,7 @@ func TestFlushCallbacks(t *testing.T) {
 	}
 	const n = 200
 	for i := range n {
-		mustAppend(t, l, ent(1, uint64(i+1), 50))
+		logtest.MustAppend(t, l, ent(1, uint64(i+1), 50))
 		if err := l.Flush(cb(i)); err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +49,7 @@ func TestFlushCallbacks(t *testing.T) {
 			}
 		}
 	}
-	mustSync(t, l) // callbacks run in order: all earlier ones are done
+	logtest.MustSync(t, l) // callbacks run in order: all earlier ones are done
 	mu.Lock()
 	if len(calls) != n {
 		t.Fatalf("%d callbacks ran, want %d", len(calls), n)
@@ -90,7 +91,7 @@ func TestFlushCallbacks(t *testing.T) {
 	}
 	wg.Wait()
 	// Flushes issued before Close have all run when Close returns.
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	mu.Lock()
 	defer mu.Unlock()
 	for w := range g {
@@ -107,15 +108,15 @@ func TestFlushCallbacks(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	st := l.Stats()
 	if st.Segments != 1 || st.Entries != 0 || st.FirstIndex != 0 || st.LastIndex != 0 || st.Appends != 0 ||
 		st.Flushes != 0 || st.Failed != nil || st.BytesUsed <= 0 || st.BytesAllocated != mmaplog.MinSegmentSize || st.IndexBytes <= 0 {
 		t.Fatalf("new log: %+v", st)
 	}
 	used := st.BytesUsed
-	mustAppend(t, l, run(1, 1, 100, 1000)...)
-	mustSync(t, l)
+	logtest.MustAppend(t, l, run(1, 1, 100, 1000)...)
+	logtest.MustSync(t, l)
 	st = l.Stats()
 	if st.Entries != 100 || st.FirstIndex != 1 || st.LastIndex != 100 || st.Appends != 100 {
 		t.Fatalf("after 100 appends: %+v", st)
@@ -148,13 +149,13 @@ func TestStats(t *testing.T) {
 	if st = l.Stats(); st.Entries != 0 || st.FirstIndex != 0 || st.LastIndex != 0 {
 		t.Fatalf("after Purge beyond Last: %+v", st)
 	}
-	mustSync(t, l)
+	logtest.MustSync(t, l)
 	waitRemovals(t, l)
 	if st = l.Stats(); st.Flushes != 2 || st.Syncs != 2 || st.PendingRemovals != 0 || st.Segments != len(segFiles(t, dir)) {
 		t.Fatalf("after the second Sync: %+v, files %v", st, segFiles(t, dir))
 	}
 	// Counters are per Open.
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	if st = l.Stats(); st.Appends != 0 || st.Flushes != 0 {
 		t.Fatalf("after reopen: %+v", st)
 	}
@@ -163,8 +164,8 @@ func TestStats(t *testing.T) {
 // Dump writes one line per record (at least one per entry) and ends cleanly.
 func TestDump(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, run(1, 1, 150, 1000)...)
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(1, 1, 150, 1000)...)
 	if err := l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -183,10 +184,10 @@ func TestDump(t *testing.T) {
 // test_concurrent_read_race_condition: many readers of a reopened log.
 func TestConcurrentReads(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 500, 300)
-	mustAppend(t, l, es...)
-	l = reopen(t, l, dir, smallOpts())
+	logtest.MustAppend(t, l, es...)
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	var wg sync.WaitGroup
 	var bad atomic.Int64
 	for g := range 8 {
@@ -215,36 +216,36 @@ func TestConcurrentReads(t *testing.T) {
 // what the writer wrote.
 func TestTruncateBelowSegmentReopenCrash(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 70, 1000) // entries 61..70 are in segment 2
-	mustAppend(t, l, es...)
+	logtest.MustAppend(t, l, es...)
 	if n := len(segFiles(t, dir)); n != 2 {
 		t.Fatalf("want 2 segments, have %d", n)
 	}
 	if err := l.Truncate(50); err != nil {
 		t.Fatal(err)
 	}
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	es = append(es[:49], run(2, 50, 55, 100)...)
-	mustAppend(t, l, es[49:]...)
-	mustSync(t, l)
+	logtest.MustAppend(t, l, es[49:]...)
+	logtest.MustSync(t, l)
 	want := l.State()
 	checkEntries(t, l, es)
 
-	crash := crashCopy(t, dir)
-	c := openLog(t, crash, smallOpts())
+	crash := logtest.CopyDir(t, dir)
+	c := logtest.MustOpen(t, crash, smallOpts())
 	checkState(t, c, want)
 	checkEntries(t, c, es)
-	closeLog(t, c)
+	logtest.MustClose(t, c)
 
 	// The same after a clean Close with the index files gone.
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	for _, name := range idxFiles(t, dir) {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l = openLog(t, dir, smallOpts())
+	l = logtest.MustOpen(t, dir, smallOpts())
 	checkState(t, l, want)
 	checkEntries(t, l, es)
 }
@@ -256,8 +257,8 @@ func TestTruncateEmptyThenAppendLower(t *testing.T) {
 	for _, purge := range []bool{false, true} {
 		t.Run(fmt.Sprintf("purged=%v", purge), func(t *testing.T) {
 			dir := t.TempDir()
-			l := openLog(t, dir, smallOpts())
-			mustAppend(t, l, ent(1, 10, 8), ent(1, 11, 8))
+			l := logtest.MustOpen(t, dir, smallOpts())
+			logtest.MustAppend(t, l, ent(1, 10, 8), ent(1, 11, 8))
 			want := mmaplog.State{}
 			if purge {
 				if err := l.Purge(lid(1, 5)); err != nil { // in the gap below the first entry
@@ -271,15 +272,15 @@ func TestTruncateEmptyThenAppendLower(t *testing.T) {
 			checkState(t, l, want)
 			checkEntries(t, l, nil)
 			es := run(2, want.Last.Index+1, want.Last.Index+4, 8)
-			mustAppend(t, l, es...)
+			logtest.MustAppend(t, l, es...)
 			want.Last = es[len(es)-1].ID
 			checkState(t, l, want)
 			checkEntries(t, l, es)
-			crash := crashCopy(t, dir)
-			c := openLog(t, crash, smallOpts())
+			crash := logtest.CopyDir(t, dir)
+			c := logtest.MustOpen(t, crash, smallOpts())
 			checkState(t, c, want)
 			checkEntries(t, c, es)
-			l = reopen(t, l, dir, smallOpts())
+			l = logtest.Reopen(t, l, dir, smallOpts())
 			checkState(t, l, want)
 			checkEntries(t, l, es)
 		})

@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -80,46 +80,6 @@ func run(term, first, last uint64, n int) []mmaplog.Entry {
 		es = append(es, ent(term, i, n))
 	}
 	return es
-}
-
-// openLog opens dir and closes the log when the test ends (a second Close
-// is a no-op, so tests may close it themselves).
-func openLog(t testing.TB, dir string, opts mmaplog.Options) *mmaplog.Log {
-	t.Helper()
-	l, err := mmaplog.Open(dir, opts)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", dir, err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	return l
-}
-
-func closeLog(t testing.TB, l *mmaplog.Log) {
-	t.Helper()
-	if err := l.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-}
-
-// reopen closes l and opens dir again.
-func reopen(t testing.TB, l *mmaplog.Log, dir string, opts mmaplog.Options) *mmaplog.Log {
-	t.Helper()
-	closeLog(t, l)
-	return openLog(t, dir, opts)
-}
-
-func mustAppend(t testing.TB, l *mmaplog.Log, es ...mmaplog.Entry) {
-	t.Helper()
-	if err := l.Append(es...); err != nil {
-		t.Fatalf("Append(%v..): %v", es[0].ID, err)
-	}
-}
-
-func mustSync(t testing.TB, l *mmaplog.Log) {
-	t.Helper()
-	if err := l.Sync(); err != nil {
-		t.Fatalf("Sync: %v", err)
-	}
 }
 
 // collect reads Entries(from, to) into a slice.
@@ -198,126 +158,13 @@ func fmtState(s mmaplog.State) string {
 	return fmt.Sprintf("{Vote:%v Last:%v Committed:%v Purged:%v UserData:%s}", s.Vote, s.Last, s.Committed, s.Purged, ud)
 }
 
-// filesWithSuffix lists the names in dir ending in suffix, sorted.
-func filesWithSuffix(t testing.TB, dir, suffix string) []string {
+func segFiles(t testing.TB, dir string) []string {
 	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, de := range des {
-		if strings.HasSuffix(de.Name(), suffix) {
-			out = append(out, de.Name())
-		}
-	}
-	slices.Sort(out)
-	return out
+	return logtest.NamesWithSuffix(t, dir, ".seg")
 }
-
-func segFiles(t testing.TB, dir string) []string { t.Helper(); return filesWithSuffix(t, dir, ".seg") }
-func idxFiles(t testing.TB, dir string) []string { t.Helper(); return filesWithSuffix(t, dir, ".idx") }
-
-// crashCopy copies the log files of dir into a new directory while the log
-// may still be open: the copy is what the disk would show after a kill -9
-// (the mapping's writes are in the page cache). The caller must not write
-// meanwhile; the flusher may still delete purged segments, so the copy is
-// retried until no file vanished during it (a real kill is instantaneous).
-func crashCopy(t testing.TB, dir string) string {
+func idxFiles(t testing.TB, dir string) []string {
 	t.Helper()
-	dst := t.TempDir()
-	list := func() []string {
-		des, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, de := range des {
-			// Skip the lock and segments being prepared (Open deletes those).
-			if de.Type().IsRegular() && de.Name() != "LOCK" && !strings.HasSuffix(de.Name(), ".tmp") {
-				names = append(names, de.Name())
-			}
-		}
-		return names
-	}
-	for attempt := 0; ; attempt++ {
-		if attempt == 100 {
-			t.Fatalf("crashCopy: %s keeps changing", dir)
-		}
-		before := list()
-		old, err := os.ReadDir(dst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, de := range old {
-			if err := os.Remove(filepath.Join(dst, de.Name())); err != nil {
-				t.Fatal(err)
-			}
-		}
-		vanished := false
-		for _, name := range before {
-			b, err := os.ReadFile(filepath.Join(dir, name))
-			if errors.Is(err, os.ErrNotExist) {
-				vanished = true
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !vanished && slices.Equal(before, list()) {
-			return dst
-		}
-	}
-}
-
-// snapshotDir returns name → contents of every file in dir but the lock.
-func snapshotDir(t testing.TB, dir string) map[string][]byte {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string][]byte{}
-	for _, de := range des {
-		if de.Name() == "LOCK" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[de.Name()] = b
-	}
-	return m
-}
-
-func sameDir(a, b map[string][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
-			return false
-		}
-	}
-	return true
-}
-
-// editFile rewrites path in place (same size) after edit changes its bytes.
-func editFile(t testing.TB, path string, edit func(b []byte)) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit(b)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return logtest.NamesWithSuffix(t, dir, ".idx")
 }
 
 // findMarker returns the offset of id's payload marker in the segment file

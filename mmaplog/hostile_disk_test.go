@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/internal/loopdisk"
 	"github.com/raftlog/raftlog/mmaplog"
 )
@@ -36,8 +37,8 @@ func TestHostileENOSPCMidBatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
-		mustAppend(t, l, ent(1, 1, 100))
-		mustSync(t, l)
+		logtest.MustAppend(t, l, ent(1, 1, 100))
+		logtest.MustSync(t, l)
 		if segCost == 0 {
 			segCost = allocated(t, filepath.Join(dir, segFiles(t, dir)[0])) + allocated(t, filepath.Join(dir, idxFiles(t, dir)[0]))
 		}
@@ -58,7 +59,7 @@ func TestHostileENOSPCMidBatch(t *testing.T) {
 		}
 		d.Unfill()
 
-		l = openLog(t, dir, opts)
+		l = logtest.MustOpen(t, dir, opts)
 		want := uint64(101)
 		if err != nil {
 			want = 1
@@ -74,10 +75,10 @@ func TestHostileENOSPCMidBatch(t *testing.T) {
 		}
 		if err != nil && l.State().Last.Index == 1 {
 			// With room again, the same batch goes in.
-			mustAppend(t, l, batch...)
-			mustSync(t, l)
+			logtest.MustAppend(t, l, batch...)
+			logtest.MustSync(t, l)
 		}
-		closeLog(t, l)
+		logtest.MustClose(t, l)
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}
@@ -122,14 +123,14 @@ func TestHostileWriteBackFailureReopen(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = l.Close() })
 	for i := uint64(1); i <= 100; i += 10 {
-		mustAppend(t, l, run(1, i, i+9, 100)...)
+		logtest.MustAppend(t, l, run(1, i, i+9, 100)...)
 	}
-	mustSync(t, l) // 1..100 acknowledged
+	logtest.MustSync(t, l) // 1..100 acknowledged
 
 	n := d.FailWrites(logFiles(t, dir)...)
 	t.Logf("writes to the %d bytes of the log's files made to fail", n)
 	for i := uint64(101); i <= 2000; i += 100 {
-		mustAppend(t, l, run(1, i, i+99, 100)...)
+		logtest.MustAppend(t, l, run(1, i, i+99, 100)...)
 	}
 	err = l.Sync()
 	if err == nil {
@@ -158,8 +159,8 @@ func TestHostileWriteBackFailureReopen(t *testing.T) {
 	}
 	checkRun(t, r, "reopened", 1, presented)
 	next := presented + 1
-	mustAppend(t, r, ent(1, next, 100))
-	mustSync(t, r) // acknowledged: must survive a power loss
+	logtest.MustAppend(t, r, ent(1, next, 100))
+	logtest.MustSync(t, r) // acknowledged: must survive a power loss
 
 	// Power loss while r is still open.
 	d.PowerLoss()

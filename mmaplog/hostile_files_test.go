@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -44,7 +45,7 @@ func TestHostileMissingLastSegment(t *testing.T) {
 			if err := tc.damage(last); err != nil {
 				t.Fatal(err)
 			}
-			before := snapshotDir(t, dir)
+			before := logtest.Snapshot(t, dir)
 
 			rep, err := recovery.Verify(dir)
 			if err != nil {
@@ -58,7 +59,7 @@ func TestHostileMissingLastSegment(t *testing.T) {
 			if err == nil {
 				last := l.State().Last.Index
 				// Compare the files before Close, which writes.
-				if d := dirDiff(before, snapshotDir(t, dir)); d != "" {
+				if d := logtest.Diff(before, logtest.Snapshot(t, dir)); d != "" {
 					t.Errorf("Open changed the directory: %s", d)
 				}
 				_ = l.Close()
@@ -67,7 +68,7 @@ func TestHostileMissingLastSegment(t *testing.T) {
 			if !asCorrupt(err) {
 				t.Errorf("Open: %v (%T), want a *CorruptError matching ErrCorrupt", err, err)
 			}
-			if d := dirDiff(before, snapshotDir(t, dir)); d != "" {
+			if d := logtest.Diff(before, logtest.Snapshot(t, dir)); d != "" {
 				t.Errorf("a failed Open changed the directory: %s", d)
 			}
 		})
@@ -132,9 +133,9 @@ func TestHostileForeignFiles(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyLogDir(t, logA)
+			dir := logtest.CopyDir(t, logA)
 			tc.edit(t, dir)
-			before := snapshotDir(t, dir)
+			before := logtest.Snapshot(t, dir)
 
 			rep, err := recovery.Verify(dir)
 			if err != nil {
@@ -147,7 +148,7 @@ func TestHostileForeignFiles(t *testing.T) {
 			l, err := mmaplog.Open(dir, smallOpts())
 			if err == nil {
 				bad := foreignGets(l)
-				if d := dirDiff(before, snapshotDir(t, dir)); d != "" {
+				if d := logtest.Diff(before, logtest.Snapshot(t, dir)); d != "" {
 					t.Logf("Open changed the directory: %s", d)
 				}
 				_ = l.Close()
@@ -156,7 +157,7 @@ func TestHostileForeignFiles(t *testing.T) {
 			if !asCorrupt(err) {
 				t.Errorf("Open: %v (%T), want a *CorruptError matching ErrCorrupt", err, err)
 			}
-			if d := dirDiff(before, snapshotDir(t, dir)); d != "" {
+			if d := logtest.Diff(before, logtest.Snapshot(t, dir)); d != "" {
 				t.Errorf("a failed Open changed the directory: %s", d)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -43,21 +44,21 @@ func readIndexes(t *testing.T, dir string) map[string][]byte {
 // entry or an error, never the truncated term-1 entry.
 func TestHostileTornSealStaleSlots(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, indexOpts())
-	mustAppend(t, l, run(1, 1, 300, 64)...)
-	mustSync(t, l)
+	l := logtest.MustOpen(t, dir, indexOpts())
+	logtest.MustAppend(t, l, run(1, 1, 300, 64)...)
+	logtest.MustSync(t, l)
 	before := readIndexes(t, dir)
 	if err := l.Truncate(150); err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, l, run(2, 150, 300, 64)...)
-	mustSync(t, l)
-	closeLog(t, l)
+	logtest.MustAppend(t, l, run(2, 150, 300, 64)...)
+	logtest.MustSync(t, l)
+	logtest.MustClose(t, l)
 
 	restored := 0
 	for name, old := range before {
 		path := filepath.Join(dir, name)
-		editFile(t, path, func(cur []byte) {
+		logtest.Edit(t, path, func(cur []byte) {
 			for off := sectorSize; off+sectorSize <= min(len(cur), len(old)); off += sectorSize {
 				if !bytes.Equal(cur[off:off+sectorSize], old[off:off+sectorSize]) {
 					copy(cur[off:off+sectorSize], old[off:off+sectorSize])
@@ -136,8 +137,8 @@ func TestHostileTornSealZeroedSlots(t *testing.T) {
 			}
 			tried++
 			t.Run(fmt.Sprintf("sector-%d", off/sectorSize), func(t *testing.T) {
-				dir := copyLogDir(t, src)
-				editFile(t, filepath.Join(dir, name), func(b []byte) { clear(b[off : off+sectorSize]) })
+				dir := logtest.CopyDir(t, src)
+				logtest.Edit(t, filepath.Join(dir, name), func(b []byte) { clear(b[off : off+sectorSize]) })
 				l, err := mmaplog.Open(dir, indexOpts())
 				if err != nil {
 					t.Fatalf("Open: %v (want success: the segment is intact)", err)

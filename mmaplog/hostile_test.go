@@ -7,14 +7,11 @@ package mmaplog_test
 // hostile_disk_test.go: cases 3 and 4 on a loop-mounted ext4 image.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -228,7 +226,7 @@ func stacks() string {
 // closed cleanly.
 func writeLog(t *testing.T, dir string, opts mmaplog.Options, n uint64, size int, payload func(mmaplog.LogID) []byte) {
 	t.Helper()
-	l := openLog(t, dir, opts)
+	l := logtest.MustOpen(t, dir, opts)
 	var batch []mmaplog.Entry
 	for i := uint64(1); i <= n; i++ {
 		id := lid(1, i)
@@ -237,32 +235,12 @@ func writeLog(t *testing.T, dir string, opts mmaplog.Options, n uint64, size int
 			e.Payload = payload(id)
 		}
 		if batch = append(batch, e); len(batch) == 100 || i == n {
-			mustAppend(t, l, batch...)
+			logtest.MustAppend(t, l, batch...)
 			batch = batch[:0]
 		}
 	}
-	mustSync(t, l)
-	closeLog(t, l)
-}
-
-// dirDiff describes how snapshot b differs from a ("" when equal).
-func dirDiff(a, b map[string][]byte) string {
-	var out []string
-	for _, name := range slices.Sorted(maps.Keys(a)) {
-		w, ok := b[name]
-		switch {
-		case !ok:
-			out = append(out, name+" removed")
-		case !bytes.Equal(a[name], w):
-			out = append(out, fmt.Sprintf("%s changed (%d -> %d bytes)", name, len(a[name]), len(w)))
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(b)) {
-		if _, ok := a[name]; !ok {
-			out = append(out, name+" created")
-		}
-	}
-	return strings.Join(out, ", ")
+	logtest.MustSync(t, l)
+	logtest.MustClose(t, l)
 }
 
 // copyFiles copies the named files from dir src into dir dst.
@@ -277,19 +255,6 @@ func copyFiles(t *testing.T, src, dst string, names ...string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// copyLogDir copies every file of the log in src (not the lock) into a
-// new directory.
-func copyLogDir(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	for name, b := range snapshotDir(t, src) {
-		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
 }
 
 // asCorrupt reports whether err is a *mmaplog.CorruptError matching

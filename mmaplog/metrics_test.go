@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -14,7 +15,7 @@ import (
 // distributions against what a run of appends, syncs, rotations and a
 // purge must have done.
 func TestStatsDistributions(t *testing.T) {
-	l := openLog(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: quiet})
+	l := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: quiet})
 	used0 := l.Stats().BytesUsed
 	payload := make([]byte, 500)
 	const n, perSync = 600, 10
@@ -98,7 +99,7 @@ func TestStatsDistributions(t *testing.T) {
 // flusher; the group opened meanwhile waits at least that long, and the
 // callback phase lasts at least that long.
 func TestGroupWaitAndCallbackDelay(t *testing.T) {
-	l := openLog(t, t.TempDir(), mmaplog.Options{Logger: quiet})
+	l := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{Logger: quiet})
 	const nap = 20 * time.Millisecond
 	done := make(chan error, 1)
 	if err := l.Append(mmaplog.Entry{ID: lid(1, 1)}); err != nil {
@@ -189,7 +190,7 @@ func appendSync(t *testing.T, l *mmaplog.Log, idx uint64, size int) {
 func TestSlowSyncWarning(t *testing.T) {
 	h := &captured{}
 	opts := mmaplog.WithSlowSyncEvery(mmaplog.Options{SlowSync: time.Nanosecond, Logger: slog.New(h)}, time.Hour)
-	l := openLog(t, t.TempDir(), opts)
+	l := logtest.MustOpen(t, t.TempDir(), opts)
 	used := l.Stats().BytesUsed
 	appendSync(t, l, 1, 300)
 	first := l.Stats().BytesUsed - used
@@ -226,7 +227,7 @@ func TestSlowSyncSuppressedCount(t *testing.T) {
 	h := &captured{}
 	const every = 20 * time.Millisecond
 	opts := mmaplog.WithSlowSyncEvery(mmaplog.Options{SlowSync: time.Nanosecond, Logger: slog.New(h)}, every)
-	l := openLog(t, t.TempDir(), opts)
+	l := logtest.MustOpen(t, t.TempDir(), opts)
 	for i := uint64(1); i <= 6; i++ {
 		appendSync(t, l, i, 10)
 	}
@@ -245,7 +246,7 @@ func TestSlowSyncSuppressedCount(t *testing.T) {
 // TestSlowSyncDisabled: a negative threshold never warns.
 func TestSlowSyncDisabled(t *testing.T) {
 	h := &captured{}
-	l := openLog(t, t.TempDir(), mmaplog.Options{SlowSync: -1, Logger: slog.New(h)})
+	l := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{SlowSync: -1, Logger: slog.New(h)})
 	appendSync(t, l, 1, 10)
 	if recs, n := h.slow(), l.Stats().SlowSyncs; len(recs) != 0 || n != 0 {
 		t.Errorf("%d records, SlowSyncs %d, want none", len(recs), n)

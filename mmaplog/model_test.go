@@ -110,7 +110,7 @@ func runModelRound(t *testing.T, seed uint64) {
 			t.Logf("failed round: replay with -seed=%d", seed)
 		}
 	}()
-	r.l = openLog(t, r.dir, r.opts)
+	r.l = logtest.MustOpen(t, r.dir, r.opts)
 	for op := range modelOpsPerRound {
 		r.step(op)
 		r.checkState()
@@ -379,7 +379,7 @@ func (r *modelRun) step(op int) {
 		r.reopen()
 	case x < 93: // kill -9: a copy of the directory holds every returned write
 		r.note("crash copy")
-		dir := crashCopy(r.t, r.dir)
+		dir := logtest.CopyDir(r.t, r.dir)
 		c, err := mmaplog.Open(dir, r.opts)
 		if err != nil {
 			r.fatalf("Open of a crash copy: %v", err)

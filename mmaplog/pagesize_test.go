@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -13,7 +14,7 @@ import (
 // ready (it never creates one on its own path for this) instead of paying
 // a large-folio writeback on every sync until the segment is full.
 func TestSmallSyncsRotateEarly(t *testing.T) {
-	l := openLog(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize})
+	l := logtest.MustOpen(t, t.TempDir(), mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize})
 	payload := make([]byte, 1000)
 	i := uint64(0)
 	appendOne := func() {

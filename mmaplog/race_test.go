@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -217,7 +218,7 @@ func TestRaceReadersVsWriter(t *testing.T) {
 	dir := t.TempDir()
 	term := uint64(1)
 	for cycle := range 3 {
-		l := openLog(t, dir, smallOpts())
+		l := logtest.MustOpen(t, dir, smallOpts())
 		var stop atomic.Bool
 		var wg sync.WaitGroup
 		var reads atomic.Int64
@@ -240,7 +241,7 @@ func TestRaceReadersVsWriter(t *testing.T) {
 		term++
 	}
 	// What is left reads back intact.
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	st := l.State()
 	for e, err := range l.Entries(0, st.Last.Index+1) {
 		if err != nil {
@@ -255,15 +256,15 @@ func TestRaceReadersVsWriter(t *testing.T) {
 // Close racing many readers of a multi-segment log, repeatedly.
 func TestRaceCloseWhileReading(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	var es []mmaplog.Entry
 	for i := uint64(1); i <= 400; i++ {
 		es = append(es, raceEntry(1, i))
 	}
-	mustAppend(t, l, es...)
-	closeLog(t, l)
+	logtest.MustAppend(t, l, es...)
+	logtest.MustClose(t, l)
 	for round := range 5 {
-		l := openLog(t, dir, smallOpts())
+		l := logtest.MustOpen(t, dir, smallOpts())
 		var started sync.WaitGroup
 		var wg sync.WaitGroup
 		var stop atomic.Bool

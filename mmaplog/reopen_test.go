@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -24,45 +25,43 @@ import (
 // before it. Nothing else is acceptable.
 func TestReopenUnfinishedTailAfterClose(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 100, 900) // two segments
-	mustAppend(t, l, es...)
+	logtest.MustAppend(t, l, es...)
 	if err := l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Commit(lid(1, 90)); err != nil {
 		t.Fatal(err)
 	}
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 
 	segs := segFiles(t, dir)
 	last := filepath.Join(dir, segs[len(segs)-1])
 	end := lastNonZero(t, last)
-	editFile(t, last, func(b []byte) { clear(b[end-3 : end]) })
+	logtest.Edit(t, last, func(b []byte) { clear(b[end-3 : end]) })
 
 	// Close made every byte durable and sealed the index complete: damage
 	// to those bytes is corruption, never a torn tail to cut.
-	before := snapshotDir(t, dir)
+	before := logtest.Snapshot(t, dir)
 	_, err := mmaplog.Open(dir, smallOpts())
 	var ce *mmaplog.CorruptError
 	if !errors.Is(err, mmaplog.ErrCorrupt) || !errors.As(err, &ce) || filepath.Clean(ce.Path) != last {
 		t.Fatalf("Open: %v; want a *CorruptError naming %s", err, last)
 	}
-	if !sameDir(before, snapshotDir(t, dir)) {
-		t.Fatalf("a failed Open changed the files in %s", dir)
-	}
+	logtest.Unchanged(t, "a failed Open", before, dir)
 }
 
 // test_reopen_unfinished_chunk, after a kill: the last record is an entry
 // that was never flushed; cutting it by a few bytes loses only it.
 func TestReopenUnfinishedTailAfterCrash(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 30, 200)
-	mustAppend(t, l, es[:20]...)
-	mustSync(t, l)
-	mustAppend(t, l, es[20:]...)
-	crash := crashCopy(t, dir)
+	logtest.MustAppend(t, l, es[:20]...)
+	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, es[20:]...)
+	crash := logtest.CopyDir(t, dir)
 
 	segs := segFiles(t, crash)
 	last := filepath.Join(crash, segs[len(segs)-1])
@@ -70,13 +69,13 @@ func TestReopenUnfinishedTailAfterCrash(t *testing.T) {
 	if m := findMarker(t, last, lid(1, 30)); m > end {
 		t.Fatalf("entry 30 at %d is not the last record (end %d)", m, end)
 	}
-	editFile(t, last, func(b []byte) { clear(b[end-5 : end]) })
+	logtest.Edit(t, last, func(b []byte) { clear(b[end-5 : end]) })
 
-	c := openLog(t, crash, smallOpts())
+	c := logtest.MustOpen(t, crash, smallOpts())
 	checkState(t, c, mmaplog.State{Last: lid(1, 29)})
 	checkEntries(t, c, es[:29])
-	mustAppend(t, c, ent(2, 30, 7))
-	c = reopen(t, c, crash, smallOpts())
+	logtest.MustAppend(t, c, ent(2, 30, 7))
+	c = logtest.Reopen(t, c, crash, smallOpts())
 	checkEntries(t, c, append(es[:29:29], ent(2, 30, 7)))
 }
 
@@ -84,11 +83,11 @@ func TestReopenUnfinishedTailAfterCrash(t *testing.T) {
 // reopens with the exact state, flushed or not.
 func TestReopenAfterCrashKeepsReturnedWrites(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 150, 1000)
-	mustAppend(t, l, es[:50]...)
-	mustSync(t, l)
-	mustAppend(t, l, es[50:]...)
+	logtest.MustAppend(t, l, es[:50]...)
+	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, es[50:]...)
 	if err := l.Purge(lid(1, 70)); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +101,8 @@ func TestReopenAfterCrashKeepsReturnedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := l.State()
-	crash := crashCopy(t, dir)
-	c := openLog(t, crash, smallOpts())
+	crash := logtest.CopyDir(t, dir)
+	c := logtest.MustOpen(t, crash, smallOpts())
 	checkState(t, c, want)
 	checkEntries(t, c, es[70:140])
 }
@@ -112,23 +111,23 @@ func TestReopenAfterCrashKeepsReturnedWrites(t *testing.T) {
 // as zeros (its page never reached the disk): it is gone, the rest stays.
 func TestReopenTrailingZeros(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 10, 300)
-	mustAppend(t, l, es[:5]...)
-	mustSync(t, l)
-	mustAppend(t, l, es[5:]...)
-	crash := crashCopy(t, dir)
+	logtest.MustAppend(t, l, es[:5]...)
+	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, es[5:]...)
+	crash := logtest.CopyDir(t, dir)
 	segs := segFiles(t, crash)
 	last := filepath.Join(crash, segs[len(segs)-1])
 	// Zero entries 9 and 10 and everything after them.
 	from := findMarker(t, last, lid(1, 9)) - 8
-	editFile(t, last, func(b []byte) { clear(b[from:]) })
+	logtest.Edit(t, last, func(b []byte) { clear(b[from:]) })
 
-	c := openLog(t, crash, smallOpts())
+	c := logtest.MustOpen(t, crash, smallOpts())
 	checkState(t, c, mmaplog.State{Last: lid(1, 8)})
 	checkEntries(t, c, es[:8])
-	mustAppend(t, c, ent(1, 9, 3))
-	c = reopen(t, c, crash, smallOpts())
+	logtest.MustAppend(t, c, ent(1, 9, 3))
+	c = logtest.Reopen(t, c, crash, smallOpts())
 	checkEntries(t, c, append(es[:8:8], ent(1, 9, 3)))
 }
 
@@ -138,16 +137,16 @@ func TestReopenTrailingZeros(t *testing.T) {
 // survive another reopen.
 func TestReopenTrailingGarbage(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 10, 300)
-	mustAppend(t, l, es[:5]...)
-	mustSync(t, l)
-	mustAppend(t, l, es[5:]...)
-	crash := crashCopy(t, dir)
+	logtest.MustAppend(t, l, es[:5]...)
+	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, es[5:]...)
+	crash := logtest.CopyDir(t, dir)
 	segs := segFiles(t, crash)
 	last := filepath.Join(crash, segs[len(segs)-1])
 	end := lastNonZero(t, last)
-	editFile(t, last, func(b []byte) {
+	logtest.Edit(t, last, func(b []byte) {
 		b[end+4096] = 0x01
 		for i := end + 8192; i < end+8192+512; i++ {
 			b[i] = 0xff
@@ -157,7 +156,7 @@ func TestReopenTrailingGarbage(t *testing.T) {
 	var warns warnCounter
 	opts := smallOpts()
 	opts.Logger = slog.New(&warns)
-	c := openLog(t, crash, opts)
+	c := logtest.MustOpen(t, crash, opts)
 	if warns.n.Load() == 0 {
 		t.Errorf("garbage after the tail was cut without a warning")
 	}
@@ -168,10 +167,10 @@ func TestReopenTrailingGarbage(t *testing.T) {
 	for i := uint64(11); i <= 80; i++ {
 		more = append(more, ent(1, i, 100+int(i%8)))
 	}
-	mustAppend(t, c, more...)
+	logtest.MustAppend(t, c, more...)
 	all := append(es[:10:10], more...)
 	checkEntries(t, c, all)
-	c = reopen(t, c, crash, smallOpts())
+	c = logtest.Reopen(t, c, crash, smallOpts())
 	checkEntries(t, c, all)
 }
 
@@ -179,7 +178,7 @@ func TestReopenTrailingGarbage(t *testing.T) {
 // checks that the failed Open changed nothing on disk.
 func expectOpenCorrupt(t testing.TB, dir, path string) *mmaplog.CorruptError {
 	t.Helper()
-	before := snapshotDir(t, dir)
+	before := logtest.Snapshot(t, dir)
 	l, err := mmaplog.Open(dir, smallOpts())
 	if err == nil {
 		_ = l.Close()
@@ -195,9 +194,7 @@ func expectOpenCorrupt(t testing.TB, dir, path string) *mmaplog.CorruptError {
 	if filepath.Clean(ce.Path) != filepath.Clean(path) {
 		t.Fatalf("CorruptError.Path = %q, want %q (%v)", ce.Path, path, err)
 	}
-	if !sameDir(before, snapshotDir(t, dir)) {
-		t.Fatalf("a failed Open changed the files in %s", dir)
-	}
+	logtest.Unchanged(t, "a failed Open", before, dir)
 	return ce
 }
 
@@ -220,17 +217,17 @@ func TestReopenDamagedRecord(t *testing.T) {
 	for _, c := range corruptions {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			l := openLog(t, dir, smallOpts())
+			l := logtest.MustOpen(t, dir, smallOpts())
 			es := run(1, 1, 22, 100)
-			mustAppend(t, l, es[:10]...)
-			mustSync(t, l)
-			mustAppend(t, l, es[10:20]...)
-			mustSync(t, l)
-			mustAppend(t, l, es[20:]...)
-			crash := crashCopy(t, dir)
+			logtest.MustAppend(t, l, es[:10]...)
+			logtest.MustSync(t, l)
+			logtest.MustAppend(t, l, es[10:20]...)
+			logtest.MustSync(t, l)
+			logtest.MustAppend(t, l, es[20:]...)
+			crash := logtest.CopyDir(t, dir)
 			seg := filepath.Join(crash, segFiles(t, crash)[0])
 			at := findMarker(t, seg, lid(1, 5))
-			editFile(t, seg, func(b []byte) { c.corrupt(b, at) })
+			logtest.Edit(t, seg, func(b []byte) { c.corrupt(b, at) })
 			ce := expectOpenCorrupt(t, crash, seg)
 			if ce.Offset <= 0 || ce.Offset > int64(at) || int64(at)-ce.Offset > 128 {
 				t.Fatalf("CorruptError.Offset = %d, the damaged record's payload is at %d", ce.Offset, at)
@@ -244,14 +241,14 @@ func TestReopenDamagedRecord(t *testing.T) {
 // by the read that reaches it — but always as ErrCorrupt, never as data.
 func TestDamagedRecordInSealedSegment(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
+	l := logtest.MustOpen(t, dir, smallOpts())
 	es := run(1, 1, 300, 1000)
-	mustAppend(t, l, es...)
-	closeLog(t, l)
+	logtest.MustAppend(t, l, es...)
+	logtest.MustClose(t, l)
 	segs := segFiles(t, dir)
 	first := filepath.Join(dir, segs[0])
 	at := findMarker(t, first, lid(1, 5))
-	editFile(t, first, func(b []byte) { b[at+20] ^= 0x40 })
+	logtest.Edit(t, first, func(b []byte) { b[at+20] ^= 0x40 })
 
 	l, err := mmaplog.Open(dir, smallOpts())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/crashfs"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
@@ -28,8 +29,8 @@ func checkVerifies(t testing.TB, dir string) {
 
 func TestRewindRejects(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, run(1, 1, 5, 10)...)
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(1, 1, 5, 10)...)
 	used := l.Stats().BytesUsed
 	if err := l.Rewind(lid(1, 0)); !errors.Is(err, mmaplog.ErrNonConsecutive) {
 		t.Fatalf("Rewind of a log holding entries = %v, want ErrNonConsecutive", err)
@@ -48,7 +49,7 @@ func TestRewindRejects(t *testing.T) {
 	if got := l.Stats().BytesUsed; got != used {
 		t.Fatalf("rejected Rewind wrote %d bytes", got-used)
 	}
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	if err := l.Rewind(lid(1, 0)); !errors.Is(err, mmaplog.ErrClosed) {
 		t.Fatalf("Rewind after Close = %v, want ErrClosed", err)
 	}
@@ -77,8 +78,8 @@ func TestRewind(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			l := openLog(t, dir, smallOpts())
-			mustAppend(t, l, run(3, 1, 300, 1000)...) // several 64 KiB segments
+			l := logtest.MustOpen(t, dir, smallOpts())
+			logtest.MustAppend(t, l, run(3, 1, 300, 1000)...) // several 64 KiB segments
 			if err := l.Commit(c.commit); err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +89,7 @@ func TestRewind(t *testing.T) {
 			if err := l.SaveUserData([]byte("kept")); err != nil {
 				t.Fatal(err)
 			}
-			mustSync(t, l)
+			logtest.MustSync(t, l)
 			if err := c.empty(l); err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +105,7 @@ func TestRewind(t *testing.T) {
 				t.Fatalf("Append after a gap = %v, want ErrNonConsecutive", err)
 			}
 			es := run(c.to.Term, c.to.Index+1, c.to.Index+20, 100)
-			mustAppend(t, l, es...)
+			logtest.MustAppend(t, l, es...)
 			if err := l.Commit(lid(c.to.Term, c.to.Index+10)); err != nil {
 				t.Fatalf("Commit after the rewind: %v", err)
 			}
@@ -116,7 +117,7 @@ func TestRewind(t *testing.T) {
 					t.Fatalf("Get(%d) of the abandoned history = %v, want ErrNotFound", i, err)
 				}
 			}
-			mustSync(t, l)
+			logtest.MustSync(t, l)
 			waitRemovals(t, l)
 			// Left: the segment open at the rewind and the one the first
 			// append rotated to; every older one held only dead entries.
@@ -124,20 +125,20 @@ func TestRewind(t *testing.T) {
 				t.Fatalf("%d segment files after the rewind: the dead ones were not deleted", n)
 			}
 
-			killed := crashCopy(t, dir)
-			l = reopen(t, l, dir, smallOpts())
+			killed := logtest.CopyDir(t, dir)
+			l = logtest.Reopen(t, l, dir, smallOpts())
 			checkState(t, l, want)
 			checkEntries(t, l, es)
-			closeLog(t, l)
+			logtest.MustClose(t, l)
 			checkVerifies(t, dir)
 
-			k := openLog(t, killed, smallOpts())
+			k := logtest.MustOpen(t, killed, smallOpts())
 			checkState(t, k, want)
 			checkEntries(t, k, es)
 			more := ent(c.to.Term, c.to.Index+21, 5)
-			mustAppend(t, k, more)
+			logtest.MustAppend(t, k, more)
 			checkEntries(t, k, append(es, more))
-			closeLog(t, k)
+			logtest.MustClose(t, k)
 			checkVerifies(t, killed)
 		})
 	}
@@ -148,8 +149,8 @@ func TestRewind(t *testing.T) {
 // entries of the abandoned history: they must stay unreadable.
 func TestRewindSameSegment(t *testing.T) {
 	dir := t.TempDir()
-	l := openLog(t, dir, smallOpts())
-	mustAppend(t, l, run(3, 1, 5, 10)...)
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(3, 1, 5, 10)...)
 	if err := l.Purge(lid(3, 10)); err != nil { // beyond Last: empties the log
 		t.Fatal(err)
 	}
@@ -157,7 +158,7 @@ func TestRewindSameSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	segs := l.Stats().Segments
-	mustAppend(t, l, ent(2, 6, 10))
+	logtest.MustAppend(t, l, ent(2, 6, 10))
 	if n := l.Stats().Segments; n != segs {
 		t.Fatalf("append rotated (%d -> %d segments); the test wants the same segment", segs, n)
 	}
@@ -169,9 +170,9 @@ func TestRewindSameSegment(t *testing.T) {
 				t.Fatalf("Get(%d) = %v, want ErrNotFound", i, err)
 			}
 		}
-		l = reopen(t, l, dir, smallOpts())
+		l = logtest.Reopen(t, l, dir, smallOpts())
 	}
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	checkVerifies(t, dir)
 }
 
@@ -192,8 +193,8 @@ func TestRewindPowerLoss(t *testing.T) {
 	}
 	defer func() { _ = l.Close() }()
 	old := run(3, 1, 120, 1000)
-	mustAppend(t, l, old...)
-	mustSync(t, l)
+	logtest.MustAppend(t, l, old...)
+	logtest.MustSync(t, l)
 
 	var mu sync.Mutex // hooks run on the writer's and the flusher's goroutines
 	var snaps []*crashfs.Snapshot
@@ -210,12 +211,12 @@ func TestRewindPowerLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	es := run(1, 1, 40, 3000) // rotates at least once
-	mustAppend(t, l, es[:20]...)
+	logtest.MustAppend(t, l, es[:20]...)
 	if err := l.Flush(nil); err != nil {
 		t.Fatal(err)
 	}
-	mustAppend(t, l, es[20:]...)
-	mustSync(t, l)
+	logtest.MustAppend(t, l, es[20:]...)
+	logtest.MustSync(t, l)
 	fs.SetHook(nil)
 	final := fs.Snapshot()
 	mu.Lock()

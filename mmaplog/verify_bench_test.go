@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -70,7 +71,7 @@ func BenchmarkVerifierCost(b *testing.B) {
 // entries, sealed, and closes it.
 func preloadSealed(b *testing.B, dir string) {
 	b.Helper()
-	l := openBench(b, dir)
+	l := logtest.MustOpen(b, dir, mmaplog.Options{})
 	es := make([]mmaplog.Entry, 64)
 	p := make([]byte, 4096)
 	for i := uint64(1); uint64(l.Stats().BytesUsed) < verifyPreload+1<<20; i += uint64(len(es)) {
@@ -81,12 +82,5 @@ func preloadSealed(b *testing.B, dir string) {
 			b.Fatal(err)
 		}
 	}
-	closeBench(b, l)
-}
-
-func closeBench(b *testing.B, l *mmaplog.Log) {
-	b.Helper()
-	if err := l.Close(); err != nil {
-		b.Fatal(err)
-	}
+	logtest.MustClose(b, l)
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -21,35 +21,16 @@ var unlimited = mmaplog.VerifyOptions{Rate: -1}
 // 1..n of size bytes, synced: every segment but the last is sealed.
 func sealedLog(t testing.TB, dir string, opts mmaplog.Options, n uint64, size int) *mmaplog.Log {
 	t.Helper()
-	l := openLog(t, dir, opts)
+	l := logtest.MustOpen(t, dir, opts)
 	for i := uint64(1); i <= n; i += 50 {
-		mustAppend(t, l, run(1, i, min(i+49, n), size)...)
+		logtest.MustAppend(t, l, run(1, i, min(i+49, n), size)...)
 	}
-	mustSync(t, l)
+	logtest.MustSync(t, l)
 	return l
 }
 
 func segPath(dir string, id uint64) string { return filepath.Join(dir, fmt.Sprintf("%020d.seg", id)) }
 func idxPath(dir string, id uint64) string { return filepath.Join(dir, fmt.Sprintf("%020d.idx", id)) }
-
-// flipAt flips the low bit of the byte at off of path, written through a
-// descriptor of its own (pwrite), as a disk would change it under the log.
-func flipAt(t testing.TB, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 1
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // mustVerify runs Verify and fails on an error.
 func mustVerify(t testing.TB, l *mmaplog.Log, opts mmaplog.VerifyOptions) mmaplog.VerifyReport {
@@ -113,7 +94,7 @@ func TestVerifyClean(t *testing.T) {
 		t.Fatalf("Stats.Verify = %+v after one clean pass of %+v", st, rep)
 	}
 	// Reopened, the segments recovery found sealed are checked too.
-	l = reopen(t, l, dir, smallOpts())
+	l = logtest.Reopen(t, l, dir, smallOpts())
 	if rep := mustVerify(t, l, unlimited); rep.Segments != segs-1 || len(rep.Problems) != 0 {
 		t.Fatalf("after reopen: %d segments checked (want %d), problems %v", rep.Segments, segs-1, rep.Problems)
 	}
@@ -164,7 +145,7 @@ func TestVerifyFindsDamage(t *testing.T) {
 				t.Fatalf("before the damage: %v", clean.Problems)
 			}
 			at := tc.off(t, dir)
-			flipAt(t, tc.file(dir), at)
+			logtest.Flip(t, tc.file(dir), at, 1)
 			var called []*mmaplog.CorruptError
 			vo := unlimited
 			vo.OnProblem = func(ce *mmaplog.CorruptError) { called = append(called, ce) }
@@ -212,7 +193,7 @@ func TestVerifySkipsOpenSegment(t *testing.T) {
 	segs := segFiles(t, dir)
 	last := filepath.Join(dir, segs[len(segs)-1])
 	id := lid(1, 400)
-	flipAt(t, last, int64(findMarker(t, last, id))+30)
+	logtest.Flip(t, last, int64(findMarker(t, last, id))+30, 1)
 	rep := mustVerify(t, l, unlimited)
 	if rep.Segments != len(segs)-1 || len(rep.Problems) != 0 {
 		t.Fatalf("checked %d of %d segments, problems %v", rep.Segments, len(segs), rep.Problems)
@@ -293,7 +274,7 @@ func TestVerifyPurgedWhileVerified(t *testing.T) {
 		if err := l.Purge(lid(1, 390)); err != nil {
 			t.Error(err)
 		}
-		mustSync(t, l)
+		logtest.MustSync(t, l)
 		deadline := time.Now().Add(10 * time.Second)
 		for l.Stats().PendingRemovals > 0 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
@@ -316,7 +297,7 @@ func TestVerifyClosedWhileVerified(t *testing.T) {
 	clk := &stepClock{now: time.Unix(1000, 0)}
 	clk.hook = func(n int) {
 		if n == 2 {
-			closeLog(t, l)
+			logtest.MustClose(t, l)
 		}
 	}
 	rep, err := l.Verify(context.Background(), mmaplog.WithVerifyClock(mmaplog.VerifyOptions{Rate: 1 << 20}, clk))
@@ -327,7 +308,7 @@ func TestVerifyClosedWhileVerified(t *testing.T) {
 		t.Fatalf("Verify after Close: %v", err)
 	}
 	// A cancelled context ends a pass too.
-	l = openLog(t, dir, smallOpts())
+	l = logtest.MustOpen(t, dir, smallOpts())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := l.Verify(ctx, unlimited); !errors.Is(err, context.Canceled) {
@@ -417,7 +398,7 @@ func TestVerifyConcurrent(t *testing.T) {
 		}()
 	}
 	time.Sleep(5 * time.Millisecond)
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	for range 2 {
 		if err := <-done; !errors.Is(err, mmaplog.ErrClosed) {
 			t.Fatalf("Verify racing Close: %v", err)
@@ -442,7 +423,7 @@ func TestBackgroundVerifier(t *testing.T) {
 	if st := l.Stats().Verify; st.Runs < runs+2 || st.Problems != 0 || st.Segments == 0 {
 		t.Fatalf("Stats.Verify = %+v: want clean passes", st)
 	}
-	flipAt(t, segFile(dir), int64(findMarker(t, segFile(dir), lid(1, 100)))+30)
+	logtest.Flip(t, segFile(dir), int64(findMarker(t, segFile(dir), lid(1, 100)))+30, 1)
 	select {
 	case ce := <-found:
 		if ce.Path != segFile(dir) || ce.Index != 100 {
@@ -455,7 +436,7 @@ func TestBackgroundVerifier(t *testing.T) {
 		t.Fatalf("Stats.Verify = %+v after damage", st)
 	}
 	start := time.Now()
-	closeLog(t, l)
+	logtest.MustClose(t, l)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Close took %v with the background verifier running", d)
 	}
@@ -478,9 +459,9 @@ func TestBackgroundVerifier(t *testing.T) {
 func TestVerifyUnprovenSlots(t *testing.T) {
 	dir := t.TempDir()
 	l := sealedLog(t, dir, smallOpts(), 400, 1000)
-	closeLog(t, l)
-	flipAt(t, idxFile(dir), 128+4*3)
-	l = openLog(t, dir, smallOpts())
+	logtest.MustClose(t, l)
+	logtest.Flip(t, idxFile(dir), 128+4*3, 1)
+	l = logtest.MustOpen(t, dir, smallOpts())
 	rep := mustVerify(t, l, unlimited)
 	if len(rep.Problems) != 0 || rep.Unproven != 1 {
 		t.Fatalf("torn seal, unused: problems %v, unproven %d; want none and 1", rep.Problems, rep.Unproven)
@@ -493,7 +474,7 @@ func TestVerifyUnprovenSlots(t *testing.T) {
 		t.Fatalf("after the rebuild: problems %v, unproven %d, %d digests of %d", rep.Problems, rep.Unproven, len(rep.Digests), rep.Segments)
 	}
 	// Damage to the slots the log now uses is damage.
-	flipAt(t, idxFile(dir), 128+4*5)
+	logtest.Flip(t, idxFile(dir), 128+4*5, 1)
 	if rep := mustVerify(t, l, unlimited); len(rep.Problems) != 1 || rep.Problems[0].Path != idxFile(dir) {
 		t.Fatalf("slot damaged after the rebuild: %v", rep.Problems)
 	}
@@ -504,17 +485,17 @@ func TestVerifyUnprovenSlots(t *testing.T) {
 func TestVerifyLargeSegments(t *testing.T) {
 	dir := t.TempDir()
 	opts := mmaplog.Options{SegmentSize: 4 << 20, Logger: quiet}
-	l := openLog(t, dir, opts)
+	l := logtest.MustOpen(t, dir, opts)
 	i := uint64(1)
 	for n := 0; n < 1500; n++ {
 		size := 32 + (n*7919)%20000
 		if n == 700 {
 			size = 3 << 20 // larger than the window
 		}
-		mustAppend(t, l, ent(1, i, size))
+		logtest.MustAppend(t, l, ent(1, i, size))
 		i++
 	}
-	mustSync(t, l)
+	logtest.MustSync(t, l)
 	segs := len(segFiles(t, dir))
 	if segs < 4 {
 		t.Fatalf("only %d segments", segs)
@@ -541,12 +522,12 @@ func TestVerifyLargeSegments(t *testing.T) {
 	for _, idx := range []uint64{second.First + 1, second.First + second.Entries/2, second.Last} {
 		path := segFile(dir)
 		at := int64(findMarker(t, path, lid(1, idx))) + 20
-		flipAt(t, path, at)
+		logtest.Flip(t, path, at, 1)
 		rep := mustVerify(t, l, unlimited)
 		if len(rep.Problems) != 1 || rep.Problems[0].Index != idx {
 			t.Fatalf("damage in entry %d: found %v", idx, rep.Problems)
 		}
-		flipAt(t, path, at) // undo
+		logtest.Flip(t, path, at, 1) // undo
 		if rep := mustVerify(t, l, unlimited); len(rep.Problems) != 0 {
 			t.Fatalf("after undoing: %v", rep.Problems)
 		}
