@@ -6,7 +6,6 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/internal/vfs"
 	"github.com/raftlog/raftlog/mmaplog"
 )
@@ -179,7 +179,7 @@ func f7Seed(t *testing.T, fam *family, seed uint64, points []string) error {
 		}
 		// Recover a copy now and check it.
 		cp := filepath.Join(dir, fmt.Sprintf("post%d", k))
-		if err := copyDir(logd, cp); err != nil {
+		if err := logtest.CopyTree(logd, cp); err != nil {
 			return err
 		}
 		l, err := mmaplog.Open(cp, options(nil))
@@ -314,40 +314,6 @@ func tail(s string) string {
 		return s[len(s)-2000:]
 	}
 	return s
-}
-
-func copyDir(src, dst string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(src)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if e.Name() == "LOCK" {
-			continue
-		}
-		in, err := os.Open(filepath.Join(src, e.Name()))
-		if err != nil {
-			return err
-		}
-		out, err := os.Create(filepath.Join(dst, e.Name()))
-		if err == nil {
-			_, err = io.Copy(out, in)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-		}
-		_ = in.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // f7BaseState is what a child starts from: the log the parent recovered

@@ -3,9 +3,11 @@ package fuzz
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/crashfs"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -14,30 +16,44 @@ import (
 
 func openT(t *testing.T, fs *crashfs.FS) *mmaplog.Log {
 	t.Helper()
+	return logtest.MustOpen(t, logDir, options(fs))
+}
+
+// openAfter opens the log on fs (an image after what happened), failing
+// the test with what when it does not open, and closes it when the test
+// ends.
+func openAfter(t *testing.T, fs *crashfs.FS, what string) *mmaplog.Log {
+	t.Helper()
 	l, err := mmaplog.Open(logDir, options(fs))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", what, err)
 	}
+	t.Cleanup(func() { _ = l.Close() })
 	return l
+}
+
+// rotatedUnsynced writes entry 1, synced, then a batch of entries 2..6 of
+// one segment each, never flushed, and returns the simulator's state
+// then (the log closed afterwards).
+func rotatedUnsynced(t *testing.T) *crashfs.Snapshot {
+	t.Helper()
+	fs := crashfs.New()
+	l := openT(t, fs)
+	logtest.MustAppend(t, l, entry(1, 1, 100))
+	logtest.MustSync(t, l)
+	var batch []mmaplog.Entry
+	for i := uint64(2); i <= 6; i++ {
+		batch = append(batch, entry(1, i, 40000)) // one segment each
+	}
+	logtest.MustAppend(t, l, batch...)
+	s := fs.Snapshot()
+	_ = l.Close()
+	return s
 }
 
 func entry(term, index uint64, n int) mmaplog.Entry {
 	p := bytes.Repeat([]byte{byte(index) | 1}, n)
 	return mmaplog.Entry{ID: mmaplog.LogID{Term: term, Index: index}, Payload: p}
-}
-
-func appendT(t *testing.T, l *mmaplog.Log, es ...mmaplog.Entry) {
-	t.Helper()
-	if err := l.Append(es...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func syncT(t *testing.T, l *mmaplog.Log) {
-	t.Helper()
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func getT(t *testing.T, l *mmaplog.Log, want mmaplog.Entry) {
@@ -59,9 +75,9 @@ func TestRegressPurgeRemovesIndex(t *testing.T) {
 	l := openT(t, fs)
 	defer l.Close()
 	for i := uint64(1); i <= 40; i++ {
-		appendT(t, l, entry(1, i, 8000)) // ~5 segments
+		logtest.MustAppend(t, l, entry(1, i, 8000)) // ~5 segments
 	}
-	syncT(t, l)
+	logtest.MustSync(t, l)
 	if err := l.Purge(mmaplog.LogID{Term: 1, Index: 39}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +96,9 @@ func TestRegressPurgeRemovesIndex(t *testing.T) {
 func TestRegressTornTailPadding(t *testing.T) {
 	fs := crashfs.New()
 	l := openT(t, fs)
-	appendT(t, l, entry(1, 1, 100))
-	syncT(t, l)
-	appendT(t, l, entry(1, 2, 3000)) // never synced
+	logtest.MustAppend(t, l, entry(1, 1, 100))
+	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, entry(1, 2, 3000)) // never synced
 	s := fs.Snapshot()
 	_ = l.Close()
 	// The crash keeps every sector of the unsynced page but the first one
@@ -101,12 +117,10 @@ func TestRegressTornTailPadding(t *testing.T) {
 	// A record whose padding lies in sector 1, over entry 2's old payload.
 	x := l.Stats().BytesUsed
 	e2 := entry(2, 2, int(512-x-40+1))
-	appendT(t, l, e2)
-	syncT(t, l)
+	logtest.MustAppend(t, l, e2)
+	logtest.MustSync(t, l)
 	getT(t, l, e2)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	l = openT(t, img)
 	defer l.Close()
 	getT(t, l, e2)
@@ -119,15 +133,9 @@ func TestRegressTornTailPadding(t *testing.T) {
 func TestRegressGapBelowFirstAppend(t *testing.T) {
 	fs := crashfs.New()
 	l := openT(t, fs)
-	appendT(t, l, entry(1, 907, 10), entry(1, 908, 10))
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := mmaplog.Open(logDir, options(fs))
-	if err != nil {
-		t.Fatalf("reopen after a first append at 907: %v", err)
-	}
-	defer l.Close()
+	logtest.MustAppend(t, l, entry(1, 907, 10), entry(1, 908, 10))
+	logtest.MustClose(t, l)
+	l = openAfter(t, fs, "reopen after a first append at 907")
 	getT(t, l, entry(1, 908, 10))
 	if _, err := l.Get(105); !errors.Is(err, mmaplog.ErrNotFound) {
 		t.Fatalf("Get(105) below the first entry 907: %v, want ErrNotFound", err)
@@ -143,26 +151,12 @@ func TestRegressGapBelowFirstAppend(t *testing.T) {
 // has a zero header while a later segment exists, and Open reports
 // corruption although nothing acknowledged was lost.
 func TestRegressUnsyncedMiddleSegment(t *testing.T) {
-	fs := crashfs.New()
-	l := openT(t, fs)
-	appendT(t, l, entry(1, 1, 100))
-	syncT(t, l)
-	var batch []mmaplog.Entry
-	for i := uint64(2); i <= 6; i++ {
-		batch = append(batch, entry(1, i, 40000)) // one segment each
-	}
-	appendT(t, l, batch...)
-	s := fs.Snapshot()
-	_ = l.Close()
+	s := rotatedUnsynced(t)
 	plan := s.KeepAll()
 	for i := range plan.Pages {
 		plan.Pages[i].Mode = crashfs.Drop
 	}
-	l, err := mmaplog.Open(logDir, options(s.Image(plan)))
-	if err != nil {
-		t.Fatalf("crash-only image: %v", err)
-	}
-	defer l.Close()
+	l := openAfter(t, s.Image(plan), "crash-only image")
 	getT(t, l, entry(1, 1, 100))
 }
 
@@ -171,17 +165,7 @@ func TestRegressUnsyncedMiddleSegment(t *testing.T) {
 // (metadata in order, as on ext4) leaves a gap in the segment IDs and the
 // next Open reports corruption.
 func TestRegressRecoveryRemovesInOrder(t *testing.T) {
-	fs := crashfs.New()
-	l := openT(t, fs)
-	appendT(t, l, entry(1, 1, 100))
-	syncT(t, l)
-	var batch []mmaplog.Entry
-	for i := uint64(2); i <= 6; i++ {
-		batch = append(batch, entry(1, i, 40000))
-	}
-	appendT(t, l, batch...)
-	s := fs.Snapshot()
-	_ = l.Close()
+	s := rotatedUnsynced(t)
 	// Keep the names, sizes and the first page of every file: segment 2
 	// starts well and stops short; segments 3.. are beyond the cut.
 	plan := s.KeepAll()
@@ -200,7 +184,7 @@ func TestRegressRecoveryRemovesInOrder(t *testing.T) {
 			first, what = img.Snapshot(), ev.Path
 		}
 	})
-	l = openT(t, img)
+	l := openT(t, img)
 	img.SetHook(nil)
 	_ = l.Close()
 	if first == nil {
@@ -208,11 +192,7 @@ func TestRegressRecoveryRemovesInOrder(t *testing.T) {
 	}
 	// Power loss right after that delete reached the disk.
 	crashed := first.Image(first.KeepAll())
-	l, err := mmaplog.Open(logDir, options(crashed))
-	if err != nil {
-		t.Fatalf("power loss after recovery removed %s: %v", what, err)
-	}
-	defer l.Close()
+	l = openAfter(t, crashed, fmt.Sprintf("power loss after recovery removed %s", what))
 	getT(t, l, entry(1, 1, 100))
 }
 
@@ -225,10 +205,10 @@ func TestRegressRecoveryRemovesInOrder(t *testing.T) {
 func TestRegressKillThenPowerLoss(t *testing.T) {
 	fs := crashfs.New()
 	l := openT(t, fs)
-	appendT(t, l, entry(1, 1, 100))
-	syncT(t, l)
+	logtest.MustAppend(t, l, entry(1, 1, 100))
+	logtest.MustSync(t, l)
 	for i := uint64(2); i <= 4; i++ {
-		appendT(t, l, entry(1, i, 40000)) // a new segment each, never flushed
+		logtest.MustAppend(t, l, entry(1, i, 40000)) // a new segment each, never flushed
 	}
 	killed := fs.Snapshot() // kill -9 here
 	_ = l.Close()
@@ -237,15 +217,11 @@ func TestRegressKillThenPowerLoss(t *testing.T) {
 	if got := l.State().Last.Index; got != 4 {
 		t.Fatalf("after restart Last %d, want 4 (the page cache survives a kill)", got)
 	}
-	appendT(t, l, entry(1, 5, 10))
-	syncT(t, l) // acknowledges 1..5
+	logtest.MustAppend(t, l, entry(1, 5, 10))
+	logtest.MustSync(t, l) // acknowledges 1..5
 	s := r.Snapshot()
 	_ = l.Close()
-	l, err := mmaplog.Open(logDir, options(s.Image(s.DropAll())))
-	if err != nil {
-		t.Fatalf("power loss after an acknowledged flush: %v", err)
-	}
-	defer l.Close()
+	l = openAfter(t, s.Image(s.DropAll()), "power loss after an acknowledged flush")
 	for i := uint64(2); i <= 4; i++ {
 		getT(t, l, entry(1, i, 40000))
 	}
@@ -261,23 +237,17 @@ func TestRegressAppendAfterTruncatedSegment(t *testing.T) {
 	fs := crashfs.New()
 	l := openT(t, fs)
 	for i := uint64(1); i <= 12; i++ {
-		appendT(t, l, entry(1, i, 9000)) // about 7 per segment
+		logtest.MustAppend(t, l, entry(1, i, 9000)) // about 7 per segment
 	}
 	if err := l.Truncate(5); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	l = openT(t, fs)
-	appendT(t, l, entry(2, 5, 100), entry(2, 6, 100))
-	syncT(t, l)
+	logtest.MustAppend(t, l, entry(2, 5, 100), entry(2, 6, 100))
+	logtest.MustSync(t, l)
 	s := fs.Snapshot() // power loss: the segment must be scanned
 	_ = l.Close()
-	l, err := mmaplog.Open(logDir, options(s.Image(s.DropAll())))
-	if err != nil {
-		t.Fatalf("open after truncate, reopen, append: %v", err)
-	}
-	defer l.Close()
+	l = openAfter(t, s.Image(s.DropAll()), "open after truncate, reopen, append")
 	getT(t, l, entry(2, 6, 100))
 }

@@ -43,9 +43,7 @@ func TestFaultBecomesError(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	if err := os.Truncate(filepath.Join(dir, "00000000000000000001.seg"), 4096); err != nil {
 		t.Fatal(err)
 	}

@@ -60,9 +60,7 @@ func BenchmarkAppendSync(b *testing.B) {
 		if err := l.Append(e); err != nil {
 			b.Fatal(err)
 		}
-		if err := l.Sync(); err != nil {
-			b.Fatal(err)
-		}
+		logtest.MustSync(b, l)
 		lat = append(lat, time.Since(t0))
 	}
 	reportPercentiles(b, lat)
@@ -143,9 +141,7 @@ func BenchmarkAppendPipelined(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if err := l.Sync(); err != nil {
-		b.Fatal(err)
-	}
+	logtest.MustSync(b, l)
 	if acked != i {
 		b.Fatalf("acked %d of %d", acked, i)
 	}
@@ -200,9 +196,7 @@ func fill(b *testing.B, l *mmaplog.Log, n uint64, size int) {
 			b.Fatal(err)
 		}
 	}
-	if err := l.Sync(); err != nil {
-		b.Fatal(err)
-	}
+	logtest.MustSync(b, l)
 }
 
 // BenchmarkReopen opens and closes a cleanly closed log of n entries:
@@ -216,9 +210,7 @@ func BenchmarkReopen(b *testing.B) {
 				b.Fatal(err)
 			}
 			fill(b, l, n, 128)
-			if err := l.Close(); err != nil {
-				b.Fatal(err)
-			}
+			logtest.MustClose(b, l)
 			b.ReportAllocs()
 			var heap uint64
 			for b.Loop() {
@@ -233,9 +225,7 @@ func BenchmarkReopen(b *testing.B) {
 				if l.State().Last.Index != n {
 					b.Fatalf("last %v", l.State().Last)
 				}
-				if err := l.Close(); err != nil {
-					b.Fatal(err)
-				}
+				logtest.MustClose(b, l)
 			}
 			b.ReportMetric(float64(heap), "open-heap-bytes")
 		})

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -42,9 +43,7 @@ func TestGoldenBytes(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	seg := readPrefix(t, filepath.Join(dir, "00000000000000000001.seg"))
 	idx := readPrefix(t, filepath.Join(dir, "00000000000000000001.idx"))
 	golden(t, "segment.golden", seg)

@@ -24,9 +24,7 @@ func TestStatsDistributions(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%perSync == 0 {
-			if err := l.Sync(); err != nil {
-				t.Fatal(err)
-			}
+			logtest.MustSync(t, l)
 		}
 	}
 	st := l.Stats()
@@ -73,9 +71,7 @@ func TestStatsDistributions(t *testing.T) {
 	if err := l.Purge(lid(1, n-1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	after := l.Stats()
 	for deadline := time.Now().Add(10 * time.Second); after.PendingRemovals > 0 || after.RemovalDuration.Count == 0; after = l.Stats() {
 		if time.Now().After(deadline) {
@@ -128,9 +124,7 @@ func TestGroupWaitAndCallbackDelay(t *testing.T) {
 	}
 	// Both groups' callback phases are recorded once the second one's
 	// callback has returned; wait for it through Sync.
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	st = l.Stats()
 	if st.CallbackDelay.Count != 2 || st.CallbackDelay.Max < nap {
 		t.Errorf("CallbackDelay count %d max %v, want 2, max >= %v", st.CallbackDelay.Count, st.CallbackDelay.Max, nap)
@@ -180,9 +174,7 @@ func appendSync(t *testing.T, l *mmaplog.Log, idx uint64, size int) {
 	if err := l.Append(mmaplog.Entry{ID: lid(1, idx), Payload: make([]byte, size)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 }
 
 // TestSlowSyncWarning: with a 1 ns threshold every sync is slow; one

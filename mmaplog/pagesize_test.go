@@ -42,9 +42,7 @@ func TestSmallSyncsRotateEarly(t *testing.T) {
 	if st.BytesAllocated-st.BytesUsed < mmaplog.MinSegmentSize/2 {
 		t.Fatalf("segment 2 was filled (%d of %d bytes used): the rotation was not early", st.BytesUsed, st.BytesAllocated)
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	for j := uint64(1); j <= i; j++ {
 		if _, err := l.Get(j); err != nil {
 			t.Fatalf("Get(%d): %v", j, err)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -36,9 +37,7 @@ func fillLog(t *testing.T, dir string, opts mmaplog.Options) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	idx, err := filepath.Glob(filepath.Join(dir, "*.idx"))
 	if err != nil || len(idx) < 2 {
 		t.Fatalf("index files %v, %v: want several", idx, err)
@@ -49,9 +48,7 @@ func fillLog(t *testing.T, dir string, opts mmaplog.Options) {
 	if l, err = mmaplog.Open(dir, opts); err != nil { // rebuilds idx[0]
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	if _, err := os.Stat(idx[0]); err != nil {
 		t.Fatalf("index not rebuilt: %v", err)
 	}

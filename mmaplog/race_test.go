@@ -282,9 +282,7 @@ func TestRaceCloseWhileReading(t *testing.T) {
 				t.Fatalf("Get: %v", err)
 			}
 		}
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
-		}
+		logtest.MustClose(t, l)
 		wg.Wait()
 		if _, err := l.Get(1); !errors.Is(err, mmaplog.ErrClosed) {
 			t.Fatalf("Get after Close: %v", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -21,9 +22,7 @@ func TestSmokeAppendReopen(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	check := func(l *mmaplog.Log) {
 		t.Helper()
 		for i := uint64(1); i <= n; i++ {
@@ -41,9 +40,7 @@ func TestSmokeAppendReopen(t *testing.T) {
 	if st.Segments < 2 {
 		t.Fatalf("expected rotation, stats %+v", st)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	l, err = mmaplog.Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)

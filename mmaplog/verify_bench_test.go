@@ -50,9 +50,7 @@ func BenchmarkVerifierCost(b *testing.B) {
 				if err := l.Append(e); err != nil {
 					b.Fatal(err)
 				}
-				if err := l.Sync(); err != nil {
-					b.Fatal(err)
-				}
+				logtest.MustSync(b, l)
 				lat = append(lat, time.Since(t0))
 			}
 			elapsed := time.Since(start)

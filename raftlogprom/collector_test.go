@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/raftlogprom"
 )
@@ -105,9 +106,7 @@ func TestCollectLive(t *testing.T) {
 		if err := l.Append(mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: i}, Payload: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		logtest.MustSync(t, l)
 	}
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(raftlogprom.New(l, prometheus.Labels{"node": "a"})); err != nil {

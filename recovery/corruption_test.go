@@ -197,18 +197,12 @@ func (w want) checkOpens(t *testing.T, dir string, m *model, rep *recovery.Verif
 	again := logtest.CopyDir(t, dir)
 	l2 := logtest.MustOpen(t, again, testOpts)
 	checkEntries(t, l2, m, w.first, w.last)
-	if err := l2.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l2)
 	checkAppendable(t, l, m, w.last)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	l = logtest.MustOpen(t, dir, testOpts)
 	checkEntries(t, l, m, w.first, w.last+1)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	if rep := verify(t, dir); rep.Status != recovery.StatusClean {
 		t.Fatalf("after recovery and a clean close, Verify says %s", describe(rep))
 	}
@@ -259,9 +253,7 @@ func (w want) checkReadCorrupt(t *testing.T, dir string, m *model, rep *recovery
 		_, err := l.Get(i)
 		checkLocation(t, "Get", asCorrupt(t, err), p(dir, at.file), at.off, at.idx)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	v := w.verifyAt()
 	checkLocation(t, "Verify's first problem", asCorrupt(t, rep.Err()), p(dir, v.file), v.off, v.idx)
 	w.checkRepair(t, dir, m, verify(t, dir))
@@ -303,9 +295,7 @@ func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.Veri
 	checkEntries(t, l, m, w.first, w.last)
 	w.checkVote(t, l)
 	checkAppendable(t, l, m, w.last)
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	rr, err = recovery.Repair(dir)
 	if err != nil || rr.Changed() {
 		t.Fatalf("second Repair: changed %v, err %v", rr != nil && rr.Changed(), err)
@@ -551,9 +541,7 @@ func etcdCases() []corruptionCase {
 			m.appendN(t, l, 11, 12, 2, 2)
 			logtest.MustSync(t, l)
 			again := logtest.CopyDir(t, dir)
-			if err := l.Close(); err != nil {
-				t.Fatal(err)
-			}
+			logtest.MustClose(t, l)
 			if st := records(t, again, seg1); st[len(st)-1].Index != 12 || st[len(st)-1].Off+st[len(st)-1].Size != e13.Off {
 				t.Fatalf("chain ends at %+v, want entry 12 ending at %d", st[len(st)-1], e13.Off)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -23,9 +24,7 @@ func TestStatDigest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	segs, err := l.SegmentDigests()
 	if err != nil {
 		t.Fatal(err)
@@ -38,9 +37,7 @@ func TestStatDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	if len(segs) < 2 {
 		t.Fatalf("only %d sealed segments", len(segs))
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -125,17 +126,13 @@ func writeLog(t *testing.T, n uint64, crash bool) string {
 			t.Fatal(err)
 		}
 		if i%10 == 0 {
-			if err := l.Sync(); err != nil {
-				t.Fatal(err)
-			}
+			logtest.MustSync(t, l)
 		}
 	}
 	if err := l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	if crash {
 		cp := t.TempDir()
 		ents, _ := os.ReadDir(dir)
@@ -150,9 +147,7 @@ func writeLog(t *testing.T, n uint64, crash bool) string {
 		}
 		dir = cp
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	return dir
 }
 
@@ -265,9 +260,7 @@ func TestRepairEndToEnd(t *testing.T) {
 			t.Fatalf("Get(%d) after repair: %v %q", i, err, e.Payload)
 		}
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	r = raftlog(t, "repair", dir, "-yes")
 	expectCode(t, r, exitOK)
 	expectOutput(t, r.stdout, "nothing to repair")

@@ -23,6 +23,7 @@ import (
 
 	"github.com/raftlog/raftlog/hashiraft"
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -543,9 +544,7 @@ func TestMigrateInUse(t *testing.T) {
 	r = raftlog(t, "migrate", "-from", "boltdb", boltSrc, dir)
 	expectCode(t, r, exitError)
 	expectOutput(t, r.stderr, "another raftlog migrate into "+dir+" is running")
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustClose(t, l)
 	writeFile(t, filepath.Join(dir+migratingSuffix, "mine.txt"), "x")
 	r = raftlog(t, "migrate", "-from", "boltdb", boltSrc, dir)
 	expectCode(t, r, exitError)

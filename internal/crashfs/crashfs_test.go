@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/crashfs"
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/internal/vfs"
 	"github.com/raftlog/raftlog/mmaplog"
 )
@@ -231,9 +232,7 @@ func TestMmaplogSurvivesCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	logtest.MustSync(t, l)
 	for i := uint64(n + 1); i <= n+50; i++ {
 		_ = l.Append(mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: i}, Payload: payload(i)})
 	}

@@ -33,8 +33,12 @@ func CopyDir(t testing.TB, src string) string {
 // until two reads in a row agree, since a store may still be finishing
 // background work (preparing or removing a segment) after its call
 // returned, and a real kill is instantaneous. A file that vanishes
-// meanwhile is left out; a missing src copies nothing.
+// meanwhile is left out; a missing src copies nothing (dst is created
+// all the same).
 func CopyTree(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
 	prev, err := readTree(src)
 	for attempt := 0; err == nil; attempt++ {
 		var cur map[string][]byte
