@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/raftlog/raftlog/internal/logtest"
 )
 
 // Factory opens the stores a suite tests.
@@ -304,7 +306,7 @@ func (c *tc[S]) crash(s S) S {
 	dir := c.dirs[any(s)]
 	c.mu.Unlock()
 	dst := c.tb.TempDir()
-	if err := copyDir(dir, dst); err != nil {
+	if err := logtest.CopyTree(dir, dst); err != nil {
 		c.Fatalf("copy the store's directory: %v", err)
 	}
 	return c.openIn(dst)

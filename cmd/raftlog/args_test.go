@@ -17,27 +17,6 @@ import (
 // hostile arguments. Each answer must be short, true and actionable, and
 // nothing may be created where there is no log.
 
-// names lists dir's entries.
-func names(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ns []string
-	for _, e := range ents {
-		ns = append(ns, e.Name())
-	}
-	return ns
-}
-
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func mkfifo(t *testing.T, path string) {
 	t.Helper()
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
@@ -70,19 +49,19 @@ func TestNotALog(t *testing.T) {
 		{"empty directory", func(t *testing.T, dir string) string { t.Helper(); return dir }, []string{"no log in {dir}: the directory is empty"}},
 		{"a file", func(t *testing.T, dir string) string {
 			t.Helper()
-			writeFile(t, filepath.Join(dir, "passwd"), "root:x:0:0::/root:/bin/sh\n")
+			logtest.WriteFile(t, filepath.Join(dir, "passwd"), []byte("root:x:0:0::/root:/bin/sh\n"))
 			return filepath.Join(dir, "passwd")
 		}, []string{"{dir}/passwd is a file, not a log directory", "segment files (" + segPattern}},
 		{"below a file", func(t *testing.T, dir string) string {
 			t.Helper()
-			writeFile(t, filepath.Join(dir, "passwd"), "x")
+			logtest.WriteFile(t, filepath.Join(dir, "passwd"), []byte("x"))
 			return filepath.Join(dir, "passwd", "raft")
 		}, []string{"{dir}/passwd/raft is not a log directory: {dir}/passwd is a file"}},
 		{"missing", func(t *testing.T, dir string) string { t.Helper(); return filepath.Join(dir, "nope") }, []string{"{dir}/nope does not exist"}},
 		{"another program's files", func(t *testing.T, dir string) string {
 			t.Helper()
-			writeFile(t, filepath.Join(dir, "app.conf"), "x")
-			writeFile(t, filepath.Join(dir, "data.json"), "{}")
+			logtest.WriteFile(t, filepath.Join(dir, "app.conf"), []byte("x"))
+			logtest.WriteFile(t, filepath.Join(dir, "data.json"), []byte("{}"))
 			return dir
 		}, []string{"is not a log directory: it holds no segment file", "2 other entries (app.conf, data.json)", "check the path"}},
 		{"a raft-boltdb directory", func(t *testing.T, dir string) string {
@@ -102,17 +81,17 @@ func TestNotALog(t *testing.T) {
 		}, []string{"{dir} holds a raft-wal store, not a raftlog log", "raftlog migrate -from raftwal {dir} NEWDIR"}},
 		{"a segment file", func(t *testing.T, dir string) string {
 			t.Helper()
-			writeFile(t, filepath.Join(dir, seg1), "x")
+			logtest.WriteFile(t, filepath.Join(dir, seg1), []byte("x"))
 			return filepath.Join(dir, seg1)
 		}, []string{"{dir}/" + seg1 + " is a file of a log, not its directory: pass the directory, {dir}"}},
 		{"only LOCK", func(t *testing.T, dir string) string {
 			t.Helper()
-			writeFile(t, filepath.Join(dir, format.LockName), "")
+			logtest.WriteFile(t, filepath.Join(dir, format.LockName), nil)
 			return dir
 		}, []string{"no log in ", "holds no segment file", "only LOCK"}},
 		{"only what repair set aside", func(t *testing.T, dir string) string {
 			t.Helper()
-			writeFile(t, filepath.Join(dir, seg1+".broken"), "x")
+			logtest.WriteFile(t, filepath.Join(dir, seg1+".broken"), []byte("x"))
 			return dir
 		}, []string{"no log in ", "only what raftlog repair set aside (" + seg1 + ".broken)"}},
 		{"a device", func(t *testing.T, _ string) string { t.Helper(); return os.DevNull }, []string{"/dev/null is not a log directory: it is a device"}},
@@ -120,7 +99,7 @@ func TestNotALog(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			arg := tc.setup(t, dir)
-			before := names(t, dir)
+			before := logtest.Names(t, dir)
 			want := []string{}
 			for _, w := range tc.want {
 				want = append(want, strings.ReplaceAll(w, "{dir}", dir))
@@ -136,7 +115,7 @@ func TestNotALog(t *testing.T) {
 					t.Fatalf("raftlog %v printed a report for no log: %q", args, r.stdout)
 				}
 			}
-			if after := names(t, dir); !slices.Equal(before, after) {
+			if after := logtest.Names(t, dir); !slices.Equal(before, after) {
 				t.Fatalf("the commands changed %s: %v became %v", dir, before, after)
 			}
 		})

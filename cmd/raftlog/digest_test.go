@@ -61,7 +61,7 @@ func TestStatDigest(t *testing.T) {
 	// A damaged entry is a problem, exit status 1.
 	seg := filepath.Join(dir, format.SegmentName(1))
 	off := entryOffset(t, seg, 5) + format.FrameSize + format.EntryHeadSize
-	flipByte(t, seg, off)
+	logtest.Flip(t, seg, off, 0xff)
 	r = raftlog(t, "stat", "-digest", dir)
 	expectCode(t, r, exitCorrupt)
 	expectOutput(t, r.stdout, "PROBLEM", "(entry 5)")

@@ -117,14 +117,9 @@ func payload(i uint64) []byte { return fmt.Appendf(nil, "payload of entry %d", i
 func writeLog(t *testing.T, n uint64, crash bool) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "log") // created by Open, with its mode
-	l, err := mmaplog.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := logtest.MustOpen(t, dir, opts)
 	for i := uint64(1); i <= n; i++ {
-		if err := l.Append(mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: i}, Payload: payload(i)}); err != nil {
-			t.Fatal(err)
-		}
+		logtest.MustAppend(t, l, mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: i}, Payload: payload(i)})
 		if i%10 == 0 {
 			logtest.MustSync(t, l)
 		}
@@ -134,18 +129,7 @@ func writeLog(t *testing.T, n uint64, crash bool) string {
 	}
 	logtest.MustSync(t, l)
 	if crash {
-		cp := t.TempDir()
-		ents, _ := os.ReadDir(dir)
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				continue // a segment being prepared went away
-			}
-			if err := os.WriteFile(filepath.Join(cp, e.Name()), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		dir = cp
+		dir = logtest.CopyDir(t, dir)
 	}
 	logtest.MustClose(t, l)
 	return dir
@@ -154,10 +138,7 @@ func writeLog(t *testing.T, n uint64, crash bool) string {
 // entryOffset finds the record of entry idx in segment 1 by following the chain.
 func entryOffset(t *testing.T, path string, idx uint64) int64 {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := logtest.ReadFile(t, path)
 	_, prev, err := format.ReadSegmentHeader(data)
 	if err != nil {
 		t.Fatal(err)
@@ -176,53 +157,17 @@ func entryOffset(t *testing.T, path string, idx uint64) int64 {
 	}
 }
 
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m[e.Name()] = string(b)
-	}
-	return m
-}
-
-func sameSnapshot(t *testing.T, what string, a, b map[string]string) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Fatalf("%s: %d files became %d", what, len(a), len(b))
-	}
-	for k, v := range a {
-		if b[k] != v {
-			t.Fatalf("%s changed %s", what, k)
-		}
-	}
-}
-
 // TestRepairEndToEnd damages a real log, finds the damage with verify,
 // repairs it, and opens the log again.
 func TestRepairEndToEnd(t *testing.T) {
 	dir := writeLog(t, 40, true)
 	seg := format.SegmentName(1)
 	off := entryOffset(t, filepath.Join(dir, seg), 10)
-	f, err := os.OpenFile(filepath.Join(dir, seg), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte{0xff}, off+format.FrameSize+format.EntryHeadSize+3); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	logtest.WriteAt(t, filepath.Join(dir, seg), off+format.FrameSize+format.EntryHeadSize+3, []byte{0xff})
 	if _, err := mmaplog.Open(dir, opts); !errors.Is(err, mmaplog.ErrCorrupt) {
 		t.Fatalf("Open of the damaged log: %v, want ErrCorrupt", err)
 	}
-	before := snapshot(t, dir)
+	before := logtest.Snapshot(t, dir)
 
 	r := raftlog(t, "verify", dir)
 	expectCode(t, r, exitCorrupt)
@@ -235,7 +180,7 @@ func TestRepairEndToEnd(t *testing.T) {
 	r = raftlog(t, "repair", dir)
 	expectCode(t, r, exitCorrupt)
 	expectOutput(t, r.stdout, "would cut "+seg+fmt.Sprintf(" at offset %d", off), "nothing changed")
-	sameSnapshot(t, "verify, stat and repair without -yes", before, snapshot(t, dir))
+	logtest.Unchanged(t, "verify, stat and repair without -yes", before, dir)
 
 	r = raftlog(t, "repair", dir, "-yes")
 	expectCode(t, r, exitOK)
@@ -283,16 +228,9 @@ func TestVerifyTornTail(t *testing.T) {
 	dir := writeLog(t, 25, true)
 	seg := filepath.Join(dir, format.SegmentName(1))
 	off := entryOffset(t, seg, 25)
-	f, err := os.OpenFile(seg, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Entry 25 and the vote after it were synced, but nothing durable was
 	// written after them: damage there is a torn tail (the one ambiguity).
-	if _, err := f.WriteAt([]byte{0xee}, off+format.FrameSize+format.EntryHeadSize); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	logtest.WriteAt(t, seg, off+format.FrameSize+format.EntryHeadSize, []byte{0xee})
 	r := raftlog(t, "verify", dir)
 	expectCode(t, r, exitOK)
 	expectOutput(t, r.stdout, "status    torn-tail", fmt.Sprintf("torn tail %s offset %d (entry 25 on)", format.SegmentName(1), off))

@@ -171,11 +171,7 @@ func checkMigrated(t *testing.T, dir string, n uint64) {
 
 func fileSum(t *testing.T, path string) [32]byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sha256.Sum256(b)
+	return sha256.Sum256(logtest.ReadFile(t, path))
 }
 
 // TestMigrate migrates a store of each peer library, under a permissive
@@ -228,7 +224,7 @@ func checkModesCLI(t *testing.T, dir string, dirMode, fileMode os.FileMode) {
 	if st.Mode().Perm() != dirMode {
 		t.Errorf("%s: mode %#o, want %#o", dir, st.Mode().Perm(), dirMode)
 	}
-	for _, name := range names(t, dir) {
+	for _, name := range logtest.Names(t, dir) {
 		st, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -412,7 +408,7 @@ func TestMigrateModes(t *testing.T) {
 func checkOwner(t *testing.T, dir string, uid uint32) {
 	t.Helper()
 	paths := []string{dir}
-	for _, name := range names(t, dir) {
+	for _, name := range logtest.Names(t, dir) {
 		paths = append(paths, filepath.Join(dir, name))
 	}
 	for _, p := range paths {
@@ -458,9 +454,9 @@ func TestMigrateRefuses(t *testing.T) {
 	}
 	boltFile(t, boltSrc)
 	walDir(t, walSrc)
-	writeFile(t, at("full/notes.txt"), "keep me")
-	writeFile(t, at("text/raft.db"), "not a database")
-	writeFile(t, at("file"), "x")
+	logtest.WriteFile(t, at("full/notes.txt"), []byte("keep me"))
+	logtest.WriteFile(t, at("text/raft.db"), []byte("not a database"))
+	logtest.WriteFile(t, at("file"), []byte("x"))
 	logDir := writeLog(t, 3, false)
 
 	for _, tc := range []struct {
@@ -489,14 +485,14 @@ func TestMigrateRefuses(t *testing.T) {
 		{"destination below a file", []string{"-from", "boltdb", boltSrc, at("file/log")}, "cannot create " + at("file/log") + ": " + at("file") + " is a file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := names(t, base)
+			before := logtest.Names(t, base)
 			r := raftlog(t, append([]string{"migrate"}, tc.args...)...)
 			expectCode(t, r, exitError)
 			expectOutput(t, r.stderr, "raftlog migrate: ", tc.want)
 			if n := strings.Count(r.stderr, "\n"); n != 1 || r.stdout != "" {
 				t.Fatalf("%d lines on stderr and %q on stdout, want one line on stderr only", n, r.stdout)
 			}
-			if after := names(t, base); !slices.Equal(before, after) {
+			if after := logtest.Names(t, base); !slices.Equal(before, after) {
 				t.Fatalf("a refused migrate changed %s: %v became %v", base, before, after)
 			}
 		})
@@ -545,7 +541,7 @@ func TestMigrateInUse(t *testing.T) {
 	expectCode(t, r, exitError)
 	expectOutput(t, r.stderr, "another raftlog migrate into "+dir+" is running")
 	logtest.MustClose(t, l)
-	writeFile(t, filepath.Join(dir+migratingSuffix, "mine.txt"), "x")
+	logtest.WriteFile(t, filepath.Join(dir+migratingSuffix, "mine.txt"), []byte("x"))
 	r = raftlog(t, "migrate", "-from", "boltdb", boltSrc, dir)
 	expectCode(t, r, exitError)
 	expectOutput(t, r.stderr, "holds mine.txt, which raftlog migrate does not make: move the directory away")

@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/format"
+	"github.com/raftlog/raftlog/internal/logtest"
 )
 
 // chmodAll sets dir's mode and every file's in it.
 func chmodAll(t *testing.T, dir string, dirMode, fileMode os.FileMode) {
 	t.Helper()
-	for _, name := range names(t, dir) {
+	for _, name := range logtest.Names(t, dir) {
 		if err := os.Chmod(filepath.Join(dir, name), fileMode); err != nil {
 			t.Fatal(err)
 		}
@@ -79,11 +80,11 @@ func TestRepairKeepsModes(t *testing.T) {
 		{"cut", func(t *testing.T, dir string) {
 			t.Helper()
 			off := entryOffset(t, filepath.Join(dir, seg), 10)
-			flipByte(t, filepath.Join(dir, seg), off+format.FrameSize+format.EntryHeadSize+3)
+			logtest.Flip(t, filepath.Join(dir, seg), off+format.FrameSize+format.EntryHeadSize+3, 0xff)
 		}, false},
 		{"vote written back to a new segment", func(t *testing.T, dir string) {
 			t.Helper()
-			flipByte(t, filepath.Join(dir, seg), format.SegmentHeaderSize+format.FrameSize+1) // the State snapshot
+			logtest.Flip(t, filepath.Join(dir, seg), format.SegmentHeaderSize+format.FrameSize+1, 0xff) // the State snapshot
 		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,22 +102,5 @@ func TestRepairKeepsModes(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	}
-}
-
-func flipByte(t *testing.T, path string, off int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
 	}
 }
