@@ -24,12 +24,8 @@ var basicCases = []testCase[*lc]{
 	{"empty-indexes", "a new store has FirstIndex 0 and LastIndex 0", func(c *lc) {
 		c.checkRange(c.newStore(), 0, 0)
 	}},
-	{"empty-get-missing", "GetLog on a new store is raft.ErrLogNotFound (==) for 0, 1 and the largest index", func(c *lc) {
-		s := c.newStore()
-		for _, i := range []uint64{0, 1, 2, math.MaxUint64} {
-			c.checkMissing(s, i)
-		}
-	}},
+	{"empty-get-missing", "GetLog on a new store is raft.ErrLogNotFound (==) for 0, 1 and the largest index",
+		script(missing(0, 1, 2, math.MaxUint64))},
 	{"store-one", "StoreLog of entry 1 makes it readable; FirstIndex = LastIndex = 1", func(c *lc) {
 		s := c.newStore()
 		if err := s.StoreLog(mkLog(1, 1)); err != nil {
@@ -37,12 +33,8 @@ var basicCases = []testCase[*lc]{
 		}
 		c.checkHolds(s, mkLogs(1, 1, 1))
 	}},
-	{"store-batch", "one StoreLogs of 100 entries: all readable with every field", func(c *lc) {
-		s := c.newStore()
-		logs := mkLogs(1, 100, 2)
-		c.store(s, logs...)
-		c.checkHolds(s, logs)
-	}},
+	{"store-batch", "one StoreLogs of 100 entries: all readable with every field",
+		script(put(1, 100, 2), holds(span{1, 100, 2}))},
 	{"store-batches", "StoreLogs batches of 1, 7 and 64 entries, in several terms, follow each other", func(c *lc) {
 		s := c.newStore()
 		var all []*raft.Log
@@ -55,13 +47,8 @@ var basicCases = []testCase[*lc]{
 		}
 		c.checkHolds(s, all)
 	}},
-	{"store-first-above-one", "a new store's first batch may start above 1 (a follower after a snapshot); FirstIndex is that index", func(c *lc) {
-		s := c.newStore()
-		logs := mkLogs(1000, 1099, 3)
-		c.store(s, logs...)
-		c.checkHolds(s, logs)
-		c.checkMissing(s, 1)
-	}},
+	{"store-first-above-one", "a new store's first batch may start above 1 (a follower after a snapshot); FirstIndex is that index",
+		script(put(1000, 1099, 3), holds(span{1000, 1099, 3}), missing(1))},
 	{"fields-round-trip", "every LogType, nil and empty Data, a 1 MiB Data, Extensions and AppendedAt (zero too) read back", func(c *lc) {
 		s := c.newStore()
 		big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
@@ -108,109 +95,36 @@ var basicCases = []testCase[*lc]{
 			c.Fatalf("GetLog(1) into a used raft.Log: %s", d)
 		}
 	}},
-	{"get-out-of-range", "GetLog below FirstIndex, above LastIndex and of 0 is raft.ErrLogNotFound", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(10, 20, 1)...)
-		for _, i := range []uint64{0, 1, 9, 21, 22, math.MaxUint64} {
-			c.checkMissing(s, i)
-		}
-	}},
+	{"get-out-of-range", "GetLog below FirstIndex, above LastIndex and of 0 is raft.ErrLogNotFound",
+		script(put(10, 20, 1), missing(0, 1, 9, 21, 22, math.MaxUint64))},
 }
 
 var deleteCases = []testCase[*lc]{
-	{"delete-prefix", "DeleteRange(FirstIndex, k) removes a prefix: FirstIndex becomes k+1", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 1, 40)
-		c.checkHolds(s, mkLogs(41, 100, 1))
-	}},
-	{"delete-prefix-from-zero", "DeleteRange(0, k), a range starting below FirstIndex, removes the same prefix", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 0, 40)
-		c.checkHolds(s, mkLogs(41, 100, 1))
-	}},
-	{"delete-prefix-overlapping", "a second prefix delete starting below FirstIndex removes up to its end", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 1, 40)
-		c.deleteRange(s, 1, 60)
-		c.checkHolds(s, mkLogs(61, 100, 1))
-	}},
-	{"delete-suffix", "DeleteRange(k, LastIndex) removes a suffix: LastIndex becomes k-1", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 60, 100)
-		c.checkHolds(s, mkLogs(1, 59, 1))
-	}},
-	{"delete-suffix-then-append", "after a suffix delete, entries of a new term take the freed indexes (a follower's conflict)", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 60, 100)
-		c.store(s, mkLogs(60, 70, 2)...)
-		c.checkHolds(s, append(mkLogs(1, 59, 1), mkLogs(60, 70, 2)...))
-	}},
-	{"delete-all", "DeleteRange(FirstIndex, LastIndex) empties the store: both indexes 0", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 1, 100)
-		c.checkHolds(s, nil)
-		c.checkMissing(s, 50)
-	}},
-	{"delete-all-wide", "DeleteRange from 0 to far beyond LastIndex empties the store", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(5, 100, 1)...)
-		c.deleteRange(s, 0, 100+1<<20)
-		c.checkHolds(s, nil)
-	}},
-	{"delete-prefix-covering-all", "prefix deletes that together cover the whole log empty it", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 1, 50)
-		c.deleteRange(s, 51, 100)
-		c.checkHolds(s, nil)
-	}},
-	{"delete-all-then-store-above", "an emptied store takes the next batch far above its old entries (after a snapshot install)", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 1, 60)
-		c.deleteRange(s, 61, 100)
-		c.store(s, mkLogs(500, 510, 2)...)
-		c.checkHolds(s, mkLogs(500, 510, 2))
-	}},
-	{"delete-all-then-store-at-1", "an emptied store whose log started at 1000 takes a batch at index 1 (raft-wal's own test)", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1000, 1109, 1)...)
-		c.deleteRange(s, 1000, 1109)
-		c.checkHolds(s, nil)
-		c.store(s, mkLogs(1, 5, 1)...)
-		c.checkHolds(s, mkLogs(1, 5, 1))
-	}},
-	{"delete-all-then-store-below-purged", "a store emptied by prefix deletes takes a batch below its old FirstIndex", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 2)...)
-		c.deleteRange(s, 1, 80)
-		c.deleteRange(s, 81, 100)
-		c.store(s, mkLogs(3, 9, 2)...)
-		c.checkHolds(s, mkLogs(3, 9, 2))
-	}},
-	{"delete-all-then-store-lower-term", "an emptied store takes a batch in a lower term than its old entries", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 50, 5)...)
-		c.deleteRange(s, 1, 30)
-		c.deleteRange(s, 31, 50)
-		c.store(s, mkLogs(1, 10, 1)...)
-		c.checkHolds(s, mkLogs(1, 10, 1))
-	}},
-	{"delete-range-no-op", "DeleteRange with min > max, below FirstIndex, above LastIndex, or on an empty store changes nothing", func(c *lc) {
-		s := c.newStore()
-		c.deleteRange(s, 1, 10)
-		c.checkHolds(s, nil)
-		c.store(s, mkLogs(10, 20, 1)...)
-		for _, r := range [][2]uint64{{15, 12}, {1, 9}, {21, 30}, {0, 0}} {
-			c.deleteRange(s, r[0], r[1])
-		}
-		c.checkHolds(s, mkLogs(10, 20, 1))
-	}},
+	{"delete-prefix", "DeleteRange(FirstIndex, k) removes a prefix: FirstIndex becomes k+1",
+		script(put(1, 100, 1), del(1, 40), holds(span{41, 100, 1}))},
+	{"delete-prefix-from-zero", "DeleteRange(0, k), a range starting below FirstIndex, removes the same prefix",
+		script(put(1, 100, 1), del(0, 40), holds(span{41, 100, 1}))},
+	{"delete-prefix-overlapping", "a second prefix delete starting below FirstIndex removes up to its end",
+		script(put(1, 100, 1), del(1, 40), del(1, 60), holds(span{61, 100, 1}))},
+	{"delete-suffix", "DeleteRange(k, LastIndex) removes a suffix: LastIndex becomes k-1",
+		script(put(1, 100, 1), del(60, 100), holds(span{1, 59, 1}))},
+	{"delete-suffix-then-append", "after a suffix delete, entries of a new term take the freed indexes (a follower's conflict)",
+		script(put(1, 100, 1), del(60, 100), put(60, 70, 2), holds(span{1, 59, 1}, span{60, 70, 2}))},
+	{"delete-all", "DeleteRange(FirstIndex, LastIndex) empties the store: both indexes 0",
+		script(put(1, 100, 1), del(1, 100), holds(), missing(50))},
+	{"delete-all-wide", "DeleteRange from 0 to far beyond LastIndex empties the store",
+		script(put(5, 100, 1), del(0, 100+1<<20), holds())},
+	{"delete-prefix-covering-all", "prefix deletes that together cover the whole log empty it",
+		script(put(1, 100, 1), del(1, 50), del(51, 100), holds())},
+	{"delete-all-then-store-above", "an emptied store takes the next batch far above its old entries (after a snapshot install)",
+		script(put(1, 100, 1), del(1, 60), del(61, 100), put(500, 510, 2), holds(span{500, 510, 2}))},
+	{"delete-all-then-store-at-1", "an emptied store whose log started at 1000 takes a batch at index 1 (raft-wal's own test)",
+		script(put(1000, 1109, 1), del(1000, 1109), holds(), put(1, 5, 1), holds(span{1, 5, 1}))},
+	{"delete-all-then-store-below-purged", "a store emptied by prefix deletes takes a batch below its old FirstIndex",
+		script(put(1, 100, 2), del(1, 80), del(81, 100), put(3, 9, 2), holds(span{3, 9, 2}))},
+	{"delete-all-then-store-lower-term", "an emptied store takes a batch in a lower term than its old entries",
+		script(put(1, 50, 5), del(1, 30), del(31, 50), put(1, 10, 1), holds(span{1, 10, 1}))},
+	{"delete-range-no-op", "DeleteRange with min > max, below FirstIndex, above LastIndex, or on an empty store changes nothing",
+		script(del(1, 10), holds(), put(10, 20, 1), del(15, 12), del(1, 9), del(21, 30), del(0, 0), holds(span{10, 20, 1}))},
 	{"random-ops", "300 seeded random appends, prefix/suffix/whole deletes (and reopens) match a model", randomOps},
 }

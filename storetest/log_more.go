@@ -10,34 +10,12 @@ import (
 )
 
 var monotonicCases = []testCase[*lc]{
-	{"monotonic-rejects-gap", "a MonotonicLogStore fails StoreLogs that would leave a gap, and changes nothing", func(c *lc) {
-		s := c.newStore()
-		c.monotonic(s)
-		c.store(s, mkLogs(1, 10, 1)...)
-		if err := s.StoreLogs(mkLogs(12, 13, 1)); err == nil {
-			c.Errorf("StoreLogs [12, 13] after 10 succeeded")
-		}
-		c.checkHolds(s, mkLogs(1, 10, 1))
-		c.store(s, mkLog(11, 1))
-	}},
-	{"monotonic-rejects-gap-in-batch", "a MonotonicLogStore fails a batch with a gap inside, and changes nothing", func(c *lc) {
-		s := c.newStore()
-		c.monotonic(s)
-		c.store(s, mkLogs(1, 10, 1)...)
-		if err := s.StoreLogs([]*raft.Log{mkLog(11, 1), mkLog(13, 1)}); err == nil {
-			c.Errorf("StoreLogs [11, 13] succeeded")
-		}
-		c.checkHolds(s, mkLogs(1, 10, 1))
-	}},
-	{"monotonic-rejects-overwrite", "a MonotonicLogStore fails StoreLogs at or below LastIndex without a DeleteRange, and changes nothing", func(c *lc) {
-		s := c.newStore()
-		c.monotonic(s)
-		c.store(s, mkLogs(1, 10, 1)...)
-		if err := s.StoreLogs(mkLogs(5, 6, 2)); err == nil {
-			c.Errorf("StoreLogs [5, 6] over [1, 10] succeeded")
-		}
-		c.checkHolds(s, mkLogs(1, 10, 1))
-	}},
+	{"monotonic-rejects-gap", "a MonotonicLogStore fails StoreLogs that would leave a gap, and changes nothing",
+		script(monotonicOnly, put(1, 10, 1), rejects(mkLogs(12, 13, 1), "[12, 13] after 10"), holds(span{1, 10, 1}), put(11, 11, 1))},
+	{"monotonic-rejects-gap-in-batch", "a MonotonicLogStore fails a batch with a gap inside, and changes nothing",
+		script(monotonicOnly, put(1, 10, 1), rejects([]*raft.Log{mkLog(11, 1), mkLog(13, 1)}, "[11, 13]"), holds(span{1, 10, 1}))},
+	{"monotonic-rejects-overwrite", "a MonotonicLogStore fails StoreLogs at or below LastIndex without a DeleteRange, and changes nothing",
+		script(monotonicOnly, put(1, 10, 1), rejects(mkLogs(5, 6, 2), "[5, 6] over [1, 10]"), holds(span{1, 10, 1}))},
 }
 
 var concurrencyCases = []testCase[*lc]{
@@ -208,88 +186,30 @@ func randomOps(c *lc) {
 }
 
 var reopenCases = []testCase[*lc]{
-	{"reopen-empty", "a new store closed and reopened is empty", func(c *lc) {
-		s := c.reopen(c.newStore())
-		c.checkHolds(s, nil)
-	}},
-	{"reopen-entries", "entries of several batches and terms survive Close and Open", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 40, 1)...)
-		c.store(s, mkLogs(41, 100, 2)...)
-		s = c.reopen(s)
-		c.checkHolds(s, append(mkLogs(1, 40, 1), mkLogs(41, 100, 2)...))
-	}},
-	{"reopen-first-above-one", "a log that started at 1000 still starts at 1000 after reopening", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1000, 1099, 1)...)
-		s = c.reopen(s)
-		c.checkHolds(s, mkLogs(1000, 1099, 1))
-	}},
-	{"reopen-after-prefix-delete", "FirstIndex after a prefix delete survives reopening", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 1, 40)
-		s = c.reopen(s)
-		c.checkHolds(s, mkLogs(41, 100, 1))
-	}},
-	{"reopen-after-suffix-delete", "a suffix delete and the entries that replaced it survive reopening", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 60, 100)
-		c.store(s, mkLogs(60, 65, 2)...)
-		s = c.reopen(s)
-		c.checkHolds(s, append(mkLogs(1, 59, 1), mkLogs(60, 65, 2)...))
-	}},
-	{"reopen-after-delete-all", "an emptied store is empty after reopening and then takes a batch anywhere", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 100, 1)...)
-		c.deleteRange(s, 1, 50)
-		c.deleteRange(s, 51, 100)
-		s = c.reopen(s)
-		c.checkHolds(s, nil)
-		c.store(s, mkLogs(20, 30, 2)...)
-		c.checkHolds(s, mkLogs(20, 30, 2))
-	}},
-	{"reopen-after-store-at-1", "an emptied store that took a batch at index 1 holds it after reopening", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1000, 1109, 1)...)
-		c.deleteRange(s, 1000, 1109)
-		c.store(s, mkLogs(1, 5, 1)...)
-		s = c.reopen(s)
-		c.checkHolds(s, mkLogs(1, 5, 1))
-	}},
-	{"reopen-then-append", "after reopening, the next batch follows LastIndex, and all survives another reopen", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 10, 1)...)
-		s = c.reopen(s)
-		c.store(s, mkLogs(11, 20, 2)...)
-		s = c.reopen(s)
-		c.checkHolds(s, append(mkLogs(1, 10, 1), mkLogs(11, 20, 2)...))
-	}},
+	{"reopen-empty", "a new store closed and reopened is empty",
+		script(reopened, holds())},
+	{"reopen-entries", "entries of several batches and terms survive Close and Open",
+		script(put(1, 40, 1), put(41, 100, 2), reopened, holds(span{1, 40, 1}, span{41, 100, 2}))},
+	{"reopen-first-above-one", "a log that started at 1000 still starts at 1000 after reopening",
+		script(put(1000, 1099, 1), reopened, holds(span{1000, 1099, 1}))},
+	{"reopen-after-prefix-delete", "FirstIndex after a prefix delete survives reopening",
+		script(put(1, 100, 1), del(1, 40), reopened, holds(span{41, 100, 1}))},
+	{"reopen-after-suffix-delete", "a suffix delete and the entries that replaced it survive reopening",
+		script(put(1, 100, 1), del(60, 100), put(60, 65, 2), reopened, holds(span{1, 59, 1}, span{60, 65, 2}))},
+	{"reopen-after-delete-all", "an emptied store is empty after reopening and then takes a batch anywhere",
+		script(put(1, 100, 1), del(1, 50), del(51, 100), reopened, holds(), put(20, 30, 2), holds(span{20, 30, 2}))},
+	{"reopen-after-store-at-1", "an emptied store that took a batch at index 1 holds it after reopening",
+		script(put(1000, 1109, 1), del(1000, 1109), put(1, 5, 1), reopened, holds(span{1, 5, 1}))},
+	{"reopen-then-append", "after reopening, the next batch follows LastIndex, and all survives another reopen",
+		script(put(1, 10, 1), reopened, put(11, 20, 2), reopened, holds(span{1, 10, 1}, span{11, 20, 2}))},
 }
 
 var crashCases = []testCase[*lc]{
-	{"crash-after-store-logs", "after StoreLogs returns, a kill (files copied while open, no Close) keeps every entry, and the copy takes more", func(c *lc) {
-		s := c.newStore()
-		for b := range uint64(5) {
-			c.store(s, mkLogs(1+b*10, 10+b*10, 1+b)...)
-		}
-		k := c.crash(s)
-		var want []*raft.Log
-		for b := range uint64(5) {
-			want = append(want, mkLogs(1+b*10, 10+b*10, 1+b)...)
-		}
-		c.checkHolds(k, want)
-		c.store(k, mkLog(51, 6))
-	}},
-	{"crash-after-suffix-delete", "after a suffix delete and new entries in its place, a kill keeps the new entries, not the old ones", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 20, 1)...)
-		c.deleteRange(s, 15, 20)
-		c.store(s, mkLogs(15, 18, 2)...)
-		k := c.crash(s)
-		c.checkHolds(k, append(mkLogs(1, 14, 1), mkLogs(15, 18, 2)...))
-	}},
+	{"crash-after-store-logs", "after StoreLogs returns, a kill (files copied while open, no Close) keeps every entry, and the copy takes more",
+		script(put(1, 10, 1), put(11, 20, 2), put(21, 30, 3), put(31, 40, 4), put(41, 50, 5), crashed,
+			holds(span{1, 10, 1}, span{11, 20, 2}, span{21, 30, 3}, span{31, 40, 4}, span{41, 50, 5}), put(51, 51, 6))},
+	{"crash-after-suffix-delete", "after a suffix delete and new entries in its place, a kill keeps the new entries, not the old ones",
+		script(put(1, 20, 1), del(15, 20), put(15, 18, 2), crashed, holds(span{1, 14, 1}, span{15, 18, 2}))},
 	{"crash-after-prefix-delete", "after a prefix delete, a kill keeps every entry above it (the prefix may come back)", func(c *lc) {
 		s := c.newStore()
 		c.store(s, mkLogs(1, 100, 1)...)
@@ -301,20 +221,8 @@ var crashCases = []testCase[*lc]{
 		}
 		c.checkLogs(k, mkLogs(first, 100, 1))
 	}},
-	{"crash-after-store-at-1", "after deleting everything and storing at index 1, a kill holds exactly the new entries", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1000, 1109, 1)...)
-		c.deleteRange(s, 1000, 1109)
-		c.store(s, mkLogs(1, 5, 2)...)
-		k := c.crash(s)
-		c.checkHolds(k, mkLogs(1, 5, 2))
-	}},
-	{"crash-then-reopen", "a store opened from a kill's files works on: append, Close, reopen", func(c *lc) {
-		s := c.newStore()
-		c.store(s, mkLogs(1, 30, 1)...)
-		k := c.crash(s)
-		c.store(k, mkLogs(31, 40, 2)...)
-		k = c.reopen(k)
-		c.checkHolds(k, append(mkLogs(1, 30, 1), mkLogs(31, 40, 2)...))
-	}},
+	{"crash-after-store-at-1", "after deleting everything and storing at index 1, a kill holds exactly the new entries",
+		script(put(1000, 1109, 1), del(1000, 1109), put(1, 5, 2), crashed, holds(span{1, 5, 2}))},
+	{"crash-then-reopen", "a store opened from a kill's files works on: append, Close, reopen",
+		script(put(1, 30, 1), crashed, put(31, 40, 2), reopened, holds(span{1, 30, 1}, span{31, 40, 2}))},
 }

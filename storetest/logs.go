@@ -167,3 +167,98 @@ func (c *lc) commitTracking(s raft.LogStore) raft.CommitTrackingLogStore {
 	}
 	return ct
 }
+
+// A step is one operation of a scripted log case on the store the case
+// has open: what it does, for failure messages, and do, which returns the
+// store to go on with (another one after a reopen or a crash).
+type step struct {
+	what string
+	do   func(c *lc, s raft.LogStore) raft.LogStore
+}
+
+// script is a log case that runs steps in order on a new store. A failure
+// is located by its step ("step 3 (holds 41..100/1)") instead of a line.
+func script(steps ...step) func(c *lc) {
+	return func(c *lc) {
+		s := c.newStore()
+		for k, st := range steps {
+			c.setAt(fmt.Sprintf("step %d (%s)", k+1, st.what))
+			s = st.do(c, s)
+		}
+		c.setAt("")
+	}
+}
+
+// span is the entries from..to (inclusive) of one term, as mkLogs builds
+// them.
+type span struct{ from, to, term uint64 }
+
+func (sp span) String() string { return fmt.Sprintf("%d..%d/%d", sp.from, sp.to, sp.term) }
+
+// logsOf builds the entries of spans, in order.
+func logsOf(spans ...span) []*raft.Log {
+	var ls []*raft.Log
+	for _, sp := range spans {
+		ls = append(ls, mkLogs(sp.from, sp.to, sp.term)...)
+	}
+	return ls
+}
+
+// put stores entries from..to of term in one StoreLogs.
+func put(from, to, term uint64) step {
+	return step{"put " + span{from, to, term}.String(), func(c *lc, s raft.LogStore) raft.LogStore {
+		c.store(s, mkLogs(from, to, term)...)
+		return s
+	}}
+}
+
+// del calls DeleteRange(min, max).
+func del(min, max uint64) step {
+	return step{fmt.Sprintf("DeleteRange(%d, %d)", min, max), func(c *lc, s raft.LogStore) raft.LogStore {
+		c.deleteRange(s, min, max)
+		return s
+	}}
+}
+
+// holds checks that the store holds exactly the entries of spans (none:
+// that it is empty); see checkHolds.
+func holds(spans ...span) step {
+	what := "holds nothing"
+	if len(spans) > 0 {
+		what = fmt.Sprint("holds ", spans)
+	}
+	return step{what, func(c *lc, s raft.LogStore) raft.LogStore {
+		c.checkHolds(s, logsOf(spans...))
+		return s
+	}}
+}
+
+// missing checks that GetLog of each index is raft.ErrLogNotFound.
+func missing(idxs ...uint64) step {
+	return step{fmt.Sprint("missing ", idxs), func(c *lc, s raft.LogStore) raft.LogStore {
+		for _, i := range idxs {
+			c.checkMissing(s, i)
+		}
+		return s
+	}}
+}
+
+// rejects checks that StoreLogs of batch fails; what describes the batch
+// in the failure.
+func rejects(batch []*raft.Log, what string) step {
+	return step{"rejects " + what, func(c *lc, s raft.LogStore) raft.LogStore {
+		if err := s.StoreLogs(batch); err == nil {
+			c.Errorf("StoreLogs %s succeeded", what)
+		}
+		return s
+	}}
+}
+
+var (
+	// reopened closes the store and opens its directory again.
+	reopened = step{"reopen", func(c *lc, s raft.LogStore) raft.LogStore { return c.reopen(s) }}
+	// crashed opens a copy of the store's files taken while it is open.
+	crashed = step{"crash", func(c *lc, s raft.LogStore) raft.LogStore { return c.crash(s) }}
+	// monotonicOnly skips the case unless the store is a MonotonicLogStore.
+	monotonicOnly = step{"monotonic", func(c *lc, s raft.LogStore) raft.LogStore { c.monotonic(s); return s }}
+)

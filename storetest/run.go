@@ -116,6 +116,7 @@ type tc[S any] struct {
 	failures []string
 	skipped  string
 	helpers  map[string]bool // functions marked by Helper
+	at       string          // the scripted step running: failures are located by it
 	dirs     map[any]string  // open store -> its directory
 	open     []S             // stores to close at the end, in open order
 }
@@ -182,6 +183,10 @@ func (c *tc[S]) record(msg string) {
 	frames := runtime.CallersFrames(pcs[:n])
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.at != "" {
+		c.failures = append(c.failures, c.at+": "+msg)
+		return
+	}
 	for {
 		fr, more := frames.Next()
 		if !c.helpers[fr.Function] && !strings.HasSuffix(fr.File, "storetest/run.go") {
@@ -193,6 +198,14 @@ func (c *tc[S]) record(msg string) {
 		}
 	}
 	c.failures = append(c.failures, msg)
+}
+
+// setAt locates the failures from now on by where instead of a file and
+// line ("" to go back to those).
+func (c *tc[S]) setAt(where string) {
+	c.mu.Lock()
+	c.at = where
+	c.mu.Unlock()
 }
 
 // recordAt adds a failure found at where ("" for the runner itself).
@@ -249,13 +262,19 @@ func (c *tc[S]) needPersistent() {
 	}
 }
 
+// dirOf returns the directory s is open on, skipping the case for a store
+// that does not persist.
+func (c *tc[S]) dirOf(s S) string {
+	c.needPersistent()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dirs[any(s)]
+}
+
 // reopen closes s and opens its directory again.
 func (c *tc[S]) reopen(s S) S {
 	c.Helper()
-	c.needPersistent()
-	c.mu.Lock()
-	dir := c.dirs[any(s)]
-	c.mu.Unlock()
+	dir := c.dirOf(s)
 	if _, ok := any(s).(io.Closer); !ok {
 		c.Fatalf("a persistent store must implement io.Closer; %T does not", s)
 	}
@@ -301,10 +320,7 @@ func (c *tc[S]) track(s S, dir string) {
 // survive a kill) — and opens the copy.
 func (c *tc[S]) crash(s S) S {
 	c.Helper()
-	c.needPersistent()
-	c.mu.Lock()
-	dir := c.dirs[any(s)]
-	c.mu.Unlock()
+	dir := c.dirOf(s)
 	dst := c.tb.TempDir()
 	if err := logtest.CopyTree(dir, dst); err != nil {
 		c.Fatalf("copy the store's directory: %v", err)
