@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -158,6 +159,7 @@ func fmtState(s mmaplog.State) string {
 	return fmt.Sprintf("{Vote:%v Last:%v Committed:%v Purged:%v UserData:%s}", s.Vote, s.Last, s.Committed, s.Purged, ud)
 }
 
+// segFiles and idxFiles list the segment and index files of dir, sorted.
 func segFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	return logtest.NamesWithSuffix(t, dir, ".seg")
@@ -165,6 +167,16 @@ func segFiles(t testing.TB, dir string) []string {
 func idxFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	return logtest.NamesWithSuffix(t, dir, ".idx")
+}
+
+// lastSegment returns the path of the last segment file of dir.
+func lastSegment(t testing.TB, dir string) string {
+	t.Helper()
+	segs := segFiles(t, dir)
+	if len(segs) == 0 {
+		t.Fatalf("no segment file in %s", dir)
+	}
+	return filepath.Join(dir, segs[len(segs)-1])
 }
 
 // findMarker returns the offset of id's payload marker in the segment file

@@ -40,8 +40,7 @@ func TestHostileMissingLastSegment(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			fiveSegments(t, dir, nil)
-			segs := segFiles(t, dir)
-			last := filepath.Join(dir, segs[len(segs)-1])
+			last := lastSegment(t, dir)
 			if err := tc.damage(last); err != nil {
 				t.Fatal(err)
 			}

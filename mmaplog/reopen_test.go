@@ -17,6 +17,35 @@ import (
 // Reopening after a clean close or a crash: unfinished tails, trailing
 // zeros, damaged records (the cases of raft-log's test_reopen.rs).
 
+// crashedTail writes entries 1..n of term 1 with size-byte payloads, the
+// first synced of them synced and the rest not, and returns a copy of the
+// directory taken while the Log is open (a kill -9), the path of the
+// copy's last segment and the entries.
+func crashedTail(t *testing.T, n uint64, size, synced int) (crash, last string, es []mmaplog.Entry) {
+	t.Helper()
+	dir := t.TempDir()
+	l := logtest.MustOpen(t, dir, smallOpts())
+	es = run(1, 1, n, size)
+	logtest.MustAppend(t, l, es[:synced]...)
+	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, es[synced:]...)
+	crash = logtest.CopyDir(t, dir)
+	return crash, lastSegment(t, crash), es
+}
+
+// checkCut opens the damaged crash copy in dir expecting the tail cut
+// after es[:keep], then appends next after them and checks that it reads
+// back after a reopen.
+func checkCut(t *testing.T, dir string, es []mmaplog.Entry, keep int, next mmaplog.Entry) {
+	t.Helper()
+	c := logtest.MustOpen(t, dir, smallOpts())
+	checkState(t, c, mmaplog.State{Last: es[keep-1].ID})
+	checkEntries(t, c, es[:keep])
+	logtest.MustAppend(t, c, next)
+	c = logtest.Reopen(t, c, dir, smallOpts())
+	checkEntries(t, c, append(es[:keep:keep], next))
+}
+
 // test_reopen_unfinished_chunk, after Close: the last segment's last record
 // (the closing checkpoint) is cut by a few bytes. Close made that record
 // durable, so Open may report it as corruption (a *CorruptError naming the
@@ -36,8 +65,7 @@ func TestReopenUnfinishedTailAfterClose(t *testing.T) {
 	}
 	logtest.MustClose(t, l)
 
-	segs := segFiles(t, dir)
-	last := filepath.Join(dir, segs[len(segs)-1])
+	last := lastSegment(t, dir)
 	end := lastNonZero(t, last)
 	logtest.Edit(t, last, func(b []byte) { clear(b[end-3 : end]) })
 
@@ -55,28 +83,13 @@ func TestReopenUnfinishedTailAfterClose(t *testing.T) {
 // test_reopen_unfinished_chunk, after a kill: the last record is an entry
 // that was never flushed; cutting it by a few bytes loses only it.
 func TestReopenUnfinishedTailAfterCrash(t *testing.T) {
-	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 30, 200)
-	logtest.MustAppend(t, l, es[:20]...)
-	logtest.MustSync(t, l)
-	logtest.MustAppend(t, l, es[20:]...)
-	crash := logtest.CopyDir(t, dir)
-
-	segs := segFiles(t, crash)
-	last := filepath.Join(crash, segs[len(segs)-1])
+	crash, last, es := crashedTail(t, 30, 200, 20)
 	end := lastNonZero(t, last)
 	if m := findMarker(t, last, lid(1, 30)); m > end {
 		t.Fatalf("entry 30 at %d is not the last record (end %d)", m, end)
 	}
 	logtest.Edit(t, last, func(b []byte) { clear(b[end-5 : end]) })
-
-	c := logtest.MustOpen(t, crash, smallOpts())
-	checkState(t, c, mmaplog.State{Last: lid(1, 29)})
-	checkEntries(t, c, es[:29])
-	logtest.MustAppend(t, c, ent(2, 30, 7))
-	c = logtest.Reopen(t, c, crash, smallOpts())
-	checkEntries(t, c, append(es[:29:29], ent(2, 30, 7)))
+	checkCut(t, crash, es, 29, ent(2, 30, 7))
 }
 
 // A kill -9 keeps every write that returned nil: the copied directory
@@ -110,25 +123,11 @@ func TestReopenAfterCrashKeepsReturnedWrites(t *testing.T) {
 // test_reopen_unfinished_tailing_zero_chunk: the whole last record reads
 // as zeros (its page never reached the disk): it is gone, the rest stays.
 func TestReopenTrailingZeros(t *testing.T) {
-	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 10, 300)
-	logtest.MustAppend(t, l, es[:5]...)
-	logtest.MustSync(t, l)
-	logtest.MustAppend(t, l, es[5:]...)
-	crash := logtest.CopyDir(t, dir)
-	segs := segFiles(t, crash)
-	last := filepath.Join(crash, segs[len(segs)-1])
+	crash, last, es := crashedTail(t, 10, 300, 5)
 	// Zero entries 9 and 10 and everything after them.
 	from := findMarker(t, last, lid(1, 9)) - 8
 	logtest.Edit(t, last, func(b []byte) { clear(b[from:]) })
-
-	c := logtest.MustOpen(t, crash, smallOpts())
-	checkState(t, c, mmaplog.State{Last: lid(1, 8)})
-	checkEntries(t, c, es[:8])
-	logtest.MustAppend(t, c, ent(1, 9, 3))
-	c = logtest.Reopen(t, c, crash, smallOpts())
-	checkEntries(t, c, append(es[:8:8], ent(1, 9, 3)))
+	checkCut(t, crash, es, 8, ent(1, 9, 3))
 }
 
 // test_reopen_unfinished_tailing_not_all_zero_chunk: zeros and then garbage
@@ -136,15 +135,7 @@ func TestReopenTrailingZeros(t *testing.T) {
 // cut and logged. New records written over the garbage must read back, and
 // survive another reopen.
 func TestReopenTrailingGarbage(t *testing.T) {
-	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 10, 300)
-	logtest.MustAppend(t, l, es[:5]...)
-	logtest.MustSync(t, l)
-	logtest.MustAppend(t, l, es[5:]...)
-	crash := logtest.CopyDir(t, dir)
-	segs := segFiles(t, crash)
-	last := filepath.Join(crash, segs[len(segs)-1])
+	crash, last, es := crashedTail(t, 10, 300, 5)
 	end := lastNonZero(t, last)
 	logtest.Edit(t, last, func(b []byte) {
 		b[end+4096] = 0x01
