@@ -79,10 +79,7 @@ func indexCases() []corruptionCase {
 			// from different times). Repair cuts nothing that exists and
 			// drops the index.
 			a, m := closed(t, syncedThen(t, 20, 0))
-			b := logtest.CopyDir(t, a)
-			l := logtest.MustOpen(t, b, testOpts)
-			m.clone().appendN(t, l, 21, 40, 1, 5)
-			must(t, l.Close())
+			b := grown(t, a, m.clone(), func(l *mmaplog.Log, m *model) { m.appendN(t, l, 21, 40, 1, 5) })
 			logtest.WriteAt(t, p(a, idx1), 0, logtest.ReadFile(t, p(b, idx1)))
 			end := lastOf(t, a, format.TypeState)
 			return a, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 20, loc: loc{seg1, end.Off + end.Size, 21}}
@@ -90,20 +87,14 @@ func indexCases() []corruptionCase {
 		corruptionCase{"index/behind its segment", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			a, m := closed(t, syncedThen(t, 20, 0))
-			b := logtest.CopyDir(t, a)
-			l := logtest.MustOpen(t, b, testOpts)
-			m.appendN(t, l, 21, 40, 1, 5)
-			must(t, l.Close())
+			b := grown(t, a, m, func(l *mmaplog.Log, m *model) { m.appendN(t, l, 21, 40, 1, 5) })
 			logtest.WriteAt(t, p(b, idx1), 0, logtest.ReadFile(t, p(a, idx1)))
 			return b, m, want{status: recovery.StatusRecoverable, last: 40}
 		}},
 		corruptionCase{"index/behind its sealed segment", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			a, m := closed(t, syncedThen(t, 20, 0))
-			b := logtest.CopyDir(t, a)
-			l := logtest.MustOpen(t, b, testOpts)
-			fillThenRotate(t, l, m, true)
-			must(t, l.Close())
+			b := grown(t, a, m, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
 			logtest.WriteAt(t, p(b, idx1), 0, logtest.ReadFile(t, p(a, idx1)))
 			return b, m, want{status: recovery.StatusRecoverable, last: m.last()}
 		}},
@@ -510,13 +501,7 @@ func repairCases() []corruptionCase {
 			// which the damage in segment 2 hides. Verify still finds that
 			// damage first (records after it in segment 2 vouch for it).
 			v := mmaplog.Vote{Term: 3, NodeID: 2}
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {
-				manySegments(t, 2100)(l, m)
-				must(t, l.SaveVote(v))
-				logtest.MustSync(t, l)
-				m.appendN(t, l, 2101, 2110, 3, 5)
-				logtest.MustSync(t, l)
-			})
+			dir, m := crashed(t, manyThenVote(t, v))
 			e := entry(t, dir, 1500)
 			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			logtest.Flip(t, p(dir, seg3), 5, 0x01)

@@ -118,6 +118,20 @@ func manySegments(t testing.TB, n uint64) func(l *mmaplog.Log, m *model) {
 	}
 }
 
+// manyThenVote writes manySegments(2100), then the vote v, synced, then
+// entries 2101..2110 of v's term in batches of 5, synced: a vote between
+// entries of a many-segment log.
+func manyThenVote(t testing.TB, v mmaplog.Vote) func(l *mmaplog.Log, m *model) {
+	t.Helper()
+	return func(l *mmaplog.Log, m *model) {
+		manySegments(t, 2100)(l, m)
+		must(t, l.SaveVote(v))
+		logtest.MustSync(t, l)
+		m.appendN(t, l, 2101, 2110, v.Term, 5)
+		logtest.MustSync(t, l)
+	}
+}
+
 // lastEntryIn returns the index of the last entry record in segment name.
 func lastEntryIn(t testing.TB, dir, name string) uint64 {
 	t.Helper()
@@ -305,6 +319,42 @@ func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.Veri
 	}
 }
 
+// appends is entries from..to of term 1, appended n per call.
+type appends struct {
+	from, to uint64
+	n        int
+}
+
+// cleanAfter builds a log that takes each run of appends and closes
+// cleanly: Verify finds it clean, up to the last run's end.
+func cleanAfter(runs ...appends) func(t *testing.T) (string, *model, want) {
+	return func(t *testing.T) (string, *model, want) {
+		t.Helper()
+		var last uint64
+		dir, m := closed(t, func(l *mmaplog.Log, m *model) {
+			for _, r := range runs {
+				m.appendN(t, l, r.from, r.to, 1, r.n)
+				last = r.to
+			}
+		})
+		return dir, m, want{status: recovery.StatusClean, last: last}
+	}
+}
+
+// tornAt builds a log of entries 1..synced, each synced, and 4 more never
+// synced, copied as a kill leaves it, and damages the record of entry idx
+// (in segment file path) with damage: Verify finds a torn tail, for
+// reason torn, that recovery cuts after entry last.
+func tornAt(synced, idx uint64, damage func(t testing.TB, path string, e rec), last uint64, torn error) func(t *testing.T) (string, *model, want) {
+	return func(t *testing.T) (string, *model, want) {
+		t.Helper()
+		dir, m := crashed(t, syncedThen(t, synced, 4))
+		e := entry(t, dir, idx)
+		damage(t, p(dir, e.Seg), e)
+		return dir, m, want{status: recovery.StatusTorn, last: last, torn: torn}
+	}
+}
+
 // raftWALCases are hashicorp/raft-wal's recovery cases (segment/filer_test.go
 // TestRecovery, 15 cases; wal_test.go TestWALOpen's recovery cases, 3),
 // mapped onto this format. raft-wal commits a batch with a commit frame, so
@@ -313,61 +363,23 @@ func (w want) checkRepair(t *testing.T, dir string, m *model, rep *recovery.Veri
 // survive (they were not acknowledged either; keeping them is allowed).
 func raftWALCases() []corruptionCase {
 	return []corruptionCase{
-		{"raft-wal/recover empty", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			dir, m := closed(t, func(l *mmaplog.Log, m *model) {})
-			return dir, m, want{status: recovery.StatusClean, last: 0}
-		}},
-		{"raft-wal/recover first batch", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			dir, m := closed(t, func(l *mmaplog.Log, m *model) { m.appendN(t, l, 1, 1, 1, 1) })
-			return dir, m, want{status: recovery.StatusClean, last: 1}
-		}},
-		{"raft-wal/recover later batch", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			dir, m := closed(t, func(l *mmaplog.Log, m *model) {
-				m.appendN(t, l, 1, 10, 1, 1)
-				m.appendN(t, l, 11, 11, 1, 1)
-			})
-			return dir, m, want{status: recovery.StatusClean, last: 11}
-		}},
-		{"raft-wal/recover multi-entry batch", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			dir, m := closed(t, func(l *mmaplog.Log, m *model) {
-				m.appendN(t, l, 1, 10, 1, 1)
-				m.appendN(t, l, 11, 14, 1, 4)
-			})
-			return dir, m, want{status: recovery.StatusClean, last: 14}
-		}},
-		{"raft-wal/missing end of commit", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			// The last frame of the unsynced batch is zeros; its body is not.
-			dir, m := crashed(t, syncedThen(t, 10, 4))
-			e := entry(t, dir, 14)
-			logtest.Zero(t, p(dir, e.Seg), e.Off, format.FrameSize)
-			return dir, m, want{status: recovery.StatusTorn, last: 13, torn: format.ErrUnwritten}
-		}},
-		{"raft-wal/partial initial commit", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			dir, m := crashed(t, syncedThen(t, 0, 4))
-			e := entry(t, dir, 1)
-			logtest.WriteAt(t, p(dir, e.Seg), e.Off+format.FrameSize, []byte{127})
-			return dir, m, want{status: recovery.StatusTorn, last: 0, torn: format.ErrBadChecksum}
-		}},
-		{"raft-wal/torn write with data in the middle of the commit missing", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			dir, m := crashed(t, syncedThen(t, 10, 4))
-			e := entry(t, dir, 11)
-			logtest.Zero(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
-			return dir, m, want{status: recovery.StatusTorn, last: 10, torn: format.ErrBadChecksum}
-		}},
-		{"raft-wal/torn write with a frame in the commit corrupt", func(t *testing.T) (string, *model, want) {
-			t.Helper()
-			dir, m := crashed(t, syncedThen(t, 10, 4))
-			e := entry(t, dir, 12)
-			logtest.WriteAt(t, p(dir, e.Seg), e.Off, []byte{65})
-			return dir, m, want{status: recovery.StatusTorn, last: 11, torn: format.ErrBadType}
-		}},
+		{"raft-wal/recover empty", cleanAfter()},
+		{"raft-wal/recover first batch", cleanAfter(appends{1, 1, 1})},
+		{"raft-wal/recover later batch", cleanAfter(appends{1, 10, 1}, appends{11, 11, 1})},
+		{"raft-wal/recover multi-entry batch", cleanAfter(appends{1, 10, 1}, appends{11, 14, 4})},
+		// The last frame of the unsynced batch is zeros; its body is not.
+		{"raft-wal/missing end of commit", tornAt(10, 14, func(t testing.TB, path string, e rec) {
+			logtest.Zero(t, path, e.Off, format.FrameSize)
+		}, 13, format.ErrUnwritten)},
+		{"raft-wal/partial initial commit", tornAt(0, 1, func(t testing.TB, path string, e rec) {
+			logtest.WriteAt(t, path, e.Off+format.FrameSize, []byte{127})
+		}, 0, format.ErrBadChecksum)},
+		{"raft-wal/torn write with data in the middle of the commit missing", tornAt(10, 11, func(t testing.TB, path string, e rec) {
+			logtest.Zero(t, path, e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
+		}, 10, format.ErrBadChecksum)},
+		{"raft-wal/torn write with a frame in the commit corrupt", tornAt(10, 12, func(t testing.TB, path string, e rec) {
+			logtest.WriteAt(t, path, e.Off, []byte{65})
+		}, 11, format.ErrBadType)},
 		// A damaged header is corruption. Repair rebuilds it exactly (the
 		// first record's chain link proves it) and loses nothing.
 		{"raft-wal/bad segment header, valid commit", func(t *testing.T) (string, *model, want) {

@@ -110,6 +110,18 @@ func closed(t testing.TB, f func(l *mmaplog.Log, m *model)) (string, *model) {
 	return dir, m
 }
 
+// grown copies the closed log in src, writes more to the copy with f
+// (m is the copy's model), closes it cleanly and returns its directory:
+// the same log at a later time.
+func grown(t testing.TB, src string, m *model, f func(l *mmaplog.Log, m *model)) string {
+	t.Helper()
+	dir := logtest.CopyDir(t, src)
+	l := logtest.MustOpen(t, dir, testOpts)
+	f(l, m)
+	logtest.MustClose(t, l)
+	return dir
+}
+
 // rec is one record as found on disk.
 type rec struct {
 	Seg     string // segment file name

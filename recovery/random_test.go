@@ -178,27 +178,12 @@ func checkAnyDamage(t *testing.T, dir string) string {
 		checkNoWrongEntry(t, l)
 		must(t, l.Close())
 	}
-	rr, err := recovery.Repair(dir)
-	if err != nil {
-		t.Fatalf("Repair: %v", err)
-	}
-	if rr.After.Status == recovery.StatusCorrupt {
-		t.Fatalf("after Repair: %s", describe(rr.After))
-	}
+	rr := mustRepair(t, dir)
 	l = logtest.MustOpen(t, dir, testOpts)
 	if st := l.State(); !st.Equal(rr.After.State) {
 		t.Fatalf("after Repair Open recovered {%s}; Verify said {%s}", recovery.DescribeState(&st), recovery.DescribeState(&rr.After.State))
 	}
-	if n := checkNoWrongEntry(t, l); n > 0 {
-		t.Fatalf("after Repair, %d entries fail to read", n)
-	}
-	must(t, l.Close())
-	if rep := verify(t, dir); rep.Status == recovery.StatusCorrupt {
-		t.Fatalf("after Repair and Close: %s", describe(rep))
-	}
-	if rr2, err := recovery.Repair(dir); err != nil || rr2.Changed() {
-		t.Fatalf("second Repair: changed %v, err %v", rr2 != nil && rr2.Changed(), err)
-	}
+	checkSettled(t, l, dir)
 	switch {
 	case rep.OpenErr != nil:
 		return fmt.Sprintf("open fails, repair cuts %d", len(rr.Cuts))

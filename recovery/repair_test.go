@@ -28,13 +28,7 @@ func TestRepairCrashes(t *testing.T) {
 	}{
 		{"cut inside a segment, later segments, a vote beyond the cut", func(t *testing.T) (string, uint64, mmaplog.Vote) {
 			t.Helper()
-			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
-				manySegments(t, 2100)(l, m)
-				must(t, l.SaveVote(vote))
-				logtest.MustSync(t, l)
-				m.appendN(t, l, 2101, 2110, 5, 5)
-				logtest.MustSync(t, l)
-			})
+			dir, _ := crashed(t, manyThenVote(t, vote))
 			e := entry(t, dir, 500)
 			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
 			return dir, 499, vote
@@ -72,7 +66,9 @@ func TestRepairCrashes(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			base, last, v := sc.build(t)
-			checkRepaired(t, repairOf(t, logtest.CopyDir(t, base)), last, v)
+			dir := logtest.CopyDir(t, base)
+			mustRepair(t, dir)
+			checkRepaired(t, dir, last, v)
 			// Repair once more, on the crash simulator, keeping the state
 			// after every change it makes: each is a point to lose power.
 			fs := loadSim(t, base)
@@ -143,7 +139,9 @@ func fromSim(t *testing.T, fs *crashfs.FS) string {
 	return dir
 }
 
-func repairOf(t *testing.T, dir string) string {
+// mustRepair runs Repair on dir, failing the test on an error or when
+// the repaired log is still corrupt.
+func mustRepair(t *testing.T, dir string) *recovery.RepairReport {
 	t.Helper()
 	rr, err := recovery.Repair(dir)
 	if err != nil {
@@ -152,7 +150,7 @@ func repairOf(t *testing.T, dir string) string {
 	if rr.After.Status == recovery.StatusCorrupt {
 		t.Fatalf("after Repair: %s", describe(rr.After))
 	}
-	return dir
+	return rr
 }
 
 // checkRepaired opens a repaired log: entries up to last, the vote, and
@@ -164,12 +162,19 @@ func checkRepaired(t *testing.T, dir string, last uint64, v mmaplog.Vote) {
 	if st.Last.Index != last || st.Vote != v {
 		t.Fatalf("repaired log: last %v vote %v, want index %d vote %v", st.Last, st.Vote, last, v)
 	}
+	checkSettled(t, l, dir)
+}
+
+// checkSettled checks a repaired log l on dir and closes it: every entry
+// reads, and then neither Verify nor another Repair finds anything to do.
+func checkSettled(t *testing.T, l *mmaplog.Log, dir string) {
+	t.Helper()
 	if n := checkNoWrongEntry(t, l); n > 0 {
-		t.Fatalf("%d entries fail to read", n)
+		t.Fatalf("after Repair, %d entries fail to read", n)
 	}
-	must(t, l.Close())
+	logtest.MustClose(t, l)
 	if rep := verify(t, dir); rep.Status == recovery.StatusCorrupt {
-		t.Fatalf("Verify after repair: %s", describe(rep))
+		t.Fatalf("Verify after Repair and Close: %s", describe(rep))
 	}
 	if rr, err := recovery.Repair(dir); err != nil || rr.Changed() {
 		t.Fatalf("another Repair: changed %v, err %v", rr != nil && rr.Changed(), err)
