@@ -3,6 +3,8 @@ package etcdraft_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"math"
 	"sync"
 	"testing"
@@ -121,7 +123,7 @@ func TestAsyncCluster(t *testing.T) {
 		}
 		defer func() { _ = st.Close() }()
 		cfg := &raft.Config{ID: uint64(k + 1), ElectionTick: 10, HeartbeatTick: 1, Storage: st,
-			MaxSizePerMsg: math.MaxUint64, MaxInflightMsgs: 256, AsyncStorageWrites: true, Logger: discardLogger{}}
+			MaxSizePerMsg: math.MaxUint64, MaxInflightMsgs: 256, AsyncStorageWrites: true, Logger: newDiscardLogger()}
 		rn, err := raft.NewRawNode(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -245,20 +247,12 @@ func applied(nodes []*asyncNode) int {
 	return n
 }
 
-// discardLogger silences raft.
-type discardLogger struct{}
+// discardLogger silences raft; a Fatal panics with its message instead
+// of exiting the process.
+type discardLogger struct{ *raft.DefaultLogger }
 
-func (discardLogger) Debug(...any)            {}
-func (discardLogger) Debugf(string, ...any)   {}
-func (discardLogger) Error(...any)            {}
-func (discardLogger) Errorf(string, ...any)   {}
-func (discardLogger) Info(...any)             {}
-func (discardLogger) Infof(string, ...any)    {}
-func (discardLogger) Warning(...any)          {}
-func (discardLogger) Warningf(string, ...any) {}
-func (discardLogger) Fatal(v ...any)          { panic(fmt.Sprint(v...)) }
-func (discardLogger) Fatalf(f string, v ...any) {
-	panic(fmt.Sprintf(f, v...))
+func newDiscardLogger() discardLogger {
+	return discardLogger{&raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}}
 }
-func (discardLogger) Panic(v ...any)            { panic(fmt.Sprint(v...)) }
-func (discardLogger) Panicf(f string, v ...any) { panic(fmt.Sprintf(f, v...)) }
+func (discardLogger) Fatal(v ...any)            { panic(fmt.Sprint(v...)) }
+func (discardLogger) Fatalf(f string, v ...any) { panic(fmt.Sprintf(f, v...)) }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/raftlog/raftlog/hashiraft"
 	"github.com/raftlog/raftlog/internal/kvfsm"
+	"github.com/raftlog/raftlog/internal/raftnet"
 	"github.com/raftlog/raftlog/mmaplog"
 )
 
@@ -57,28 +58,6 @@ var (
 		return raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
 	}}
 )
-
-// addrBook maps server IDs to their current TCP address, so a restarted
-// node may listen on a new port.
-type addrBook struct {
-	mu sync.Mutex
-	m  map[raft.ServerID]raft.ServerAddress
-}
-
-func (b *addrBook) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if a, ok := b.m[id]; ok {
-		return a, nil
-	}
-	return "", fmt.Errorf("unknown server %s", id)
-}
-
-func (b *addrBook) set(id raft.ServerID, a raft.ServerAddress) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.m[id] = a
-}
 
 // syncBuffer collects raft's log output; it is printed if the test fails.
 type syncBuffer struct {
@@ -118,7 +97,7 @@ type cluster struct {
 	config func(id raft.ServerID) *raft.Config
 	newFSM func() raft.FSM // nil: a kvFSM
 	nodes  []*node
-	book   *addrBook
+	book   *raftnet.Book
 	logs   *syncBuffer
 	logger hclog.Logger
 }
@@ -138,7 +117,7 @@ func newClusterFSM(tb testing.TB, n int, kind storeKind, config func() *raft.Con
 		tb:     tb,
 		kind:   kind,
 		newFSM: newFSM,
-		book:   &addrBook{m: map[raft.ServerID]raft.ServerAddress{}},
+		book:   raftnet.NewBook(),
 		logs:   &syncBuffer{},
 	}
 	c.logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: c.logs, Level: hclog.Info})
@@ -186,16 +165,10 @@ func (c *cluster) start(i int, restart bool) {
 	if err != nil {
 		c.tb.Fatalf("%s: snapshot store: %v", nd.id, err)
 	}
-	trans, err := raft.NewTCPTransportWithConfig("127.0.0.1:0", nil, &raft.NetworkTransportConfig{
-		ServerAddressProvider: c.book,
-		Logger:                c.logger.Named("net"),
-		MaxPool:               3,
-		Timeout:               5 * time.Second,
-	})
+	trans, err := c.book.Listen(nd.id, c.logger.Named("net"))
 	if err != nil {
 		c.tb.Fatalf("%s: transport: %v", nd.id, err)
 	}
-	c.book.set(nd.id, trans.LocalAddr())
 	var fsm raft.FSM
 	nd.fsm = nil
 	if c.newFSM != nil {

@@ -31,6 +31,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/raftlog/raftlog/internal/raftnet"
 )
 
 func main() {
@@ -108,7 +110,7 @@ func run(dir string, keys int, out io.Writer, m *metrics) (err error) {
 	}
 	defer logFile.Close()
 
-	book := &addrBook{addrs: map[raft.ServerID]raft.ServerAddress{}}
+	book := raftnet.NewBook()
 	nodes := make([]*node, 3)
 	var servers []raft.Server
 	for i := range nodes {

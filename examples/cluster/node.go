@@ -2,10 +2,8 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/raftlog/raftlog/hashiraft"
 	"github.com/raftlog/raftlog/internal/kvfsm"
+	"github.com/raftlog/raftlog/internal/raftnet"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/raftlogprom"
 )
@@ -35,29 +34,6 @@ type node struct {
 	metrics *raftlogprom.Collector
 }
 
-// addrBook resolves server IDs to their current address. The example
-// listens on free ports, which change when a node restarts; a deployment
-// with fixed addresses does not need this.
-type addrBook struct {
-	mu    sync.Mutex
-	addrs map[raft.ServerID]raft.ServerAddress
-}
-
-func (b *addrBook) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if a, ok := b.addrs[id]; ok {
-		return a, nil
-	}
-	return "", fmt.Errorf("unknown server %s", id)
-}
-
-func (b *addrBook) set(id raft.ServerID, a raft.ServerAddress) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.addrs[id] = a
-}
-
 // raftConfig is hashicorp/raft's default with timeouts suited to loopback
 // and frequent snapshots, so that a restarted node may catch up from one.
 func raftConfig(id raft.ServerID, logOut io.Writer) *raft.Config {
@@ -74,7 +50,7 @@ func raftConfig(id raft.ServerID, logOut io.Writer) *raft.Config {
 }
 
 // start opens the node's storage in its directory and starts raft.
-func (n *node) start(book *addrBook, logOut io.Writer) error {
+func (n *node) start(book *raftnet.Book, logOut io.Writer) error {
 	store, err := hashiraft.Open(filepath.Join(n.dir, "log"), mmaplog.Options{SegmentSize: 1 << 20})
 	if err != nil {
 		return err
@@ -83,16 +59,10 @@ func (n *node) start(book *addrBook, logOut io.Writer) error {
 	if err != nil {
 		return errors.Join(err, store.Close())
 	}
-	trans, err := raft.NewTCPTransportWithConfig("127.0.0.1:0", nil, &raft.NetworkTransportConfig{
-		ServerAddressProvider: book,
-		MaxPool:               3,
-		Timeout:               5 * time.Second,
-		Logger:                hclog.New(&hclog.LoggerOptions{Name: "net", Output: logOut}),
-	})
+	trans, err := book.Listen(n.id, hclog.New(&hclog.LoggerOptions{Name: "net", Output: logOut}))
 	if err != nil {
 		return errors.Join(err, store.Close())
 	}
-	book.set(n.id, trans.LocalAddr())
 	fsm := kvfsm.New()
 	r, err := raft.NewRaft(raftConfig(n.id, logOut), fsm, store, store, snaps, trans)
 	if err != nil {

@@ -29,7 +29,7 @@ func BenchmarkCluster(b *testing.B) {
 
 func benchCluster(b *testing.B, backend string, size int) {
 	b.Helper()
-	c, err := startCluster(b.TempDir(), nodeOptions{backend: backend, logger: discardLogger{}, snapCount: 10000, catchUp: 10000})
+	c, err := startCluster(b.TempDir(), nodeOptions{backend: backend, logger: newDiscardLogger(), snapCount: 10000, catchUp: 10000})
 	if err != nil {
 		b.Fatal(err)
 	}
