@@ -94,7 +94,7 @@ func indexCases() []corruptionCase {
 		corruptionCase{"index/behind its sealed segment", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			a, m := closed(t, syncedThen(t, 20, 0))
-			b := grown(t, a, m, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
+			b := grown(t, a, m, rotated(t, true))
 			logtest.WriteAt(t, p(b, idx1), 0, logtest.ReadFile(t, p(a, idx1)))
 			return b, m, want{status: recovery.StatusRecoverable, last: m.last()}
 		}},
@@ -202,15 +202,15 @@ func segmentCases() []corruptionCase {
 		}},
 		{"segment/only segment after a purge has no State", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
-			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg2), snapshotByte, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, format.SegmentHeaderSize, 0}}
 		}},
 		{"segment/only segment after a purge has a zero header", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			must(t, os.Remove(p(dir, seg1)))
 			must(t, os.Remove(p(dir, idx1)))
 			logtest.Zero(t, p(dir, seg2), 0, format.SegmentHeaderSize)
@@ -218,8 +218,8 @@ func segmentCases() []corruptionCase {
 		}},
 		{"segment/rotation crash, the new snapshot torn", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
-			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			dir, m := crashed(t, rotated(t, false))
+			logtest.Flip(t, p(dir, seg2), snapshotByte, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: lastEntryIn(t, dir, seg1), torn: format.ErrBadChecksum}
 		}},
 		{"segment/rotation, both snapshots damaged", func(t *testing.T) (string, *model, want) {
@@ -228,9 +228,9 @@ func segmentCases() []corruptionCase {
 			// sealed index is trusted without reading the snapshot; the
 			// fallback from segment 2's damaged snapshot rescans it.
 			a, m := closed(t, syncedThen(t, 10, 0))
-			dir := crashedIn(t, a, m, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
-			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
-			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			dir := crashedIn(t, a, m, rotated(t, true))
+			logtest.Flip(t, p(dir, seg1), snapshotByte, 0x01)
+			logtest.Flip(t, p(dir, seg2), snapshotByte, 0x01)
 			// segmentFile 1's seal vouches for segment 2's snapshot: Open
 			// stops there; Verify finds segment 1's damage first.
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg2, format.SegmentHeaderSize, 0},
@@ -238,19 +238,19 @@ func segmentCases() []corruptionCase {
 		}},
 		{"segment/rotation, new snapshot and an old entry damaged", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
+			dir, m := crashed(t, rotated(t, true))
 			e := entry(t, dir, 5)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
-			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e), 0x01)
+			logtest.Flip(t, p(dir, seg2), snapshotByte, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg2, format.SegmentHeaderSize, 0},
 				verifyLoc: &loc{seg1, e.Off, 5}}
 		}},
 		{"segment/torn tail in a segment that is not the last", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			last := lastEntryIn(t, dir, seg1)
 			e := entry(t, dir, last)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e), 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: last - 1, torn: format.ErrBadChecksum}
 		}},
 		{"segment/snapshot disagrees with the previous segment", func(t *testing.T) (string, *model, want) {
@@ -281,7 +281,7 @@ func segmentCases() []corruptionCase {
 			})
 			// segmentFile 1 is sealed: Open trusts its index and does not read it.
 			e := entry(t, dir, 150)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e), 0x01)
 			at := loc{seg1, e.Off, 150}
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, first: 100, last: 149, loc: at, bad: map[uint64]loc{150: at}}
 		}},
@@ -388,16 +388,16 @@ func craftedCases() []corruptionCase {
 			// segmentFile 1 is sealed and trusted (its last State is intact), so
 			// only the fallback from segment 2's torn snapshot rescans it.
 			a, m := closed(t, syncedThen(t, 10, 0))
-			dir := crashedIn(t, a, m, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, true) })
+			dir := crashedIn(t, a, m, rotated(t, true))
 			e := entry(t, dir, 5)
 			mutateRecord(t, p(dir, seg1), e.Off, func(b []byte) { b[8] = 7 })
-			logtest.Flip(t, p(dir, seg2), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg2), snapshotByte, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg2, format.SegmentHeaderSize, 0},
 				verifyLoc: &loc{seg1, e.Off, 7}}
 		}},
 		corruptionCase{"crafted/first record of a new segment is not a State", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			last := lastEntryIn(t, dir, seg1)
 			data := logtest.ReadFile(t, p(dir, seg2))
 			_, seed, err := format.ReadSegmentHeader(data)
@@ -449,7 +449,7 @@ func tornCases() []corruptionCase {
 			// This is the one case where an acknowledged entry is cut.
 			dir, m := crashed(t, syncedThen(t, 10, 0))
 			e := entry(t, dir, 10)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e), 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: 9, torn: format.ErrBadChecksum}
 		}},
 		{"torn/the only State of a new log", func(t *testing.T) (string, *model, want) {
@@ -457,7 +457,7 @@ func tornCases() []corruptionCase {
 			// A crash right after the first segment was created (its index
 			// not sealed): nothing vouches for the snapshot.
 			dir, m := crashed(t, func(l *mmaplog.Log, m *model) {})
-			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), snapshotByte, 0x01)
 			return dir, m, want{status: recovery.StatusTorn, last: 0, torn: format.ErrBadChecksum}
 		}},
 	}
@@ -481,7 +481,7 @@ func repairCases() []corruptionCase {
 				logtest.MustSync(t, l)
 			})
 			e := entry(t, dir, 5)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e), 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 4, loc: loc{seg1, e.Off, 5}, vote: &v33}
 		}},
 		{"repair/nothing survives, the vote does", func(t *testing.T) (string, *model, want) {
@@ -492,7 +492,7 @@ func repairCases() []corruptionCase {
 				m.appendN(t, l, 1, 10, 4, 5)
 				logtest.MustSync(t, l)
 			})
-			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
+			logtest.Flip(t, p(dir, seg1), snapshotByte, 0x01) // the State snapshot
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}, vote: &v41}
 		}},
 		{"repair/damage before a header that cannot be rebuilt", func(t *testing.T) (string, *model, want) {
@@ -503,7 +503,7 @@ func repairCases() []corruptionCase {
 			v := mmaplog.Vote{Term: 3, NodeID: 2}
 			dir, m := crashed(t, manyThenVote(t, v))
 			e := entry(t, dir, 1500)
-			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, e.Seg), payloadOff(e), 0x01)
 			logtest.Flip(t, p(dir, seg3), 5, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 1499, loc: loc{seg3, 0, 0},
 				verifyLoc: &loc{e.Seg, e.Off, 1500}, vote: &v}
@@ -512,7 +512,7 @@ func repairCases() []corruptionCase {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 2100))
 			e := entry(t, dir, 100)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e), 0x01)
 			logtest.Flip(t, p(dir, seg3), 0, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 99, loc: loc{seg3, 0, 0}, verifyLoc: &loc{seg1, e.Off, 100}}
 		}},

@@ -107,6 +107,12 @@ func fillThenRotate(t testing.TB, l *mmaplog.Log, m *model, sync bool) {
 	}
 }
 
+// rotated is fillThenRotate as a build step.
+func rotated(t testing.TB, sync bool) func(l *mmaplog.Log, m *model) {
+	t.Helper()
+	return func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, sync) }
+}
+
 // manySegments appends n entries in synced batches of 20.
 func manySegments(t testing.TB, n uint64) func(l *mmaplog.Log, m *model) {
 	t.Helper()
@@ -129,6 +135,15 @@ func manyThenVote(t testing.TB, v mmaplog.Vote) func(l *mmaplog.Log, m *model) {
 		logtest.MustSync(t, l)
 		m.appendN(t, l, 2101, 2110, v.Term, 5)
 		logtest.MustSync(t, l)
+	}
+}
+
+// checkSegments fails the test unless dir holds at least n segment files
+// (the premise of the case).
+func checkSegments(t testing.TB, dir string, n int) {
+	t.Helper()
+	if got := len(segNames(t, dir)); got < n {
+		t.Fatalf("%d segments, want at least %d", got, n)
 	}
 }
 
@@ -375,7 +390,7 @@ func raftWALCases() []corruptionCase {
 			logtest.WriteAt(t, path, e.Off+format.FrameSize, []byte{127})
 		}, 0, format.ErrBadChecksum)},
 		{"raft-wal/torn write with data in the middle of the commit missing", tornAt(10, 11, func(t testing.TB, path string, e rec) {
-			logtest.Zero(t, path, e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
+			logtest.Zero(t, path, payloadOff(e)+2, 1)
 		}, 10, format.ErrBadChecksum)},
 		{"raft-wal/torn write with a frame in the commit corrupt", tornAt(10, 12, func(t testing.TB, path string, e rec) {
 			logtest.WriteAt(t, path, e.Off, []byte{65})
@@ -401,22 +416,20 @@ func raftWALCases() []corruptionCase {
 		// acknowledged.
 		{"raft-wal/bad segment header, part of initial commit", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			logtest.WriteAt(t, p(dir, seg2), 0, []byte{123})
 			return dir, m, want{status: recovery.StatusRecoverable, last: lastEntryIn(t, dir, seg1)}
 		}},
 		{"raft-wal/bad segment header field, part of initial commit", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			logtest.WriteAt(t, p(dir, seg2), 24, []byte{123})
 			return dir, m, want{status: recovery.StatusRecoverable, last: lastEntryIn(t, dir, seg1)}
 		}},
 		{"raft-wal/sealed tail", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
-			if n := len(segNames(t, dir)); n < 2 {
-				t.Fatalf("%d segments", n)
-			}
+			checkSegments(t, dir, 2)
 			return dir, m, want{status: recovery.StatusClean, last: 1500}
 		}},
 		{"raft-wal/value larger than the segment size", func(t *testing.T) (string, *model, want) {
@@ -437,7 +450,7 @@ func raftWALCases() []corruptionCase {
 		}},
 		{"raft-wal/ALICE: empty tail file", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			if err := os.Truncate(p(dir, seg2), 0); err != nil {
 				t.Fatal(err)
 			}
@@ -451,14 +464,12 @@ func raftWALCases() []corruptionCase {
 		{"raft-wal/multiple segment recovery", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := crashed(t, manySegments(t, 2100))
-			if n := len(segNames(t, dir)); n < 3 {
-				t.Fatalf("%d segments", n)
-			}
+			checkSegments(t, dir, 3)
 			return dir, m, want{status: recovery.StatusRecoverable, last: 2100}
 		}},
 		{"raft-wal/ALICE: missing tail file", func(t *testing.T) (string, *model, want) {
 			t.Helper()
-			dir, m := crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+			dir, m := crashed(t, rotated(t, false))
 			for _, f := range []string{seg2, idx2} {
 				if err := os.Remove(p(dir, f)); err != nil {
 					t.Fatal(err)
@@ -546,7 +557,7 @@ func etcdCases() []corruptionCase {
 			e := entry(t, dir, 11)
 			old := logtest.ReadFile(t, p(dir, seg1))
 			e13 := entry(t, dir, 13)
-			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, e.Seg), payloadOff(e), 0x01)
 			l := logtest.MustOpen(t, dir, testOpts)
 			checkEntries(t, l, m, 1, 10)
 			must(t, m.Truncate(11)) // the model loses the torn entries too
@@ -566,7 +577,7 @@ func etcdCases() []corruptionCase {
 			// padding must not keep the old bytes.
 			dir, m := crashed(t, syncedThen(t, 10, 10))
 			e := entry(t, dir, 11)
-			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, e.Seg), payloadOff(e), 0x01)
 			l := logtest.MustOpen(t, dir, testOpts)
 			must(t, m.Truncate(11)) // the model loses the torn entries too
 			for i := uint64(11); i <= 20; i++ {
@@ -679,7 +690,7 @@ func bitFlipCases() []corruptionCase {
 		corruptionCase{"flip/the only State of a closed new log", func(t *testing.T) (string, *model, want) {
 			t.Helper()
 			dir, m := closed(t, func(l *mmaplog.Log, m *model) {})
-			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01)
+			logtest.Flip(t, p(dir, seg1), snapshotByte, 0x01)
 			return dir, m, want{kind: corrupt, status: recovery.StatusCorrupt, last: 0, loc: loc{seg1, format.SegmentHeaderSize, 0}}
 		}},
 	)
@@ -710,7 +721,7 @@ func bitFlipCases() []corruptionCase {
 			t.Helper()
 			dir, m := closed(t, syncedThen(t, 12, 0))
 			e := entry(t, dir, 5)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize, 0x80)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e), 0x80)
 			at := loc{seg1, e.Off, 5}
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 4, loc: at, bad: map[uint64]loc{5: at}}
 		}},
@@ -718,7 +729,7 @@ func bitFlipCases() []corruptionCase {
 			t.Helper()
 			dir, m := closed(t, manySegments(t, 1500))
 			e := entry(t, dir, 100)
-			logtest.Flip(t, p(dir, seg1), e.Off+format.FrameSize+format.EntryHeadSize+1, 0x80)
+			logtest.Flip(t, p(dir, seg1), payloadOff(e)+1, 0x80)
 			at := loc{seg1, e.Off, 100}
 			return dir, m, want{kind: readCorrupt, status: recovery.StatusCorrupt, last: 99, loc: at, bad: map[uint64]loc{100: at}}
 		}},

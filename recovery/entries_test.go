@@ -96,7 +96,7 @@ func TestEntriesDamaged(t *testing.T) {
 	})
 	e := entry(t, dir, 40)
 	seg := p(dir, e.Seg)
-	logtest.Flip(t, seg, e.Off+format.FrameSize+format.EntryHeadSize+2, 1)
+	logtest.Flip(t, seg, payloadOff(e)+2, 1)
 	err := recovery.Entries(dir, 0, 0, func(uint64, raftstate.LogID, []byte) error { return nil })
 	var ce *format.CorruptError
 	if !errors.As(err, &ce) || ce.Index != 40 || ce.Path != seg {

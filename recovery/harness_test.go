@@ -134,6 +134,13 @@ type rec struct {
 	CRC     uint32
 }
 
+// snapshotByte is the offset of a byte inside a segment's first record,
+// the State snapshot.
+const snapshotByte = format.SegmentHeaderSize + format.FrameSize + 1
+
+// payloadOff is the offset of the first payload byte of entry record e.
+func payloadOff(e rec) int64 { return e.Off + format.FrameSize + format.EntryHeadSize }
+
 // segNames lists the segment files of dir in ID order.
 func segNames(t testing.TB, dir string) []string {
 	t.Helper()

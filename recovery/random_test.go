@@ -56,7 +56,7 @@ func TestRandomDamage(t *testing.T) {
 		m.appendN(t, l, 2101, 2130, 1, 30)
 	})
 	add("three segments, unsynced tail", d)
-	d, _ = crashed(t, func(l *mmaplog.Log, m *model) { fillThenRotate(t, l, m, false) })
+	d, _ = crashed(t, rotated(t, false))
 	add("unsynced rotation", d)
 	d, _ = closed(t, func(l *mmaplog.Log, m *model) {
 		m.appendN(t, l, 1, 600, 1, 7)

@@ -30,7 +30,7 @@ func TestRepairCrashes(t *testing.T) {
 			t.Helper()
 			dir, _ := crashed(t, manyThenVote(t, vote))
 			e := entry(t, dir, 500)
-			logtest.Flip(t, p(dir, e.Seg), e.Off+format.FrameSize+format.EntryHeadSize, 0x01)
+			logtest.Flip(t, p(dir, e.Seg), payloadOff(e), 0x01)
 			return dir, 499, vote
 		}},
 		{"nothing survives but the vote", func(t *testing.T) (string, uint64, mmaplog.Vote) {
@@ -40,7 +40,7 @@ func TestRepairCrashes(t *testing.T) {
 				m.appendN(t, l, 1, 10, 5, 5)
 				logtest.MustSync(t, l)
 			})
-			logtest.Flip(t, p(dir, seg1), format.SegmentHeaderSize+format.FrameSize+1, 0x01) // the State snapshot
+			logtest.Flip(t, p(dir, seg1), snapshotByte, 0x01) // the State snapshot
 			return dir, 0, vote
 		}},
 		{"damaged header, rebuilt", func(t *testing.T) (string, uint64, mmaplog.Vote) {
