@@ -374,9 +374,7 @@ func TestPurge(t *testing.T) {
 // test_purge_reopen: entries over several segments, purge + flush, reopen.
 func TestPurgeReopen(t *testing.T) {
 	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 300, 1000) // ~5 segments of 64 KiB
-	logtest.MustAppend(t, l, es...)
+	l, es := appended(t, dir, 300, 1000) // ~5 segments of 64 KiB
 	if n := l.Stats().Segments; n < 4 {
 		t.Fatalf("Segments = %d, want rotation", n)
 	}
@@ -393,9 +391,7 @@ func TestPurgeReopen(t *testing.T) {
 // purged is deleted only by the flush after the purge, never before.
 func TestPurgeRemovesSegmentsAfterFlush(t *testing.T) {
 	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 300, 1000)
-	logtest.MustAppend(t, l, es...)
+	l, es := appended(t, dir, 300, 1000)
 	logtest.MustSync(t, l)
 	segs, idxs := segFiles(t, dir), idxFiles(t, dir)
 	if len(segs) < 4 {
@@ -449,9 +445,7 @@ func TestPurgeRemovesSegmentsAfterFlush(t *testing.T) {
 // Close is a flush: purged segments are deleted by it.
 func TestPurgeRemovesSegmentsOnClose(t *testing.T) {
 	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 200, 1000)
-	logtest.MustAppend(t, l, es...)
+	l, es := appended(t, dir, 200, 1000)
 	before := segFiles(t, dir)
 	if err := l.Purge(lid(1, 199)); err != nil {
 		t.Fatal(err)

@@ -184,9 +184,7 @@ func TestDump(t *testing.T) {
 // test_concurrent_read_race_condition: many readers of a reopened log.
 func TestConcurrentReads(t *testing.T) {
 	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 500, 300)
-	logtest.MustAppend(t, l, es...)
+	l, es := appended(t, dir, 500, 300)
 	l = logtest.Reopen(t, l, dir, smallOpts())
 	var wg sync.WaitGroup
 	var bad atomic.Int64
@@ -216,9 +214,7 @@ func TestConcurrentReads(t *testing.T) {
 // what the writer wrote.
 func TestTruncateBelowSegmentReopenCrash(t *testing.T) {
 	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 70, 1000) // entries 61..70 are in segment 2
-	logtest.MustAppend(t, l, es...)
+	l, es := appended(t, dir, 70, 1000) // entries 61..70 are in segment 2
 	if n := len(segFiles(t, dir)); n != 2 {
 		t.Fatalf("want 2 segments, have %d", n)
 	}

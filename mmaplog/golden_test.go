@@ -53,10 +53,7 @@ func TestGoldenBytes(t *testing.T) {
 // readPrefix returns the file up to its last nonzero byte, rounded up to 8.
 func readPrefix(t *testing.T, path string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := logtest.ReadFile(t, path)
 	n := len(bytes.TrimRight(b, "\x00"))
 	return b[:min(len(b), (n+7)&^7)]
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,6 +80,17 @@ func run(term, first, last uint64, n int) []mmaplog.Entry {
 		es = append(es, ent(term, i, n))
 	}
 	return es
+}
+
+// appended opens a log in dir with smallOpts and appends entries 1..n of
+// term 1 with size-byte payloads in one call; it returns the log and the
+// entries.
+func appended(t testing.TB, dir string, n uint64, size int) (*mmaplog.Log, []mmaplog.Entry) {
+	t.Helper()
+	l := logtest.MustOpen(t, dir, smallOpts())
+	es := run(1, 1, n, size)
+	logtest.MustAppend(t, l, es...)
+	return l, es
 }
 
 // collect reads Entries(from, to) into a slice.
@@ -183,10 +193,7 @@ func lastSegment(t testing.TB, dir string) string {
 // at path, failing when it is absent or not unique.
 func findMarker(t testing.TB, path string, id mmaplog.LogID) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := logtest.ReadFile(t, path)
 	m := marker(id)
 	i := bytes.Index(b, m)
 	if i < 0 || bytes.Contains(b[i+1:], m) {
@@ -198,10 +205,7 @@ func findMarker(t testing.TB, path string, id mmaplog.LogID) int {
 // lastNonZero returns the offset after the last nonzero byte of path.
 func lastNonZero(t testing.TB, path string) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := logtest.ReadFile(t, path)
 	n := len(b)
 	for n > 0 && b[n-1] == 0 {
 		n--

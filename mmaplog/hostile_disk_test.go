@@ -187,18 +187,12 @@ func checkRun(t *testing.T, l *mmaplog.Log, when string, from, to uint64) {
 	}
 }
 
-// logFiles lists the regular files of the log in dir.
+// logFiles lists the paths of the files of the log in dir.
 func logFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, de := range des {
-		if de.Type().IsRegular() {
-			out = append(out, filepath.Join(dir, de.Name()))
-		}
+	for _, name := range logtest.Names(t, dir) {
+		out = append(out, filepath.Join(dir, name))
 	}
 	return out
 }

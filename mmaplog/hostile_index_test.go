@@ -9,7 +9,6 @@ package mmaplog_test
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -27,10 +26,7 @@ func readIndexes(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	m := map[string][]byte{}
 	for _, name := range idxFiles(t, dir) {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := logtest.ReadFile(t, filepath.Join(dir, name))
 		m[name] = b
 	}
 	return m

@@ -247,10 +247,7 @@ func writeLog(t *testing.T, dir string, opts mmaplog.Options, n uint64, size int
 func copyFiles(t *testing.T, src, dst string, names ...string) {
 	t.Helper()
 	for _, name := range names {
-		b, err := os.ReadFile(filepath.Join(src, name))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := logtest.ReadFile(t, filepath.Join(src, name))
 		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -54,9 +54,7 @@ func checkCut(t *testing.T, dir string, es []mmaplog.Entry, keep int, next mmapl
 // before it. Nothing else is acceptable.
 func TestReopenUnfinishedTailAfterClose(t *testing.T) {
 	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 100, 900) // two segments
-	logtest.MustAppend(t, l, es...)
+	l, _ := appended(t, dir, 100, 900) // two segments
 	if err := l.SaveVote(mmaplog.Vote{Term: 1, NodeID: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -232,9 +230,7 @@ func TestReopenDamagedRecord(t *testing.T) {
 // by the read that reaches it — but always as ErrCorrupt, never as data.
 func TestDamagedRecordInSealedSegment(t *testing.T) {
 	dir := t.TempDir()
-	l := logtest.MustOpen(t, dir, smallOpts())
-	es := run(1, 1, 300, 1000)
-	logtest.MustAppend(t, l, es...)
+	l, es := appended(t, dir, 300, 1000)
 	logtest.MustClose(t, l)
 	segs := segFiles(t, dir)
 	first := filepath.Join(dir, segs[0])

@@ -91,13 +91,9 @@ func TestRandomDamage(t *testing.T) {
 // damage applies one random kind of damage to one file of dir.
 func damage(t *testing.T, rng *rand.Rand, dir string) string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var files []string
-	for _, e := range ents {
-		if n := e.Name(); strings.HasSuffix(n, format.SegmentSuffix) || strings.HasSuffix(n, format.IndexSuffix) {
+	for _, n := range logtest.Names(t, dir) {
+		if strings.HasSuffix(n, format.SegmentSuffix) || strings.HasSuffix(n, format.IndexSuffix) {
 			files = append(files, n)
 			if strings.HasSuffix(n, format.SegmentSuffix) {
 				files = append(files, n, n) // segments are hit more often

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/bench"
+	"github.com/raftlog/raftlog/internal/logtest"
 )
 
 func TestRunWritesTableJSONAndSVG(t *testing.T) {
@@ -47,10 +48,7 @@ func TestRunWritesTableJSONAndSVG(t *testing.T) {
 	if !strings.HasPrefix(rep.Machine.Command, "go run ./cmd/bench -stores") {
 		t.Errorf("command = %q", rep.Machine.Command)
 	}
-	svg, err := os.ReadFile(svgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svg := logtest.ReadFile(t, svgPath)
 	if !bytes.Contains(svg, []byte("<svg")) {
 		t.Errorf("%s is not an SVG", svgPath)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/internal/loopdisk"
 )
 
@@ -92,10 +93,7 @@ func TestFailWritesPowerLoss(t *testing.T) {
 			t.Errorf("%s after power loss: %v, intact %v", name, err, bytes.Equal(b, want))
 		}
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := logtest.ReadFile(t, path)
 	if bytes.Contains(b, []byte("never-on-disk-")) {
 		t.Error("bytes whose write-back failed are on the disk after the power loss")
 	}
