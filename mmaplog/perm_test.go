@@ -58,27 +58,9 @@ func fillLog(t *testing.T, dir string, opts mmaplog.Options) {
 // (segments, indexes, LOCK) fileMode.
 func checkModes(t *testing.T, dir string, dirMode, fileMode fs.FileMode) {
 	t.Helper()
-	st, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode().Perm() != dirMode {
-		t.Errorf("directory %s: mode %#o, want %#o", dir, st.Mode().Perm(), dirMode)
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	kinds := map[string]int{}
-	for _, e := range ents {
-		fi, err := e.Info()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm() != fileMode {
-			t.Errorf("%s: mode %#o, want %#o", e.Name(), fi.Mode().Perm(), fileMode)
-		}
-		kinds[filepath.Ext(e.Name())]++
+	for _, name := range logtest.CheckModes(t, dir, dirMode, fileMode) {
+		kinds[filepath.Ext(name)]++
 	}
 	if kinds[".seg"] < 2 || kinds[".idx"] < 2 || kinds[""] != 1 {
 		t.Fatalf("files by extension %v: want several segments and indexes, and LOCK", kinds)

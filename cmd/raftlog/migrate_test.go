@@ -207,31 +207,9 @@ func TestMigrate(t *testing.T) {
 			if strings.Contains(r.stdout, "warning") {
 				t.Fatalf("a migrated log is open to others:\n%s", r.stdout)
 			}
-			checkModesCLI(t, dir, 0o700, 0o600)
+			logtest.CheckModes(t, dir, 0o700, 0o600)
 			checkMigrated(t, dir, n)
 		})
-	}
-}
-
-// checkModesCLI fails unless dir has mode dirMode and every file in it
-// fileMode.
-func checkModesCLI(t *testing.T, dir string, dirMode, fileMode os.FileMode) {
-	t.Helper()
-	st, err := os.Stat(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode().Perm() != dirMode {
-		t.Errorf("%s: mode %#o, want %#o", dir, st.Mode().Perm(), dirMode)
-	}
-	for _, name := range logtest.Names(t, dir) {
-		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Mode().Perm() != fileMode {
-			t.Errorf("%s: mode %#o, want %#o", name, st.Mode().Perm(), fileMode)
-		}
 	}
 }
 
@@ -370,7 +348,7 @@ func TestMigrateModes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "log")
 	r := raftlog(t, "migrate", "-from", "boltdb", "-mode", "0640", src, dir)
 	expectCode(t, r, exitOK)
-	checkModesCLI(t, dir, 0o750, 0o640)
+	logtest.CheckModes(t, dir, 0o750, 0o640)
 
 	dir = filepath.Join(t.TempDir(), "log")
 	if err := os.Mkdir(dir, 0o710); err != nil {
@@ -378,7 +356,7 @@ func TestMigrateModes(t *testing.T) {
 	}
 	r = raftlog(t, "migrate", "-from", "boltdb", src, dir)
 	expectCode(t, r, exitOK)
-	checkModesCLI(t, dir, 0o710, 0o600)
+	logtest.CheckModes(t, dir, 0o710, 0o600)
 
 	if os.Geteuid() != 0 {
 		t.Log("not root: the owner cases are skipped (only root can give files away)")

@@ -34,7 +34,7 @@ func TestPermissionWarnings(t *testing.T) {
 	dir := writeLog(t, 5, false)
 	seg, idx := format.SegmentName(1), format.IndexName(1)
 	for _, cmd := range []string{"stat", "verify"} {
-		checkModesCLI(t, dir, 0o700, 0o600) // mmaplog's defaults, umask or not
+		logtest.CheckModes(t, dir, 0o700, 0o600) // mmaplog's defaults, umask or not
 		r := raftlog(t, cmd, dir)
 		expectCode(t, r, exitOK)
 		if strings.Contains(r.stdout, "warning") {
@@ -97,7 +97,7 @@ func TestRepairKeepsModes(t *testing.T) {
 			if tc.created {
 				expectOutput(t, r.stdout, "created   "+seg+" to hold the vote")
 			}
-			checkModesCLI(t, dir, 0o750, 0o640)
+			logtest.CheckModes(t, dir, 0o750, 0o640)
 			if _, err := os.Stat(filepath.Join(dir, seg+".broken")); err != nil {
 				t.Fatal(err)
 			}

@@ -173,3 +173,28 @@ func NamesWithSuffix(t testing.TB, dir, suffix string) []string {
 	}
 	return out
 }
+
+// CheckModes reports an error (t.Errorf) unless dir has the permission
+// bits dirMode and every entry in it fileMode; it returns the entries'
+// names, sorted.
+func CheckModes(t testing.TB, dir string, dirMode, fileMode fs.FileMode) []string {
+	t.Helper()
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != dirMode {
+		t.Errorf("directory %s: mode %#o, want %#o", dir, st.Mode().Perm(), dirMode)
+	}
+	names := Names(t, dir)
+	for _, name := range names {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != fileMode {
+			t.Errorf("%s: mode %#o, want %#o", name, st.Mode().Perm(), fileMode)
+		}
+	}
+	return names
+}
