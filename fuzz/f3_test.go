@@ -21,11 +21,7 @@ import (
 // one by one (mid-sync-crashes; drawn from a stream of their own).
 func TestF3RecoveryCrashes(t *testing.T) {
 	fam := newFamily(t, "F3")
-	want := count(1000)
-	fam.forSeeds(func() bool { return fam.get("recovery-crashes") >= want }, func(seed uint64) error {
-		return f3Seed(fam, seed)
-	})
-	fam.summary()
+	fam.run("recovery-crashes", 1000, func(seed uint64) error { return f3Seed(fam, seed) })
 }
 
 const f3PerImage = 4
@@ -142,24 +138,20 @@ func f3Seed(fam *family, seed uint64) error {
 func recoveryOps(img *crashfs.FS, hook, syncHook func(crashfs.Event)) (int, int, error) {
 	var mu sync.Mutex
 	n, syncs := 0, 0
-	img.SetHook(func(ev crashfs.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		n++
-		ev.Seq = n
-		if hook != nil {
-			hook(ev)
+	// numbered numbers the events counted in *seq and passes them to h.
+	numbered := func(seq *int, h func(crashfs.Event)) func(crashfs.Event) {
+		return func(ev crashfs.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			*seq++
+			ev.Seq = *seq
+			if h != nil {
+				h(ev)
+			}
 		}
-	})
-	img.SetSyncHook(func(ev crashfs.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		syncs++
-		ev.Seq = syncs
-		if syncHook != nil {
-			syncHook(ev)
-		}
-	})
+	}
+	img.SetHook(numbered(&n, hook))
+	img.SetSyncHook(numbered(&syncs, syncHook))
 	l, err := mmaplog.Open(logDir, options(img))
 	img.SetHook(nil)
 	img.SetSyncHook(nil)

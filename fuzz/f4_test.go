@@ -37,11 +37,7 @@ import (
 // ambiguous, violation.
 func TestF4Corruption(t *testing.T) {
 	fam := newFamily(t, "F4")
-	want := count(5000)
-	fam.forSeeds(func() bool { return fam.get("injections") >= want }, func(seed uint64) error {
-		return f4Seed(fam, seed)
-	})
-	fam.summary()
+	fam.run("injections", 5000, func(seed uint64) error { return f4Seed(fam, seed) })
 }
 
 const f4PerBase = 20
@@ -303,28 +299,45 @@ func f4Inject(rng *rand.Rand, b *f4Base, img *crashfs.FS) (string, string, bool,
 // f4Outcome classifies what the log made of the damage; an error is a
 // violation.
 func f4Outcome(o *Oracle, step int, img *crashfs.FS, class string, vouched bool) (string, error) {
+	detected, mismatch, err := openDamaged(o, step, img)
+	switch {
+	case err != nil:
+		return "violation", err
+	case detected:
+		return "detected", nil
+	case mismatch == nil && class == "index":
+		return "repaired", nil
+	case mismatch == nil:
+		return "latent", nil
+	case !vouched:
+		return "ambiguous", nil
+	}
+	return "violation", fmt.Errorf("undetected: %w", mismatch)
+}
+
+// openDamaged opens the damaged image img and checks it against o at
+// step: detected when Open or a read reports ErrCorrupt; otherwise
+// mismatch is what Check found wrong (nil: the log is intact), and err an
+// Open or read that failed without ErrCorrupt.
+func openDamaged(o *Oracle, step int, img *crashfs.FS) (detected bool, mismatch, err error) {
 	l, err := mmaplog.Open(logDir, options(img))
 	if err != nil {
 		if errors.Is(err, mmaplog.ErrCorrupt) {
-			return "detected", nil
+			return true, nil, nil
 		}
-		return "violation", fmt.Errorf("Open failed without ErrCorrupt: %w", err)
+		return false, nil, fmt.Errorf("Open failed without ErrCorrupt: %w", err)
 	}
 	defer l.Close()
 	_, err = o.Check(l, step)
 	switch {
-	case err == nil && class == "index":
-		return "repaired", nil
 	case err == nil:
-		return "latent", nil
+		return false, nil, nil
 	case errors.Is(err, mmaplog.ErrCorrupt):
-		return "detected", nil
-	case errors.Is(err, ErrMismatch) && !vouched:
-		return "ambiguous", nil
+		return true, nil, nil
 	case errors.Is(err, ErrMismatch):
-		return "violation", fmt.Errorf("undetected: %w", err)
+		return false, err, nil
 	}
-	return "violation", fmt.Errorf("a read failed without ErrCorrupt: %w", err)
+	return false, nil, fmt.Errorf("a read failed without ErrCorrupt: %w", err)
 }
 
 // dumpImage writes every segment's records to stderr (FUZZ_TRACE).

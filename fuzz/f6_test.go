@@ -174,8 +174,7 @@ func TestF6RandomFaults(t *testing.T) {
 	fam := newFamily(t, "F6-random")
 	fam.add("sequences", 0)
 	fam.add("fired", 0)
-	want := count(500)
-	fam.forSeeds(func() bool { return fam.get("sequences") >= want }, func(seed uint64) error {
+	fam.run("sequences", 500, func(seed uint64) error {
 		rng := rand.New(rand.NewPCG(seed, 6))
 		env := f6Env{fault: crashfs.Fault{
 			Op:    crashfs.AllOps[rng.IntN(len(crashfs.AllOps))],
@@ -213,7 +212,6 @@ func TestF6RandomFaults(t *testing.T) {
 		}
 		return nil
 	})
-	fam.summary()
 }
 
 // f6Env is one F6 case: an injected fault, or a full disk.

@@ -43,12 +43,8 @@ func TestF7KillNine(t *testing.T) {
 		t.Skip("-short: F7 runs real processes")
 	}
 	fam := newFamily(t, "F7")
-	want := count(200)
 	points := f7Points()
-	fam.forSeeds(func() bool { return fam.get("kills") >= want }, func(seed uint64) error {
-		return f7Seed(t, fam, seed, points)
-	})
-	fam.summary()
+	fam.run("kills", 200, func(seed uint64) error { return f7Seed(t, fam, seed, points) })
 }
 
 const (

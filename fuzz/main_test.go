@@ -186,6 +186,14 @@ func (f *family) summary() {
 	f.t.Log(b.String())
 }
 
+// run runs fn for seeds (see forSeeds) until the family's counter key
+// reaches count(n), then logs the family's summary.
+func (f *family) run(key string, n int, fn func(seed uint64) error) {
+	want := count(n)
+	f.forSeeds(func() bool { return f.get(key) >= want }, fn)
+	f.summary()
+}
+
 // forSeeds runs fn for the regression seeds, then for fresh seeds until
 // done reports true (or n seeds ran when -crash.n is set), on one worker
 // per CPU. A panic in fn is a violation of that seed.
