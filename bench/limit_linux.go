@@ -35,9 +35,8 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 	buf := r.payload[:size]
 	var out []Result
 
-	r.phase("pwrite+fdatasync", r.cfg.LimitDuration)
 	var off int64
-	res, err := timedLoop(r.cfg.LimitDuration, func() error {
+	res, err := limitLoop(r, "pwrite+fdatasync", "limit-fdatasync", "pwrite of one entry + fdatasync, file pre-written, cache dropped", func() error {
 		if off+int64(size) > limitFileSize {
 			off = 0
 		}
@@ -53,18 +52,15 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Workload, res.EntrySize = "limit-fdatasync", size
-	res.Note = "pwrite of one entry + fdatasync, file pre-written, cache dropped"
 	out = append(out, res)
 
-	r.phase("mmap+msync", r.cfg.LimitDuration)
 	m, err := unix.Mmap(fd, 0, limitFileSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("bench: mmap: %w", err)
 	}
 	page := int64(os.Getpagesize())
 	off = 0
-	res, err = timedLoop(r.cfg.LimitDuration, func() error {
+	res, err = limitLoop(r, "mmap+msync", "limit-msync", "mmap store of one entry + msync(MS_SYNC) of its pages, same file", func() error {
 		if off+int64(size) > limitFileSize {
 			off = 0
 		}
@@ -82,8 +78,6 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Workload, res.EntrySize = "limit-msync", size
-	res.Note = "mmap store of one entry + msync(MS_SYNC) of its pages, same file"
 	out = append(out, res)
 
 	r.phase("sequential write", r.cfg.LimitDuration)
@@ -118,6 +112,15 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 		out[i].MBPerSec = out[i].OpsPerSec * float64(out[i].EntrySize) / 1e6
 	}
 	return out, nil
+}
+
+// limitLoop runs the timed loop of op as phase and labels the result as
+// workload of Config.Size-byte entries, with note.
+func limitLoop(r *runner, phase, workload, note string, op func() error) (Result, error) {
+	r.phase(phase, r.cfg.LimitDuration)
+	res, err := timedLoop(r.cfg.LimitDuration, op)
+	res.Workload, res.EntrySize, res.Note = workload, r.cfg.Size, note
+	return res, err
 }
 
 // timedLoop calls op until d has passed and reports its rate and latency.

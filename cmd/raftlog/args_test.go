@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/raftlog/raftlog/cmd/raftlog/internal/peerjson"
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
@@ -27,13 +28,13 @@ func mkfifo(t *testing.T, path string) {
 // boltFile creates an empty raft-boltdb v2 store at path.
 func boltFile(t *testing.T, path string) {
 	t.Helper()
-	mkpeer(t, "boltdb-v2", path, peerInput{})
+	mkpeer(t, "boltdb-v2", path, peerjson.Store{})
 }
 
 // walDir creates an empty raft-wal store in dir.
 func walDir(t *testing.T, dir string) {
 	t.Helper()
-	mkpeer(t, "raftwal", dir, peerInput{})
+	mkpeer(t, "raftwal", dir, peerjson.Store{})
 }
 
 // TestNotALog: every command that reads DIR answers a path that holds no

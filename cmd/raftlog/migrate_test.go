@@ -21,6 +21,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
 
+	"github.com/raftlog/raftlog/cmd/raftlog/internal/peerjson"
 	"github.com/raftlog/raftlog/hashiraft"
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/logtest"
@@ -51,20 +52,12 @@ var peers = []peer{
 func (p peer) write(t *testing.T, dir string, n uint64) string {
 	t.Helper()
 	path := filepath.Join(dir, p.file)
-	in := peerInput{Delete: []uint64{1, 10}, Uint64: peerUint64Keys, Keys: peerKeys}
+	in := peerjson.Store{Delete: []uint64{1, 10}, Uint64: peerUint64Keys, Keys: peerKeys}
 	for i := uint64(1); i <= n; i++ {
 		in.Logs = append(in.Logs, peerLog(i))
 	}
 	mkpeer(t, p.name, path, in)
 	return path
-}
-
-// peerInput is what mkpeer writes.
-type peerInput struct {
-	Logs   []*raft.Log       `json:"logs"`
-	Delete []uint64          `json:"delete"`
-	Uint64 map[string]uint64 `json:"uint64"`
-	Keys   map[string]string `json:"keys"`
 }
 
 var mkpeerBin struct {
@@ -75,7 +68,7 @@ var mkpeerBin struct {
 
 // mkpeer writes a store of kind at path with the peer library, in a helper
 // process (see internal/mkpeer for why).
-func mkpeer(t *testing.T, kind, path string, in peerInput) {
+func mkpeer(t *testing.T, kind, path string, in peerjson.Store) {
 	t.Helper()
 	mkpeerBin.once.Do(func() {
 		mkpeerBin.path = filepath.Join(filepath.Dir(raftlogBin), "mkpeer")
@@ -403,7 +396,7 @@ func checkOwner(t *testing.T, dir string, uid uint32) {
 // TestMigrateEmptySource: a store with keys but no entries migrates.
 func TestMigrateEmptySource(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "raft.db")
-	mkpeer(t, "boltdb-v2", src, peerInput{Uint64: map[string]uint64{"CurrentTerm": 3}})
+	mkpeer(t, "boltdb-v2", src, peerjson.Store{Uint64: map[string]uint64{"CurrentTerm": 3}})
 	dir := filepath.Join(t.TempDir(), "log")
 	r := raftlog(t, "migrate", "-from", "boltdb", src, dir)
 	expectCode(t, r, exitOK)

@@ -31,6 +31,21 @@ func mustCreate(t *testing.T, f *crashfs.FS, path string, size int64) (vfs.File,
 	return h, b
 }
 
+// oneFile returns a simulator holding the file /d/a of size bytes,
+// created and mapped (its name durable, its bytes not).
+func oneFile(t *testing.T, size int64) (*crashfs.FS, vfs.File, []byte) {
+	t.Helper()
+	f := crashfs.New()
+	if err := f.MkdirAll("/d"); err != nil {
+		t.Fatal(err)
+	}
+	h, b := mustCreate(t, f, "/d/a", size)
+	if err := f.SyncDir("/d"); err != nil {
+		t.Fatal(err)
+	}
+	return f, h, b
+}
+
 func read(t *testing.T, f *crashfs.FS, path string) []byte {
 	t.Helper()
 	b, ok := f.ReadFile(path)
@@ -74,10 +89,7 @@ func TestMsyncMakesRangeDurable(t *testing.T) {
 }
 
 func TestTornAndZeroKeepSyncedBytes(t *testing.T) {
-	f := crashfs.New()
-	_ = f.MkdirAll("/d")
-	h, b := mustCreate(t, f, "/d/a", crashfs.PageSize)
-	_ = f.SyncDir("/d")
+	f, h, b := oneFile(t, crashfs.PageSize)
 	copy(b, bytes.Repeat([]byte{1}, 1000))
 	_ = h.Msync(0, 1000)
 	copy(b[1000:], bytes.Repeat([]byte{2}, 3000))

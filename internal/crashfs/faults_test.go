@@ -15,10 +15,7 @@ import (
 // A power loss in the middle of a sync: the sync's sectors reach the disk
 // or not one by one; pages outside it keep their own fate.
 func TestCrashDuringSync(t *testing.T) {
-	f := crashfs.New()
-	_ = f.MkdirAll("/d")
-	h, b := mustCreate(t, f, "/d/a", 3*crashfs.PageSize)
-	_ = f.SyncDir("/d")
+	f, h, b := oneFile(t, 3*crashfs.PageSize)
 	_ = h.Msync(0, int64(len(b)))
 	// Dirty: sectors 0 and 2 of page 0, sector 0 of page 1 (in the sync),
 	// and page 2 (outside it).
@@ -177,10 +174,7 @@ func TestDiskFull(t *testing.T) {
 // a later sync succeeds without writing them, reads and a reopen in the
 // same boot see them, a power loss loses them.
 func TestWritebackErrorKeepsPagesCleanNotDurable(t *testing.T) {
-	f := crashfs.New()
-	_ = f.MkdirAll("/d")
-	h, b := mustCreate(t, f, "/d/a", 3*crashfs.PageSize)
-	_ = f.SyncDir("/d")
+	f, h, b := oneFile(t, 3*crashfs.PageSize)
 	copy(b, bytes.Repeat([]byte{'A'}, len(b)))
 	if err := h.Msync(0, int64(len(b))); err != nil {
 		t.Fatal(err)
@@ -254,10 +248,7 @@ func TestWritebackErrorKeepsPagesCleanNotDurable(t *testing.T) {
 // Datasync fails the same way; Evict makes reads see the disk again, but
 // not while the file is mapped.
 func TestWritebackErrorDatasyncAndEvict(t *testing.T) {
-	f := crashfs.New()
-	_ = f.MkdirAll("/d")
-	h, b := mustCreate(t, f, "/d/a", crashfs.PageSize)
-	_ = f.SyncDir("/d")
+	f, h, b := oneFile(t, crashfs.PageSize)
 	copy(b, "new")
 	f.Inject(crashfs.Fault{Op: crashfs.OpDatasync, Times: 1, Writeback: true, Err: crashfs.ENOSPC})
 	if err := h.Datasync(); !errors.Is(err, syscall.ENOSPC) {
@@ -303,10 +294,7 @@ func TestWritebackErrorDatasyncAndEvict(t *testing.T) {
 // can hold a page older than the process view and newer than the last
 // sync.
 func TestEarlyWriteback(t *testing.T) {
-	f := crashfs.New()
-	_ = f.MkdirAll("/d")
-	h, b := mustCreate(t, f, "/d/a", 2*crashfs.PageSize)
-	_ = f.SyncDir("/d")
+	f, h, b := oneFile(t, 2*crashfs.PageSize)
 	_ = h.Datasync() // the size
 	copy(b, "v1")
 	b[crashfs.PageSize] = 1

@@ -27,14 +27,8 @@ import (
 	raftboltdbv1 "github.com/hashicorp/raft-boltdb"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/raftlog/raftlog/cmd/raftlog/internal/peerjson"
 )
-
-type store struct {
-	Logs   []*raft.Log       `json:"logs"`
-	Delete []uint64          `json:"delete"`
-	Uint64 map[string]uint64 `json:"uint64"`
-	Keys   map[string]string `json:"keys"`
-}
 
 type peerStore interface {
 	raft.LogStore
@@ -68,7 +62,7 @@ func run() error {
 	if len(os.Args) != 3 {
 		return fmt.Errorf("usage: mkpeer boltdb-v1|boltdb-v2|raftwal PATH < store.json")
 	}
-	var in store
+	var in peerjson.Store
 	if err := json.NewDecoder(os.Stdin).Decode(&in); err != nil {
 		return err
 	}
