@@ -25,13 +25,5 @@ func openBoltDB(dir string, o OpenOptions) (Store, error) {
 		return nil, fmt.Errorf("bench: boltdb open %s: %w", dir, err)
 	}
 	s := &raftLogStore{ls: b, sync: b.Sync}
-	first, err := b.FirstIndex()
-	if err != nil {
-		_ = b.Close()
-		return nil, fmt.Errorf("bench: boltdb first index: %w", err)
-	}
-	if first > 0 {
-		s.purged.Store(first - 1)
-	}
-	return s, nil
+	return s.loadPurged("boltdb")
 }

@@ -74,6 +74,20 @@ func (s *raftLogStore) Purge(upto uint64) error {
 	return nil
 }
 
+// loadPurged sets the purge point from the store's FirstIndex and
+// returns s; on an error it closes s. name is the driver's, for the error.
+func (s *raftLogStore) loadPurged(name string) (Store, error) {
+	first, err := s.ls.FirstIndex()
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("bench: %s first index: %w", name, err)
+	}
+	if first > 0 {
+		s.purged.Store(first - 1)
+	}
+	return s, nil
+}
+
 func (s *raftLogStore) Close() error {
 	err := s.ls.Close()
 	if s.close != nil {
@@ -109,15 +123,7 @@ func openRaftWAL(dir string, o OpenOptions) (Store, error) {
 	if vfs != nil {
 		s.sync = vfs.syncAll
 	}
-	first, err := w.FirstIndex()
-	if err != nil {
-		_ = s.Close()
-		return nil, fmt.Errorf("bench: raftwal first index: %w", err)
-	}
-	if first > 0 {
-		s.purged.Store(first - 1)
-	}
-	return s, nil
+	return s.loadPurged("raftwal")
 }
 
 // deferredSyncFS is raft-wal's own file system with Sync turned into a

@@ -157,6 +157,19 @@ func LookupWorkload(s string) (*Workload, error) {
 	return nil, fmt.Errorf("bench: unknown workload %q (have %s)", s, strings.Join(have, ", "))
 }
 
+// lookupAll looks each name up, in order.
+func lookupAll[T any](names []string, lookup func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, name := range names {
+		x, err := lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
 // Run runs the named workloads against the named stores and returns every
 // result, including a row with a note for each pair that cannot run or
 // failed. The error joins every failure; the report is complete either way.
@@ -168,21 +181,13 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	var ds []*Driver
-	for _, s := range stores {
-		d, err := LookupDriver(s)
-		if err != nil {
-			return nil, err
-		}
-		ds = append(ds, d)
+	ds, err := lookupAll(stores, LookupDriver)
+	if err != nil {
+		return nil, err
 	}
-	var ws []*Workload
-	for _, id := range workloads {
-		w, err := LookupWorkload(id)
-		if err != nil {
-			return nil, err
-		}
-		ws = append(ws, w)
+	ws, err := lookupAll(workloads, LookupWorkload)
+	if err != nil {
+		return nil, err
 	}
 	// Keep the canonical order whatever order the caller named them in.
 	var ordered []*Workload

@@ -44,23 +44,55 @@ func (r *runner) fill(st Store, from uint64, n, size, batch int) error {
 	return nil
 }
 
-// runAppendSync is W1: one entry per call, each durable before the next.
-func runAppendSync(r *runner, d *Driver) ([]Result, error) {
-	st, _, closeAll, err := r.open(d, OpenOptions{})
-	if err != nil {
-		return nil, err
+// perSize runs run for each entry size, in order; an error names the
+// size.
+func perSize(sizes []int, run func(size int) (Result, error)) ([]Result, error) {
+	var out []Result
+	for _, size := range sizes {
+		res, err := run(size)
+		if err != nil {
+			return nil, fmt.Errorf("%d B: %w", size, err)
+		}
+		out = append(out, res)
 	}
-	lat, n, elapsed, err := r.syncedAppends(st, 1, r.cfg.Duration, nil, nil)
+	return out, nil
+}
+
+// measure opens a store of d with o, runs run on it and closes it (a
+// failed Close fails the measurement), and gives the result d's name,
+// the entry size and the MB/s of its rate.
+func (r *runner) measure(d *Driver, o OpenOptions, run func(st Store) (Result, error)) (Result, error) {
+	st, _, closeAll, err := r.open(d, o)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := run(st)
 	if cerr := closeAll(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		return Result{}, err
+	}
+	res.Store, res.EntrySize = d.Name, r.cfg.Size
+	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	return res, nil
+}
+
+// runAppendSync is W1: one entry per call, each durable before the next.
+func runAppendSync(r *runner, d *Driver) ([]Result, error) {
+	res, err := r.measure(d, OpenOptions{}, func(st Store) (Result, error) {
+		lat, n, elapsed, err := r.syncedAppends(st, 1, r.cfg.Duration, nil, nil)
+		if err != nil {
+			return Result{}, err
+		}
+		res := Result{OpsPerSec: perSec(n, elapsed)}
+		lat.fill(&res)
+		return res, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	res := Result{Store: d.Name, Workload: "W1-append-sync", EntrySize: r.cfg.Size, Batch: 1,
-		OpsPerSec: perSec(n, elapsed)}
-	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
-	lat.fill(&res)
+	res.Workload, res.Batch = "W1-append-sync", 1
 	return []Result{res}, nil
 }
 
@@ -110,15 +142,7 @@ func (c Config) noSyncSizes() []int {
 // runAppendNoSync is W3: single entries without waiting for durability,
 // then one sync; the final sync is inside the measured time.
 func runAppendNoSync(r *runner, d *Driver) ([]Result, error) {
-	var out []Result
-	for _, size := range r.cfg.noSyncSizes() {
-		res, err := r.noSyncRun(d, size)
-		if err != nil {
-			return nil, fmt.Errorf("%d B: %w", size, err)
-		}
-		out = append(out, res)
-	}
-	return out, nil
+	return perSize(r.cfg.noSyncSizes(), func(size int) (Result, error) { return r.noSyncRun(d, size) })
 }
 
 func (r *runner) noSyncRun(d *Driver, size int) (Result, error) {

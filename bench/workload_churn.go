@@ -13,19 +13,11 @@ import (
 // single durable entries while another goroutine purges the head back to
 // ChurnTrail entries every ChurnEvery.
 func runChurn(r *runner, d *Driver) ([]Result, error) {
-	st, _, closeAll, err := r.open(d, OpenOptions{})
+	res, err := r.measure(d, OpenOptions{}, r.churn)
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.churn(st)
-	if cerr := closeAll(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	res.Store, res.Workload, res.EntrySize, res.Batch = d.Name, "W6-churn", r.cfg.Size, 1
-	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	res.Workload, res.Batch = "W6-churn", 1
 	return []Result{res}, nil
 }
 

@@ -28,20 +28,15 @@ func runConcurrent(r *runner, d *Driver) ([]Result, error) {
 	var out []Result
 	for _, writers := range r.cfg.Writers {
 		for leader := false; ; leader = true {
-			st, _, closeAll, err := r.open(d, OpenOptions{})
-			if err != nil {
-				return nil, err
-			}
-			_, async := st.(AsyncStore)
-			res, err := r.concurrent(st, writers, leader && !async)
-			if cerr := closeAll(); err == nil {
-				err = cerr
-			}
+			var async bool
+			res, err := r.measure(d, OpenOptions{}, func(st Store) (Result, error) {
+				_, async = st.(AsyncStore)
+				return r.concurrent(st, writers, leader && !async)
+			})
 			if err != nil {
 				return nil, fmt.Errorf("%d writers: %w", writers, err)
 			}
-			res.Store, res.Workload, res.EntrySize, res.Writers = d.Name, "W8-concurrent", r.cfg.Size, writers
-			res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+			res.Workload, res.Writers = "W8-concurrent", writers
 			out = append(out, res)
 			if async || leader {
 				break

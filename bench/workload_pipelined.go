@@ -29,25 +29,18 @@ const pipelineSample = 64
 func runAppendPipelined(r *runner, d *Driver) ([]Result, error) {
 	var out []Result
 	for _, window := range []int{pipelineWindow, boundedWindow} {
-		st, _, closeAll, err := r.open(d, OpenOptions{})
-		if err != nil {
-			return nil, err
-		}
-		var res Result
-		as, async := st.(AsyncStore)
-		if async {
-			res, err = r.pipelined(as, window)
-		} else {
-			res, err = r.batched(st)
-		}
-		if cerr := closeAll(); err == nil {
-			err = cerr
-		}
+		var async bool
+		res, err := r.measure(d, OpenOptions{}, func(st Store) (Result, error) {
+			as, ok := st.(AsyncStore)
+			if async = ok; async {
+				return r.pipelined(as, window)
+			}
+			return r.batched(st)
+		})
 		if err != nil {
 			return nil, fmt.Errorf("%d in flight: %w", window, err)
 		}
-		res.Store, res.Workload, res.EntrySize = d.Name, "W2-append-pipelined", r.cfg.Size
-		res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+		res.Workload = "W2-append-pipelined"
 		out = append(out, res)
 		if !async {
 			break // a batched run has its own bound: one batch

@@ -11,19 +11,11 @@ const preloadBatch = 1000
 
 // runGetRandom is W4: warm random reads by index.
 func runGetRandom(r *runner, d *Driver) ([]Result, error) {
-	st, _, closeAll, err := r.open(d, OpenOptions{NoSync: true})
+	res, err := r.measure(d, OpenOptions{NoSync: true}, r.getRandom)
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.getRandom(st)
-	if cerr := closeAll(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	res.Store, res.Workload, res.EntrySize, res.Batch = d.Name, "W4-get-random", r.cfg.Size, 1
-	res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	res.Workload, res.Batch = "W4-get-random", 1
 	return []Result{res}, nil
 }
 

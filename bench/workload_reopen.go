@@ -83,15 +83,7 @@ func reopenRoom(payload int64, size int) int64 {
 // open had to read) and the first synced Append; the heap growth is
 // measured with the log open.
 func runReopen(r *runner, d *Driver) ([]Result, error) {
-	var out []Result
-	for _, size := range r.cfg.reopenSizes() {
-		res, err := r.reopen(d, size)
-		if err != nil {
-			return nil, fmt.Errorf("%d B: %w", size, err)
-		}
-		out = append(out, res)
-	}
-	return out, nil
+	return perSize(r.cfg.reopenSizes(), func(size int) (Result, error) { return r.reopen(d, size) })
 }
 
 func (r *runner) reopen(d *Driver, size int) (Result, error) {
