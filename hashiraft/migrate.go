@@ -1,6 +1,7 @@
 package hashiraft
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -122,37 +123,63 @@ func migrateLogs(ctx context.Context, dst *Store, src raft.LogStore, batchBytes 
 }
 
 func migrateStable(ctx context.Context, dst *Store, src raft.StableStore, opts MigrateOptions) error {
-	for _, k := range uint64Keys(opts) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		v, ok, err := sourceUint64(src, k)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		if err := dst.SetUint64(k, v); err != nil {
-			return err
-		}
+	if err := copyKeys(ctx, dst, src, uint64Kind(opts)); err != nil {
+		return err
 	}
-	for _, k := range byteKeys(opts) {
+	return copyKeys(ctx, dst, src, bytesKind(opts))
+}
+
+// copyKeys copies the keys of kind that src holds to dst.
+func copyKeys[V any](ctx context.Context, dst, src raft.StableStore, kind stableKind[V]) error {
+	for _, k := range kind.keys {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		v, ok, err := sourceBytes(src, k)
+		v, ok, err := kind.get(src, k)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			continue
 		}
-		if err := dst.Set(k, v); err != nil {
+		if err := kind.set(dst, k, v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// stableKind is one kind of stable-store key: the keys a migration
+// copies, how a value is read from a store (ok is false when it is
+// missing) and written, and how values compare and read in an error.
+type stableKind[V any] struct {
+	keys  [][]byte
+	get   func(s raft.StableStore, k []byte) (v V, ok bool, err error)
+	set   func(s raft.StableStore, k []byte, v V) error
+	equal func(a, b V) bool
+	text  func(v V, ok bool) string
+}
+
+// uint64Kind is the uint64 keys: raft's and opts.ExtraUint64Keys.
+func uint64Kind(opts MigrateOptions) stableKind[uint64] {
+	return stableKind[uint64]{
+		keys:  uint64Keys(opts),
+		get:   sourceUint64,
+		set:   func(s raft.StableStore, k []byte, v uint64) error { return s.SetUint64(k, v) },
+		equal: func(a, b uint64) bool { return a == b },
+		text:  uint64Text,
+	}
+}
+
+// bytesKind is the byte-valued keys: raft's and opts.ExtraKeys.
+func bytesKind(opts MigrateOptions) stableKind[[]byte] {
+	return stableKind[[]byte]{
+		keys:  byteKeys(opts),
+		get:   sourceBytes,
+		set:   func(s raft.StableStore, k []byte, v []byte) error { return s.Set(k, v) },
+		equal: bytes.Equal,
+		text:  bytesText,
+	}
 }
 
 func uint64Keys(opts MigrateOptions) [][]byte {

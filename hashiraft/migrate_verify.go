@@ -98,36 +98,29 @@ func logDiff(a, b *raft.Log) string {
 }
 
 func verifyStable(ctx context.Context, dst *Store, src raft.StableStore, opts MigrateOptions) error {
-	for _, k := range uint64Keys(opts) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		want, wok, err := sourceUint64(src, k)
-		if err != nil {
-			return err
-		}
-		got, gok, err := sourceUint64(dst, k)
-		if err != nil {
-			return fmt.Errorf("copy: %w", err)
-		}
-		if wok != gok || want != got {
-			return fmt.Errorf("%w: key %q: the copy has %s, the source %s", ErrMigrationMismatch, k, uint64Text(got, gok), uint64Text(want, wok))
-		}
+	if err := verifyKeys(ctx, dst, src, uint64Kind(opts)); err != nil {
+		return err
 	}
-	for _, k := range byteKeys(opts) {
+	return verifyKeys(ctx, dst, src, bytesKind(opts))
+}
+
+// verifyKeys checks that dst holds every key of kind as src does (or
+// misses it as src does).
+func verifyKeys[V any](ctx context.Context, dst, src raft.StableStore, kind stableKind[V]) error {
+	for _, k := range kind.keys {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		want, wok, err := sourceBytes(src, k)
+		want, wok, err := kind.get(src, k)
 		if err != nil {
 			return err
 		}
-		got, gok, err := sourceBytes(dst, k)
+		got, gok, err := kind.get(dst, k)
 		if err != nil {
 			return fmt.Errorf("copy: %w", err)
 		}
-		if wok != gok || !bytes.Equal(want, got) {
-			return fmt.Errorf("%w: key %q: the copy has %s, the source %s", ErrMigrationMismatch, k, bytesText(got, gok), bytesText(want, wok))
+		if wok != gok || !kind.equal(want, got) {
+			return fmt.Errorf("%w: key %q: the copy has %s, the source %s", ErrMigrationMismatch, k, kind.text(got, gok), kind.text(want, wok))
 		}
 	}
 	return nil

@@ -131,20 +131,10 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.src.Stats()
 	for _, m := range c.latencies {
-		d := m.get(&st)
-		b := make(map[float64]uint64, len(d.Buckets))
-		for _, k := range d.Buckets {
-			b[seconds(k.Le)] = k.Count
-		}
-		ch <- prometheus.MustNewConstHistogram(m.desc, d.Count, seconds(d.Sum), b)
+		ch <- histogram(m.desc, m.get(&st), seconds)
 	}
 	for _, m := range c.sizes {
-		d := m.get(&st)
-		b := make(map[float64]uint64, len(d.Buckets))
-		for _, k := range d.Buckets {
-			b[float64(k.Le)] = k.Count
-		}
-		ch <- prometheus.MustNewConstHistogram(m.desc, d.Count, float64(d.Sum), b)
+		ch <- histogram(m.desc, m.get(&st), func(v uint64) float64 { return float64(v) })
 	}
 	for _, m := range c.scalars {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.get(&st))
@@ -152,3 +142,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// histogram is d as a Prometheus histogram, its bounds and sum in the
+// unit unit converts them to.
+func histogram[T time.Duration | uint64](desc *prometheus.Desc, d *mmaplog.Distribution[T], unit func(T) float64) prometheus.Metric {
+	b := make(map[float64]uint64, len(d.Buckets))
+	for _, k := range d.Buckets {
+		b[unit(k.Le)] = k.Count
+	}
+	return prometheus.MustNewConstHistogram(desc, d.Count, unit(d.Sum), b)
+}
