@@ -384,15 +384,19 @@ func raftWALCases() []corruptionCase {
 		{"raft-wal/recover multi-entry batch", cleanAfter(appends{1, 10, 1}, appends{11, 14, 4})},
 		// The last frame of the unsynced batch is zeros; its body is not.
 		{"raft-wal/missing end of commit", tornAt(10, 14, func(t testing.TB, path string, e rec) {
+			t.Helper()
 			logtest.Zero(t, path, e.Off, format.FrameSize)
 		}, 13, format.ErrUnwritten)},
 		{"raft-wal/partial initial commit", tornAt(0, 1, func(t testing.TB, path string, e rec) {
+			t.Helper()
 			logtest.WriteAt(t, path, e.Off+format.FrameSize, []byte{127})
 		}, 0, format.ErrBadChecksum)},
 		{"raft-wal/torn write with data in the middle of the commit missing", tornAt(10, 11, func(t testing.TB, path string, e rec) {
+			t.Helper()
 			logtest.Zero(t, path, payloadOff(e)+2, 1)
 		}, 10, format.ErrBadChecksum)},
 		{"raft-wal/torn write with a frame in the commit corrupt", tornAt(10, 12, func(t testing.TB, path string, e rec) {
+			t.Helper()
 			logtest.WriteAt(t, path, e.Off, []byte{65})
 		}, 11, format.ErrBadType)},
 		// A damaged header is corruption. Repair rebuilds it exactly (the
