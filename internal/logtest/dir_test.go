@@ -64,10 +64,3 @@ func TestFileEdits(t *testing.T) {
 		t.Fatalf("file holds %q, want %q", got, want)
 	}
 }
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}

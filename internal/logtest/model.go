@@ -1,18 +1,3 @@
-// Package logtest is test support shared by raftlog's tests and its fuzz
-// suite. It is imported only by _test files and by package fuzz.
-//
-// Model is the one reference model of a log: DESIGN.md's Semantics (entries
-// by index, the append, vote, commit, truncate and purge rules, user data,
-// State) on plain memory, written apart from mmaplog's own validation so
-// that a bug in either shows up as a disagreement. Its Check methods
-// compare a real *mmaplog.Log against it.
-//
-//	var m logtest.Model
-//	if err := l.Append(es...); !errors.Is(err, m.Append(es...)) { ... }
-//	if err := m.Check(l); err != nil { t.Fatal(err) }
-//
-// A Model is not safe for concurrent use, except that any number of
-// goroutines may read (and Check against) a Model nobody modifies.
 package logtest
 
 import (
