@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/raftlog/raftlog/internal/vfs"
 	"go.etcd.io/etcd/client/pkg/v3/fileutil"
 	"go.etcd.io/etcd/server/v3/storage/wal"
 	"go.etcd.io/etcd/server/v3/storage/wal/walpb"
@@ -140,24 +141,12 @@ func syncDirFiles(dir, suffix string) error {
 		if n.IsDir() || !strings.HasSuffix(n.Name(), suffix) {
 			continue
 		}
-		if err := syncPath(filepath.Join(dir, n.Name())); err != nil {
-			return err
+		if err := vfs.SyncPath(filepath.Join(dir, n.Name())); err != nil {
+			return fmt.Errorf("bench: %w", err)
 		}
 	}
-	return syncPath(dir)
-}
-
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("bench: sync: %w", err)
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("bench: sync %s: %w", path, err)
+	if err := vfs.SyncPath(dir); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
 }

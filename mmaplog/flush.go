@@ -41,25 +41,19 @@ func (w *work) empty() bool {
 }
 
 func (w *work) reset() {
-	// Each clear only when there is something to clear: a Flush per
-	// entry resets an empty batch every time.
-	if len(w.ranges) > 0 {
-		clear(w.ranges)
-		w.ranges = w.ranges[:0]
-	}
-	if len(w.seals) > 0 {
-		clear(w.seals)
-		w.seals = w.seals[:0]
-	}
-	if len(w.removes) > 0 {
-		clear(w.removes)
-		w.removes = w.removes[:0]
-	}
-	if len(w.cbs) > 0 {
-		clear(w.cbs)
-		w.cbs = w.cbs[:0]
-	}
+	w.ranges, w.seals = emptied(w.ranges), emptied(w.seals)
+	w.removes, w.cbs = emptied(w.removes), emptied(w.cbs)
 	w.dir, w.flushes, w.opened = false, 0, time.Time{}
+}
+
+// emptied returns s cleared (no references kept) and of length 0. It
+// clears only when there is something to clear: a Flush per entry resets
+// an empty batch every time.
+func emptied[T any](s []T) []T {
+	if len(s) > 0 {
+		clear(s)
+	}
+	return s[:0]
 }
 
 // addRange appends [lo, hi) of seg, merging with the previous range.
@@ -139,20 +133,26 @@ func (f *flusher) orphans() []*segment {
 	return out
 }
 
+// awaitKick blocks until kick has a wake-up or quit is closed, and
+// reports which: the loop of the flusher and of the remover.
+func awaitKick(kick, quit <-chan struct{}) (quitting bool) {
+	select {
+	case <-kick:
+		return false
+	case <-quit:
+		return true
+	}
+}
+
 func (f *flusher) run() {
 	defer f.wg.Done()
 	var w work
 	for {
-		quit := false
-		select {
-		case <-f.kick:
-		case <-f.quit:
-			// Close handed off its final flush and waited for it, but a
-			// Sync racing Close may have queued a callback since: run one
-			// last batch, and refuse callbacks from now on (stopped), so
-			// that no caller is left waiting.
-			quit = true
-		}
+		// On quit: Close handed off its final flush and waited for it,
+		// but a Sync racing Close may have queued a callback since: run
+		// one last batch, and refuse callbacks from now on (stopped), so
+		// that no caller is left waiting.
+		quit := awaitKick(f.kick, f.quit)
 		f.syncMu.Lock()
 		f.mu.Lock()
 		w, f.pending = f.pending, w

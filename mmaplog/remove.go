@@ -57,12 +57,7 @@ func (r *remover) stop() []*segment {
 func (r *remover) run() {
 	defer r.wg.Done()
 	for {
-		quit := false
-		select {
-		case <-r.kick:
-		case <-r.quit:
-			quit = true
-		}
+		quit := awaitKick(r.kick, r.quit)
 		for r.l.failure.Load() == nil {
 			r.mu.Lock()
 			segs := r.queue

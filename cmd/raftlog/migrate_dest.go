@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/raftlog/raftlog/internal/vfs"
 	"github.com/raftlog/raftlog/recovery"
 	"golang.org/x/sys/unix"
 )
@@ -125,7 +126,7 @@ func (d *dest) clearLeftover() (bool, error) {
 	if err := os.RemoveAll(d.tmp); err != nil {
 		return false, err
 	}
-	return true, fsyncPath(filepath.Dir(d.tmp))
+	return true, vfs.SyncPath(filepath.Dir(d.tmp))
 }
 
 // finish gives the finished copy in tmp its owner and the directory's
@@ -155,7 +156,7 @@ func (d *dest) finish(src *source) (string, error) {
 				return "", err
 			}
 		}
-		if err := fsyncPath(p); err != nil { // the inode's new owner and mode
+		if err := vfs.SyncPath(p); err != nil { // the inode's new owner and mode
 			return "", err
 		}
 	}
@@ -165,7 +166,7 @@ func (d *dest) finish(src *source) (string, error) {
 		return "", fmt.Errorf("rename %s to %s: %w", d.tmp, d.dir, err)
 	}
 	for p := filepath.Dir(d.dir); ; p = filepath.Dir(p) {
-		if err := fsyncPath(p); err != nil {
+		if err := vfs.SyncPath(p); err != nil {
 			return "", err
 		}
 		if p == d.base || p == filepath.Dir(p) {
@@ -173,20 +174,4 @@ func (d *dest) finish(src *source) (string, error) {
 		}
 	}
 	return ownerText(d.dir), nil
-}
-
-// fsyncPath fsyncs a file or directory.
-func fsyncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("fsync %s: %w", path, err)
-	}
-	return nil
 }

@@ -75,17 +75,21 @@ func (osFS) Open(path string) (File, error) {
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(path string) error             { return os.Remove(path) }
 
-func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
+func (osFS) SyncDir(dir string) error { return SyncPath(dir) }
+
+// SyncPath opens the file or directory at path and fsyncs it: what makes a
+// directory's entries, or a file written by another package, durable.
+func SyncPath(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
+		return fmt.Errorf("fsync %s: %w", path, err)
 	}
 	return nil
 }
