@@ -85,7 +85,6 @@ func Open(fs vfs.FS, path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}
-	vfs.WarmHead(f, HeaderSize) // the header is read next, through the mapping
 	x, err := mapFile(f, path)
 	if err == nil {
 		if pf, ok := f.(vfs.Prefaulter); ok {

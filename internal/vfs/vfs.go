@@ -80,16 +80,23 @@ type Concurrent interface {
 	Concurrent()
 }
 
-// WarmHead reads f's first n bytes through its descriptor and drops them:
-// it brings them into the page cache ahead of a read through the mapping.
-// A read of a cold page blocks in a system call, during which the Go
-// scheduler runs other goroutines; the same page taken as a fault on the
-// mapping would stall its thread with the scheduler none the wiser, so
-// goroutines that open files in parallel would wait for one another. A
-// hint: errors are ignored (the read through the mapping reports them).
-func WarmHead(f File, n int) {
-	var buf [4096]byte
-	_, _ = f.ReadAt(buf[:min(n, len(buf))], 0)
+// HeadPrefetcher is implemented by file systems that can start reading
+// the first bytes of many files into the page cache at once, without
+// waiting (the operating system's, with posix_fadvise): a cold reopen then
+// waits for its small header reads together, at the disk's queue depth,
+// instead of one after the other. A goroutine per file does not get there:
+// a read through a mapping is a page fault, which stalls its thread
+// without the Go scheduler knowing, so at most GOMAXPROCS wait at a time.
+type HeadPrefetcher interface {
+	PrefetchHeads(paths []string, n int64)
+}
+
+// PrefetchHeads starts reading the first n bytes of each path when fs is
+// a HeadPrefetcher; a hint, errors ignored.
+func PrefetchHeads(fs FS, paths []string, n int64) {
+	if p, ok := fs.(HeadPrefetcher); ok {
+		p.PrefetchHeads(paths, n)
+	}
 }
 
 // IsConcurrent reports whether fs implements Concurrent.
