@@ -62,6 +62,7 @@ type f4Record struct {
 	seg      int
 	off, end int64
 	durable  uint64
+	typ      format.Type
 }
 
 func f4Seed(fam *family, seed uint64) error {
@@ -166,7 +167,7 @@ func (b *f4Base) layout(img *crashfs.FS) error {
 				if err != nil || r.Prev != prev {
 					break
 				}
-				b.recs = append(b.recs, f4Record{seg: len(b.segs), off: s.end, end: s.end + r.Size, durable: r.Durable})
+				b.recs = append(b.recs, f4Record{seg: len(b.segs), off: s.end, end: s.end + r.Size, durable: r.Durable, typ: r.Type})
 				prev = r.CRC
 				s.end += r.Size
 			}
