@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
@@ -70,14 +71,16 @@ func (r *RepairReport) Changed() bool {
 //     (proven by the chain link in the segment's first record);
 //   - restores the size of a segment file that is not the one its header
 //     records (a short one is extended with zeros);
-//   - deletes index files that disagree with their segments;
+//   - deletes index files that disagree with their segments, and the
+//     index of every segment it writes to (Open rebuilds them);
 //   - writes back the newest vote found beyond the cut when it is ahead of
 //     the surviving state's vote;
 //
 // and checks again, until Verify finds no problem. Every file it changes
 // is synced before the next step, and each step can be redone, so a crash
-// during Repair is recovered by running it again. Afterwards Open
-// succeeds; RepairReport.Lost says which entries are gone (the Raft layer must
+// during Repair, or a Repair that failed, is recovered by running it
+// again. Afterwards Open succeeds; RepairReport.Lost says which entries
+// are gone (the Raft layer must
 // fetch them again from the other nodes).
 //
 // A log that is not corrupt (a clean log, or one whose torn tail Open
@@ -110,6 +113,12 @@ func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) 
 
 	r := &repairer{fs: fs, ro: ro, dir: dir, rr: &RepairReport{Lost: Lost{First: ^uint64(0)}}}
 	rr := r.rr
+	// What an earlier Repair that failed changed in the directory (a
+	// deleted index, a renamed segment) becomes durable before it is
+	// judged: a log found sound now must still be after a power loss.
+	if err := r.syncDir(); err != nil {
+		return rr, err
+	}
 	var newest raftstate.Vote
 	var prev *Problem
 	for step := 0; ; step++ {
@@ -201,8 +210,14 @@ func (l *Lost) merge(o Lost) {
 	}
 }
 
-// applyCut carries out one cut: later segments first (highest ID first, so
-// that a crash never leaves a gap in the IDs), then the cut segment.
+// applyCut carries out one cut. The bytes it cuts from a segment are
+// saved first, while the later segments still vouch for them (so that a
+// failure or a crash from here on leaves a log that Repair cuts at the
+// same place, and that vote salvage reads); then the later segments go,
+// highest ID first, each rename durable before the next (so that no crash
+// leaves a gap in the IDs, even on a file system that reorders renames:
+// a gap at the front would open as the start of a purged log); then the
+// cut segment's index and its bytes from the cut on.
 func (r *repairer) applyCut(c *Cut) error {
 	if c.HeaderRebuilt {
 		if err := r.rewriteHeader(c.Path, *c.header, c.End); err != nil {
@@ -222,10 +237,18 @@ func (r *repairer) applyCut(c *Cut) error {
 	if err != nil {
 		return engineError(err)
 	}
+	if !c.Whole && c.End > c.Offset {
+		if err := r.saveCut(c); err != nil {
+			return err
+		}
+	}
 	for k := len(list.SegmentIDs) - 1; k >= 0; k-- {
 		id := list.SegmentIDs[k]
 		if id > c.Segment || (id == c.Segment && c.Whole) {
 			if err := r.moveAside(id); err != nil {
+				return err
+			}
+			if err := r.syncDir(); err != nil {
 				return err
 			}
 		}
@@ -323,23 +346,32 @@ func (r *repairer) removeIndex(path string) error {
 	return nil
 }
 
-// cutSegment saves the segment's written bytes to <segment>.broken, then
-// zeroes them from the cut on and deletes the segment's index.
-func (r *repairer) cutSegment(c *Cut) error {
+// saveCut saves the cut segment's written bytes to <segment>.broken.
+func (r *repairer) saveCut(c *Cut) error {
 	f, err := r.fs.Open(c.Path)
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
 	defer func() { _ = f.Close() }()
-	if c.End > c.Offset {
-		if err := r.saveBroken(f, c.Path, c.End); err != nil {
-			return err
-		}
-		if err := zeroRange(f, c.Offset, c.End); err != nil {
-			return err
-		}
+	return r.saveBroken(f, c.Path, c.End)
+}
+
+// cutSegment deletes the segment's index (see unsealFor: a failed
+// write-back of the zeros is then seen by the next Repair, which cuts
+// again), then zeroes its bytes from the cut on (saved by saveCut).
+func (r *repairer) cutSegment(c *Cut) error {
+	if err := r.unsealFor(c.Path); err != nil {
+		return err
 	}
-	return r.removeIndex(filepath.Join(r.dir, format.IndexName(c.Segment)))
+	if c.End <= c.Offset {
+		return nil
+	}
+	f, err := r.fs.Open(c.Path)
+	if err != nil {
+		return fmt.Errorf("recovery: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	return zeroRange(f, c.Offset, c.End)
 }
 
 // saveBroken copies f's first n bytes to the next free <path>.broken and
@@ -427,6 +459,15 @@ func zeroRange(f vfs.File, lo, hi int64) error {
 	return nil
 }
 
+// unsealFor deletes the index of the segment at path before Repair writes
+// to the segment: a segment without a sealed index is read from the disk
+// (synced, then evicted from the page cache), so that a write an earlier
+// Repair left in the cache, not yet durable (a kill, a failed write-back),
+// is judged by what the disk holds.
+func (r *repairer) unsealFor(path string) error {
+	return r.removeIndex(strings.TrimSuffix(path, format.SegmentSuffix) + format.IndexSuffix)
+}
+
 // rewriteHeader saves the segment to <segment>.broken and writes h over
 // its damaged header.
 func (r *repairer) rewriteHeader(path string, h format.SegmentHeader, end int64) error {
@@ -436,6 +477,9 @@ func (r *repairer) rewriteHeader(path string, h format.SegmentHeader, end int64)
 	}
 	defer func() { _ = f.Close() }()
 	if err := r.saveBroken(f, path, max(end, format.SegmentHeaderSize)); err != nil {
+		return err
+	}
+	if err := r.unsealFor(path); err != nil {
 		return err
 	}
 	b := make([]byte, format.SegmentHeaderSize)
@@ -461,6 +505,9 @@ func (r *repairer) resizeFile(path string, have, want int64) error {
 		if err := r.saveBroken(f, path, have); err != nil {
 			return err
 		}
+	}
+	if err := r.unsealFor(path); err != nil {
+		return err
 	}
 	err = f.Resize(want)
 	if err == nil {
