@@ -324,3 +324,90 @@ func TestRegressRepairKillAfterHeader(t *testing.T) {
 		t.Fatalf("repaired to {%s}, the uninterrupted Repair to {%s}", logtest.StateString(got), logtest.StateString(want))
 	}
 }
+
+// F9 (EIO at the last directory sync of a cut): the cut is on the disk,
+// the deletion of the cut segment's sealed index only in the namespace.
+// Repair run again finds a sound log and changed nothing, syncing nothing;
+// a power loss brings the index back, which vouches for records the cut
+// removed: corrupt again after a Repair that succeeded.
+func TestRegressRepairFailedDirSync(t *testing.T) {
+	fs := closedLog(t, 24)
+	path, off := recordOf(t, fs, 3)
+	fs.Mutate(path, func(b []byte) { b[off+format.FrameSize+format.EntryHeadSize] ^= 1 })
+	want := stateAfterRepair(t, fs)
+	tr := fs.Clone()
+	syncs := 0
+	tr.SetHook(func(ev crashfs.Event) {
+		if ev.Op == crashfs.OpSyncDir {
+			syncs++
+		}
+	})
+	repairT(t, tr)
+	ft := fs.Inject(crashfs.Fault{Op: crashfs.OpSyncDir, Nth: syncs, Times: 1, Err: crashfs.EIO})
+	if _, err := repairOn(fs); !errors.Is(err, crashfs.EIO) || fs.Fired(ft) == 0 {
+		t.Fatalf("Repair with its last directory sync failing: %v (fired %d)", err, fs.Fired(ft))
+	}
+	fs.ClearFaults()
+	repairT(t, fs)
+	s := fs.Snapshot()
+	img := s.Image(s.DropAll())
+	if rr := repairT(t, img); rr.Changed() {
+		t.Fatalf("after a power loss, Repair changed the log again: %s", problems(rr.Before))
+	}
+	l := openT(t, img)
+	defer l.Close()
+	if got := l.State(); !got.Equal(want) {
+		t.Fatalf("repaired to {%s}, the uninterrupted Repair to {%s}", logtest.StateString(got), logtest.StateString(want))
+	}
+}
+
+// F9 seed 63339004745154 (segment 8's header zeroed, a vote beyond the
+// cut): Repair writes the vote it salvaged after the last record of the
+// last segment that survives, and fails when that segment is full ("no
+// room ... to restore vote"). Repair can then never finish: the log stays
+// corrupt (or, opened, forgets the vote). It now starts the next segment:
+// a State snapshot of the log, then the vote.
+func TestRegressRepairVoteNoRoom(t *testing.T) {
+	vote := mmaplog.Vote{Term: 3, NodeID: 1}
+	// Entries 1..7 of 8000 bytes, then entry 8 sized to leave segment 1
+	// 40 bytes, too few for the vote record (48); entry 9 and the vote go
+	// to segment 2.
+	probe := crashfs.New()
+	l := openT(t, probe)
+	for i := uint64(1); i <= 7; i++ {
+		logtest.MustAppend(t, l, entry(1, i, 8000))
+	}
+	_ = l.Close()
+	_, off7 := recordOf(t, probe, 7)
+	end7 := off7 + format.RecordSize(format.EntryHeadSize+8000)
+	p := int(mmaplog.MinSegmentSize-end7-40) - format.FrameSize - format.EntryHeadSize
+
+	fs := crashfs.New()
+	l = openT(t, fs)
+	for i := uint64(1); i <= 7; i++ {
+		logtest.MustAppend(t, l, entry(1, i, 8000))
+	}
+	logtest.MustAppend(t, l, entry(1, 8, p))
+	logtest.MustAppend(t, l, entry(1, 9, 1000))
+	if err := l.SaveVote(vote); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if path, _ := recordOf(t, fs, 9); path != segPath(2) {
+		t.Fatalf("entry 9 is in %s: the test needs segment 1 full after entry 8", path)
+	}
+	// Segment 2's first sector zeroed (its header, State snapshot and the
+	// start of entry 9): it goes whole, the vote after it is salvaged.
+	fs.Mutate(segPath(2), func(b []byte) { clear(b[:crashfs.SectorSize]) })
+	rr := repairT(t, fs)
+	if rr.VoteRestored == nil || *rr.VoteRestored != vote {
+		t.Fatalf("Repair restored vote %v, want %v (cuts %+v, rewritten %v)", rr.VoteRestored, vote, rr.Cuts, rr.Rewritten)
+	}
+	l = openT(t, fs)
+	defer l.Close()
+	if st := l.State(); st.Vote != vote || st.Last.Index != 8 {
+		t.Fatalf("repaired log: {%s}, want entries to 8 and vote %v", logtest.StateString(st), vote)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/raftlog/raftlog/index"
 	"github.com/raftlog/raftlog/internal/format"
@@ -48,8 +47,8 @@ type RepairReport struct {
 	// the node's term never goes backwards (a Raft node must never forget
 	// a vote it cast).
 	VoteRestored *raftstate.Vote
-	// Created names a segment Repair created to hold the restored vote
-	// when the cuts left no segment.
+	// Created names a segment Repair created to hold the restored vote:
+	// when the cuts left no segment, or no room in the last one.
 	Created string
 }
 
@@ -71,8 +70,7 @@ func (r *RepairReport) Changed() bool {
 //     (proven by the chain link in the segment's first record);
 //   - restores the size of a segment file that is not the one its header
 //     records (a short one is extended with zeros);
-//   - deletes index files that disagree with their segments, and the
-//     index of every segment it writes to (Open rebuilds them);
+//   - deletes index files that disagree with their segments;
 //   - writes back the newest vote found beyond the cut when it is ahead of
 //     the surviving state's vote;
 //
@@ -113,10 +111,14 @@ func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) 
 
 	r := &repairer{fs: fs, ro: ro, dir: dir, rr: &RepairReport{Lost: Lost{First: ^uint64(0)}}}
 	rr := r.rr
-	// What an earlier Repair that failed changed in the directory (a
-	// deleted index, a renamed segment) becomes durable before it is
-	// judged: a log found sound now must still be after a power loss.
+	// What an earlier Repair that failed or was killed left undone is
+	// judged by what the disk holds: its namespace changes (a deleted
+	// index, a renamed segment) and its writes become durable, and pages
+	// whose write-back failed are read from the disk again.
 	if err := r.syncDir(); err != nil {
+		return rr, err
+	}
+	if err := r.evictSegments(); err != nil {
 		return rr, err
 	}
 	var newest raftstate.Vote
@@ -356,22 +358,23 @@ func (r *repairer) saveCut(c *Cut) error {
 	return r.saveBroken(f, c.Path, c.End)
 }
 
-// cutSegment deletes the segment's index (see unsealFor: a failed
-// write-back of the zeros is then seen by the next Repair, which cuts
-// again), then zeroes its bytes from the cut on (saved by saveCut).
+// cutSegment zeroes the segment's bytes from the cut on (saved by
+// saveCut) and deletes its index.
 func (r *repairer) cutSegment(c *Cut) error {
-	if err := r.unsealFor(c.Path); err != nil {
-		return err
+	if c.End > c.Offset {
+		f, err := r.fs.Open(c.Path)
+		if err != nil {
+			return fmt.Errorf("recovery: %w", err)
+		}
+		err = zeroRange(f, c.Offset, c.End)
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("recovery: %w", cerr)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if c.End <= c.Offset {
-		return nil
-	}
-	f, err := r.fs.Open(c.Path)
-	if err != nil {
-		return fmt.Errorf("recovery: %w", err)
-	}
-	defer func() { _ = f.Close() }()
-	return zeroRange(f, c.Offset, c.End)
+	return r.removeIndex(filepath.Join(r.dir, format.IndexName(c.Segment)))
 }
 
 // saveBroken copies f's first n bytes to the next free <path>.broken and
@@ -459,15 +462,6 @@ func zeroRange(f vfs.File, lo, hi int64) error {
 	return nil
 }
 
-// unsealFor deletes the index of the segment at path before Repair writes
-// to the segment: a segment without a sealed index is read from the disk
-// (synced, then evicted from the page cache), so that a write an earlier
-// Repair left in the cache, not yet durable (a kill, a failed write-back),
-// is judged by what the disk holds.
-func (r *repairer) unsealFor(path string) error {
-	return r.removeIndex(strings.TrimSuffix(path, format.SegmentSuffix) + format.IndexSuffix)
-}
-
 // rewriteHeader saves the segment to <segment>.broken and writes h over
 // its damaged header.
 func (r *repairer) rewriteHeader(path string, h format.SegmentHeader, end int64) error {
@@ -477,9 +471,6 @@ func (r *repairer) rewriteHeader(path string, h format.SegmentHeader, end int64)
 	}
 	defer func() { _ = f.Close() }()
 	if err := r.saveBroken(f, path, max(end, format.SegmentHeaderSize)); err != nil {
-		return err
-	}
-	if err := r.unsealFor(path); err != nil {
 		return err
 	}
 	b := make([]byte, format.SegmentHeaderSize)
@@ -506,9 +497,6 @@ func (r *repairer) resizeFile(path string, have, want int64) error {
 			return err
 		}
 	}
-	if err := r.unsealFor(path); err != nil {
-		return err
-	}
 	err = f.Resize(want)
 	if err == nil {
 		err = f.Datasync()
@@ -519,8 +507,10 @@ func (r *repairer) resizeFile(path string, have, want int64) error {
 	return nil
 }
 
-// restoreVote writes v after the last record of the log, or, when no
-// segment is left, into a new first segment holding only the vote.
+// restoreVote writes v after the last record of the log; when the last
+// segment has no room, into a new segment after it holding a State
+// snapshot with v; when no segment is left, into a new first segment
+// holding only the vote.
 func (r *repairer) restoreVote(v raftstate.Vote) error {
 	d, err := loadDir(r.ro, r.dir)
 	if err != nil {
@@ -546,7 +536,13 @@ func (r *repairer) restoreVote(v raftstate.Vote) error {
 	d.Close()
 	rec := make([]byte, format.RecordSize(format.VoteBodySize))
 	if last.End+int64(len(rec)) > size {
-		return fmt.Errorf("recovery: no room in %s to restore vote %v", path, v)
+		// No room for the record: it goes to the next segment, after the
+		// State snapshot of what the log holds.
+		h := format.SegmentHeader{
+			ID: last.ID + 1, StartPos: last.Header.StartPos + uint64(size), PrevEnd: uint64(last.End),
+			LogUID: last.Header.LogUID, PrevCRC: last.Prev,
+		}
+		return r.writeStateSegment(h, &res.State, res.First, v, true)
 	}
 	f, err := r.fs.Open(path)
 	if err != nil {
@@ -579,15 +575,34 @@ func (r *repairer) createVoteSegment(v raftstate.Vote) error {
 	if err != nil {
 		return err
 	}
-	st := raftstate.State{Vote: v}
-	n := format.StateSize(&st)
-	size := format.PageAlign(format.SegmentHeaderSize + format.RecordSize(n))
+	return r.writeStateSegment(format.SegmentHeader{ID: 1, LogUID: uid}, &raftstate.State{Vote: v}, 0, v, false)
+}
+
+// writeStateSegment creates the segment of header h (its FileSize set
+// here) holding a State snapshot of st (first: its lowest existing index,
+// 0 for Purged.Index+1), then, when voteRecord, a Vote record of v,
+// through a temporary file synced before it gets its name, and reports it
+// as created to restore v.
+func (r *repairer) writeStateSegment(h format.SegmentHeader, st *raftstate.State, first uint64, v raftstate.Vote, voteRecord bool) error {
+	n := format.StateSize(st)
+	end := format.SegmentHeaderSize + format.RecordSize(n)
+	size := end
+	if voteRecord {
+		size += format.RecordSize(format.VoteBodySize)
+	}
+	size = format.PageAlign(size)
+	h.FileSize = uint64(size)
 	b := make([]byte, size)
-	seed := format.PutSegmentHeader(b, format.SegmentHeader{ID: 1, FileSize: uint64(size), LogUID: uid})
-	rec := b[format.SegmentHeaderSize : format.SegmentHeaderSize+format.RecordSize(n)]
-	format.PutState(rec[format.FrameSize:], &st)
-	format.PutFrame(rec, format.TypeState, n, 0, seed)
-	path := filepath.Join(r.dir, format.SegmentName(1))
+	seed := format.PutSegmentHeader(b, h)
+	rec := b[format.SegmentHeaderSize:end]
+	format.PutStateFirst(rec[format.FrameSize:], st, first)
+	prev := format.PutFrame(rec, format.TypeState, n, 0, seed)
+	if voteRecord {
+		rec = b[end : end+format.RecordSize(format.VoteBodySize)]
+		format.PutVote(rec[format.FrameSize:], v)
+		format.PutFrame(rec, format.TypeVote, format.VoteBodySize, h.StartPos+uint64(end), prev)
+	}
+	path := filepath.Join(r.dir, format.SegmentName(h.ID))
 	if f, err := r.ro.Open(path); err == nil {
 		_ = f.Close()
 		return fmt.Errorf("recovery: %s exists", path)
@@ -625,6 +640,33 @@ func newLogUID() (uint64, error) {
 			return v, nil
 		}
 	}
+}
+
+// evictSegments syncs every segment file and drops from the page cache
+// the pages of it whose write-back failed (vfs.File.Evict), so that
+// recovery reads what the disk holds even where a sealed index would let
+// it trust the cache: a segment Repair wrote to is sealed no more only
+// once its index is deleted, after the write.
+func (r *repairer) evictSegments() error {
+	list, err := logdir.List(r.fs, r.dir)
+	if err != nil {
+		return engineError(err)
+	}
+	for _, id := range list.SegmentIDs {
+		path := filepath.Join(r.dir, format.SegmentName(id))
+		f, err := r.fs.Open(path)
+		if err != nil {
+			return fmt.Errorf("recovery: %w", err)
+		}
+		err = f.Evict()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("recovery: read %s from the disk: %w", path, err)
+		}
+	}
+	return nil
 }
 
 func (r *repairer) syncDir() error {
