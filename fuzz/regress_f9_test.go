@@ -79,16 +79,60 @@ func problems(rep *recovery.VerifyReport) string {
 	return fmt.Sprintf("%v: %s", rep.Status, strings.Join(s, "; "))
 }
 
+// repairSound runs Repair on fs: an error when it fails or leaves the
+// log corrupt.
+func repairSound(fs *crashfs.FS) (*recovery.RepairReport, error) {
+	rr, err := repairOn(fs)
+	if err == nil && rr.After.Status == recovery.StatusCorrupt {
+		err = fmt.Errorf("Repair left %s", problems(rr.After))
+	}
+	return rr, err
+}
+
 func repairT(t *testing.T, fs *crashfs.FS) *recovery.RepairReport {
 	t.Helper()
-	rr, err := repairOn(fs)
+	rr, err := repairSound(fs)
 	if err != nil {
 		t.Fatalf("Repair: %v", err)
 	}
-	if rr.After.Status == recovery.StatusCorrupt {
-		t.Fatalf("after Repair: %s", problems(rr.After))
-	}
 	return rr
+}
+
+// damageEntry flips a bit of entry idx's payload in fs and returns where
+// its record is.
+func damageEntry(t *testing.T, fs *crashfs.FS, idx uint64) (string, int64) {
+	t.Helper()
+	path, off := recordOf(t, fs, idx)
+	fs.Mutate(path, func(b []byte) { b[off+format.FrameSize+format.EntryHeadSize] ^= 1 })
+	return path, off
+}
+
+// failRepair runs Repair on fs with ft injected: it must fail with ft's
+// error. Then the disk works again.
+func failRepair(t *testing.T, fs *crashfs.FS, ft crashfs.Fault) {
+	t.Helper()
+	f := fs.Inject(ft)
+	if _, err := repairOn(fs); !errors.Is(err, ft.Err) || fs.Fired(f) == 0 {
+		t.Fatalf("Repair with %s #%d failing (%v): %v (fired %d)", ft.Op, ft.Nth, ft.Err, err, fs.Fired(f))
+	}
+	fs.ClearFaults()
+}
+
+// settled repairs fs (the disk working again), loses power and checks
+// that Repair then changes nothing and the log opens at want.
+func settled(t *testing.T, fs *crashfs.FS, want mmaplog.State) {
+	t.Helper()
+	repairT(t, fs)
+	s := fs.Snapshot()
+	img := s.Image(s.DropAll())
+	if rr := repairT(t, img); rr.Changed() {
+		t.Fatalf("after a power loss, Repair changed the log again: %s", problems(rr.Before))
+	}
+	l := openT(t, img)
+	defer l.Close()
+	if got := l.State(); !got.Equal(want) {
+		t.Fatalf("repaired to {%s}, the uninterrupted Repair to {%s}", logtest.StateString(got), logtest.StateString(want))
+	}
 }
 
 // closedLog writes entries 1..n of 8000 bytes (about 8 to a 64 KiB
@@ -226,26 +270,11 @@ func TestRegressRepairWritebackZeroing(t *testing.T) {
 				}
 				damaged = last / 2
 			}
-			path, off := recordOf(t, fs, damaged)
-			fs.Mutate(path, func(b []byte) { b[off+format.FrameSize+format.EntryHeadSize] ^= 1 })
+			path, _ := damageEntry(t, fs, damaged)
 			want := stateAfterRepair(t, fs)
 			nth := nthSync(t, fs, filepath.Base(path), path)
-			ft := fs.Inject(crashfs.Fault{Op: crashfs.OpDatasync, PathContains: filepath.Base(path), Nth: nth, Times: 1, Err: crashfs.EIO, Writeback: true})
-			if _, err := repairOn(fs); !errors.Is(err, crashfs.EIO) || fs.Fired(ft) == 0 {
-				t.Fatalf("Repair with a failed write-back of the zeroed tail: %v (fired %d)", err, fs.Fired(ft))
-			}
-			fs.ClearFaults()
-			repairT(t, fs)
-			s := fs.Snapshot()
-			img := s.Image(s.DropAll())
-			if rr := repairT(t, img); rr.Changed() {
-				t.Fatalf("after a power loss, Repair changed the log again: %s", problems(rr.Before))
-			}
-			l := openT(t, img)
-			defer l.Close()
-			if got := l.State(); !got.Equal(want) {
-				t.Fatalf("repaired to {%s}, the uninterrupted Repair to {%s}", logtest.StateString(got), logtest.StateString(want))
-			}
+			failRepair(t, fs, crashfs.Fault{Op: crashfs.OpDatasync, PathContains: filepath.Base(path), Nth: nth, Times: 1, Err: crashfs.EIO, Writeback: true})
+			settled(t, fs, want)
 		})
 	}
 }
@@ -260,30 +289,15 @@ func TestRegressRepairWritebackZeroing(t *testing.T) {
 func TestRegressRepairFailedCopy(t *testing.T) {
 	fs := closedLog(t, 24)
 	// The last entry of segment 1: only later segments vouch for it.
-	path, off := recordOf(t, fs, lastOfSegment1(t, fs))
-	fs.Mutate(path, func(b []byte) { b[off+format.FrameSize+format.EntryHeadSize] ^= 1 })
+	damageEntry(t, fs, lastOfSegment1(t, fs))
 	// Its index is damaged too (F9 zeroed a page of it): nothing in the
 	// segment vouches for its last record.
 	if !fs.RemoveFile(filepath.Join(logDir, format.IndexName(1))) {
 		t.Fatal("segment 1 has no index")
 	}
 	want := stateAfterRepair(t, fs)
-	ft := fs.Inject(crashfs.Fault{Op: crashfs.OpDatasync, PathContains: recovery.BrokenSuffix + format.TempSuffix, Times: 1, Err: crashfs.EIO})
-	if _, err := repairOn(fs); !errors.Is(err, crashfs.EIO) || fs.Fired(ft) == 0 {
-		t.Fatalf("Repair with the copy's sync failing: %v (fired %d)", err, fs.Fired(ft))
-	}
-	fs.ClearFaults()
-	repairT(t, fs)
-	s := fs.Snapshot()
-	img := s.Image(s.DropAll())
-	if rr := repairT(t, img); rr.Changed() {
-		t.Fatalf("after a power loss, Repair changed the log again: %s", problems(rr.Before))
-	}
-	l := openT(t, img)
-	defer l.Close()
-	if got := l.State(); !got.Equal(want) {
-		t.Fatalf("repaired to {%s}, the uninterrupted Repair to {%s}", logtest.StateString(got), logtest.StateString(want))
-	}
+	failRepair(t, fs, crashfs.Fault{Op: crashfs.OpDatasync, PathContains: recovery.BrokenSuffix + format.TempSuffix, Times: 1, Err: crashfs.EIO})
+	settled(t, fs, want)
 }
 
 // F9 seeds 63451295974936 and 63451295974948 (kill -9 after Repair wrote
@@ -311,18 +325,7 @@ func TestRegressRepairKillAfterHeader(t *testing.T) {
 	if snap == nil {
 		t.Fatal("Repair did not write to segment 2")
 	}
-	img := snap.Restart()
-	repairT(t, img)
-	s := img.Snapshot()
-	img = s.Image(s.DropAll())
-	if rr := repairT(t, img); rr.Changed() {
-		t.Fatalf("after a power loss, Repair changed the log again: %s", problems(rr.Before))
-	}
-	l := openT(t, img)
-	defer l.Close()
-	if got := l.State(); !got.Equal(want) {
-		t.Fatalf("repaired to {%s}, the uninterrupted Repair to {%s}", logtest.StateString(got), logtest.StateString(want))
-	}
+	settled(t, snap.Restart(), want)
 }
 
 // F9 (EIO at the last directory sync of a cut): the cut is on the disk,
@@ -332,8 +335,7 @@ func TestRegressRepairKillAfterHeader(t *testing.T) {
 // removed: corrupt again after a Repair that succeeded.
 func TestRegressRepairFailedDirSync(t *testing.T) {
 	fs := closedLog(t, 24)
-	path, off := recordOf(t, fs, 3)
-	fs.Mutate(path, func(b []byte) { b[off+format.FrameSize+format.EntryHeadSize] ^= 1 })
+	damageEntry(t, fs, 3)
 	want := stateAfterRepair(t, fs)
 	tr := fs.Clone()
 	syncs := 0
@@ -343,22 +345,8 @@ func TestRegressRepairFailedDirSync(t *testing.T) {
 		}
 	})
 	repairT(t, tr)
-	ft := fs.Inject(crashfs.Fault{Op: crashfs.OpSyncDir, Nth: syncs, Times: 1, Err: crashfs.EIO})
-	if _, err := repairOn(fs); !errors.Is(err, crashfs.EIO) || fs.Fired(ft) == 0 {
-		t.Fatalf("Repair with its last directory sync failing: %v (fired %d)", err, fs.Fired(ft))
-	}
-	fs.ClearFaults()
-	repairT(t, fs)
-	s := fs.Snapshot()
-	img := s.Image(s.DropAll())
-	if rr := repairT(t, img); rr.Changed() {
-		t.Fatalf("after a power loss, Repair changed the log again: %s", problems(rr.Before))
-	}
-	l := openT(t, img)
-	defer l.Close()
-	if got := l.State(); !got.Equal(want) {
-		t.Fatalf("repaired to {%s}, the uninterrupted Repair to {%s}", logtest.StateString(got), logtest.StateString(want))
-	}
+	failRepair(t, fs, crashfs.Fault{Op: crashfs.OpSyncDir, Nth: syncs, Times: 1, Err: crashfs.EIO})
+	settled(t, fs, want)
 }
 
 // F9 seed 63339004745154 (segment 8's header zeroed, a vote beyond the
