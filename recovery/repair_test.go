@@ -2,142 +2,15 @@ package recovery_test
 
 import (
 	"errors"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/raftlog/raftlog/index"
-	"github.com/raftlog/raftlog/internal/crashfs"
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 	"github.com/raftlog/raftlog/recovery"
 )
-
-// TestRepairCrashes loses power after each change Repair makes (on the
-// crash simulator, behind the same vfs seam as the Log: unsynced bytes and
-// names are dropped, or a random subset of them kept), lets the node open
-// the log (it may, or may find it corrupt), and runs Repair again: the
-// outcome is always the one an uninterrupted Repair gives, vote included.
-func TestRepairCrashes(t *testing.T) {
-	vote := mmaplog.Vote{Term: 5, NodeID: 2}
-	scenarios := []struct {
-		name  string
-		build func(t *testing.T) (dir string, last uint64, vote mmaplog.Vote)
-	}{
-		{"cut inside a segment, later segments, a vote beyond the cut", func(t *testing.T) (string, uint64, mmaplog.Vote) {
-			t.Helper()
-			dir, _ := crashed(t, manyThenVote(t, vote))
-			e := entry(t, dir, 500)
-			logtest.Flip(t, p(dir, e.Seg), payloadOff(e), 0x01)
-			return dir, 499, vote
-		}},
-		{"nothing survives but the vote", func(t *testing.T) (string, uint64, mmaplog.Vote) {
-			t.Helper()
-			dir, _ := crashed(t, func(l *mmaplog.Log, m *model) {
-				must(t, l.SaveVote(vote))
-				m.appendN(t, l, 1, 10, 5, 5)
-				logtest.MustSync(t, l)
-			})
-			logtest.Flip(t, p(dir, seg1), snapshotByte, 0x01) // the State snapshot
-			return dir, 0, vote
-		}},
-		{"damaged header, rebuilt", func(t *testing.T) (string, uint64, mmaplog.Vote) {
-			t.Helper()
-			dir, _ := closed(t, manySegments(t, 1500))
-			logtest.Flip(t, p(dir, seg2), 30, 0x01)
-			return dir, 1500, mmaplog.Vote{}
-		}},
-		{"short segment file", func(t *testing.T) (string, uint64, mmaplog.Vote) {
-			t.Helper()
-			dir, _ := crashed(t, syncedThen(t, 14, 0))
-			size := int64(len(logtest.ReadFile(t, p(dir, seg1))))
-			must(t, os.Truncate(p(dir, seg1), size-4))
-			return dir, 14, mmaplog.Vote{}
-		}},
-		{"index of another segment", func(t *testing.T) (string, uint64, mmaplog.Vote) {
-			t.Helper()
-			dir, _ := closed(t, manySegments(t, 1500))
-			logtest.WriteAt(t, p(dir, idx1), 0, logtest.ReadFile(t, p(dir, idx2))[:index.HeaderSize])
-			return dir, 1500, mmaplog.Vote{}
-		}},
-	}
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			base, last, v := sc.build(t)
-			dir := logtest.CopyDir(t, base)
-			mustRepair(t, dir)
-			checkRepaired(t, dir, last, v)
-			// Repair once more, on the crash simulator, keeping the state
-			// after every change it makes: each is a point to lose power.
-			fs := loadSim(t, base)
-			var points []*crashfs.Snapshot
-			fs.SetHook(func(ev crashfs.Event) {
-				if mutating[ev.Op] && ev.Err == nil {
-					points = append(points, fs.Snapshot())
-				}
-			})
-			if _, err := recovery.RepairWith(simDir, recovery.ScanOptions{FS: fs}); err != nil {
-				t.Fatalf("Repair on the simulator: %v", err)
-			}
-			fs.SetHook(nil)
-			if len(points) == 0 {
-				t.Fatal("Repair made no change")
-			}
-			rng := rand.New(rand.NewPCG(uint64(len(points)), 7))
-			for k, s := range points {
-				for _, plan := range []crashfs.Plan{s.DropAll(), s.RandomPlan(rng)} {
-					dir := fromSim(t, s.Image(plan))
-					// The node starts: the log opens, or is still corrupt.
-					if l, err := mmaplog.Open(dir, testOpts); err != nil {
-						asCorrupt(t, err)
-					} else {
-						checkNoWrongEntry(t, l)
-						must(t, l.Close())
-					}
-					rr, err := recovery.Repair(dir)
-					if err != nil || rr.After.Status == recovery.StatusCorrupt {
-						t.Fatalf("power loss after change %d of %d: Repair again: %v", k+1, len(points), err)
-					}
-					checkRepaired(t, dir, last, v)
-				}
-			}
-			t.Logf("%d power-loss points", len(points))
-		})
-	}
-}
-
-// simDir is where loadSim puts a log in the crash simulator.
-const simDir = "/log"
-
-// mutating lists the operations that change what the disk may hold.
-var mutating = map[crashfs.Op]bool{
-	crashfs.OpCreate: true, crashfs.OpRename: true, crashfs.OpRemove: true, crashfs.OpSyncDir: true,
-	crashfs.OpWriteAt: true, crashfs.OpResize: true, crashfs.OpDatasync: true, crashfs.OpMsync: true,
-}
-
-// loadSim copies the log in dir into a new crash simulator, durably.
-func loadSim(t *testing.T, dir string) *crashfs.FS {
-	t.Helper()
-	fs := crashfs.New()
-	must(t, fs.MkdirAll(simDir))
-	for name, b := range logtest.Snapshot(t, dir) {
-		fs.WriteFile(filepath.Join(simDir, name), b)
-	}
-	return fs
-}
-
-// fromSim writes the files of a simulator image into a new directory.
-func fromSim(t *testing.T, fs *crashfs.FS) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, p := range fs.Files() {
-		b, _ := fs.ReadFile(p)
-		must(t, os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o600))
-	}
-	return dir
-}
 
 // mustRepair runs Repair on dir, failing the test on an error or when
 // the repaired log is still corrupt.
@@ -151,18 +24,6 @@ func mustRepair(t *testing.T, dir string) *recovery.RepairReport {
 		t.Fatalf("after Repair: %s", describe(rr.After))
 	}
 	return rr
-}
-
-// checkRepaired opens a repaired log: entries up to last, the vote, and
-// nothing left for Verify or Repair to do.
-func checkRepaired(t *testing.T, dir string, last uint64, v mmaplog.Vote) {
-	t.Helper()
-	l := logtest.MustOpen(t, dir, testOpts)
-	st := l.State()
-	if st.Last.Index != last || st.Vote != v {
-		t.Fatalf("repaired log: last %v vote %v, want index %d vote %v", st.Last, st.Vote, last, v)
-	}
-	checkSettled(t, l, dir)
 }
 
 // checkSettled checks a repaired log l on dir and closes it: every entry
