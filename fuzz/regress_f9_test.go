@@ -15,8 +15,7 @@ import (
 )
 
 // Regressions for what F9 (Repair under power loss) found in Repair, each
-// fixed in recovery/repair.go; regress_f9_unfixed_test.go holds the ones
-// still open.
+// fixed in recovery/repair.go; regress_f9_more_test.go holds two more.
 
 // segPath is the path of segment id in logDir.
 func segPath(id uint64) string { return filepath.Join(logDir, format.SegmentName(id)) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/logdir"
@@ -49,10 +50,22 @@ func holdsLog(fs vfs.FS, dir string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrNoLog, dir, err)
 	}
-	if len(list.SegmentIDs) == 0 && len(list.Orphans) == 0 {
-		return fmt.Errorf("%w: %s", ErrNoLog, dir)
+	if len(list.SegmentIDs) > 0 || len(list.Orphans) > 0 {
+		return nil
 	}
-	return nil
+	// Files an earlier Repair set aside (a cut that took every segment,
+	// before it wrote the vote it saved back): a log in the middle of a
+	// repair, whose next Repair restores that vote.
+	names, err := fs.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrNoLog, dir, err)
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, BrokenSuffix) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrNoLog, dir)
 }
 
 // readDir runs fn on dir mapped read-only, under the directory's shared

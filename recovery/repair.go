@@ -3,6 +3,7 @@ package recovery
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -150,6 +151,9 @@ func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) 
 		}
 		prev = &p
 		if c := rep.Cut; c != nil {
+			if err := cutKeepsStart(rep, c); err != nil {
+				return rr, err
+			}
 			if newerVote(newest, c.Lost.NewestVote) {
 				newest = c.Lost.NewestVote
 			}
@@ -187,6 +191,32 @@ func repair(fs, ro vfs.FS, dir string, opts ScanOptions) (*RepairReport, error) 
 		rr.After = rep
 	}
 	return rr, nil
+}
+
+// ErrPurgeBeyondCut: Repair refuses a cut that would drop the Purge record
+// which deleted the log's first segments. The records kept before the cut
+// would then describe a log that starts past what they say was purged,
+// which recovery rejects, so the next step would cut the whole log: the
+// live entries before the damage would go too. Nothing is changed by the
+// step refused; restore the node from another replica (or, by hand, move
+// the segments from the damaged one on aside).
+var ErrPurgeBeyondCut = errors.New("recovery: the cut would drop the purge that deleted the log's first segments")
+
+// cutKeepsStart checks that the log c keeps still accounts for its first
+// segment: a log never purged starts at segment 1, and a purged one's
+// first segment holds the entry after the purge point.
+func cutKeepsStart(rep *VerifyReport, c *Cut) error {
+	if len(rep.Segments) == 0 || c.Whole && c.Segment == rep.Segments[0].ID {
+		return nil // nothing before the cut is kept
+	}
+	first := rep.Segments[0]
+	kept := c.Kept
+	if kept.Purged.IsZero() && first.ID != 1 ||
+		!kept.Purged.IsZero() && first.First > kept.Purged.Index+1 {
+		return fmt.Errorf("%w: %s: the log starts at this segment, %d %d (entry %d) but what survives the cut at %s+%d says purged %v; nothing changed by this step",
+			ErrPurgeBeyondCut, first.Path, first.ID, first.First, c.Path, c.Offset, kept.Purged)
+	}
+	return nil
 }
 
 // onlyVoteProblems reports whether rep has no problem but a vote to write

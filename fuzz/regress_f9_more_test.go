@@ -1,6 +1,9 @@
 package fuzz
 
 import (
+	"bytes"
+	"errors"
+	"maps"
 	"path/filepath"
 	"testing"
 
@@ -8,11 +11,11 @@ import (
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
+	"github.com/raftlog/raftlog/recovery"
 )
 
-// Regressions for what F9 (Repair under power loss) found in Repair and
-// is not fixed yet: each fails until its fix lands (both fixes lie outside
-// recovery/repair.go; see the notes on each).
+// Regressions for two more Repair bugs F9 (Repair under power loss)
+// found: one Repair now refuses, one it now finishes.
 
 // F9 seed 63638665913495 (and most seeds with a purge): the damage lies
 // in a record written before a Purge whose flush deleted the log's first
@@ -23,11 +26,12 @@ import (
 // contract (only the data at and after the first problem goes), and the
 // first cut's report (Cut.Kept) is not what survives.
 //
-// The fix is not in repair.go alone: the purge that deleted the segments
-// is beyond the cut, so Repair would have to write back the newest Purge
-// found there (as it does the vote), and the cut planning (verify_cut.go)
-// and the rules (ruleNeverPurged, ruleCoverage) accept a kept prefix that
-// such a purge makes whole.
+// Repair now refuses that cut with ErrPurgeBeyondCut and changes nothing
+// (the operator restores the node from a replica). Keeping the entries
+// would need Repair to write back the newest Purge found beyond the cut,
+// as it does the vote, with the cut planning and ruleNeverPurged /
+// ruleCoverage accepting the prefix such a purge makes whole, crash-safely:
+// not done.
 func TestRegressRepairCutBeforePurge(t *testing.T) {
 	fs := crashfs.New()
 	l := openT(t, fs)
@@ -50,18 +54,31 @@ func TestRegressRepairCutBeforePurge(t *testing.T) {
 	// Damage entry 30, in a sealed segment before the purge record.
 	path, off := damageEntry(t, fs, 30)
 
-	rr := repairT(t, fs)
-	l = openT(t, fs)
-	defer l.Close()
-	st := l.State()
-	// Entries 11..29 were live and lie before the damage: they must stay.
-	if st.Last.Index < 29 {
-		t.Fatalf("Repair kept the log to %v (purged %v; cuts: %d, first at %s+%d), want entries 11..29 kept",
-			st.Last, st.Purged, len(rr.Cuts), filepath.Base(path), off)
+	// Repair refuses that cut (it would take the live entries 11..29
+	// with it) and changes nothing.
+	before := simFiles(t, fs)
+	if _, err := repairOn(fs); !errors.Is(err, recovery.ErrPurgeBeyondCut) {
+		t.Fatalf("Repair of damage at %s+%d before a purge: %v, want ErrPurgeBeyondCut", filepath.Base(path), off, err)
 	}
-	for i := max(st.Purged.Index+1, 11); i <= 29; i++ {
-		getT(t, l, entry(1, i, 8000))
+	if after := simFiles(t, fs); !maps.EqualFunc(before, after, bytes.Equal) {
+		t.Fatal("Repair refused the cut but changed the directory")
 	}
+}
+
+// simFiles returns every file of the simulator's /log with its bytes.
+func simFiles(t *testing.T, fs *crashfs.FS) map[string][]byte {
+	t.Helper()
+	names, err := fs.ReadDir("/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, n := range names {
+		if b, ok := fs.ReadFile(filepath.Join("/log", n)); ok {
+			out[n] = b
+		}
+	}
+	return out
 }
 
 // F9 seeds 63638665913498 and 63638665913500 (a failed write-back, or
@@ -74,10 +91,10 @@ func TestRegressRepairCutBeforePurge(t *testing.T) {
 // Repair that cut everything and had no vote to restore cannot be run
 // again (ErrNoLog).
 //
-// The fix is in readonly.go (holdsLog): a directory holding files an
-// earlier Repair set aside is a log in the middle of a repair, not ErrNoLog.
-// With that, Verify reports the set-aside vote and Repair writes it into a
-// new segment 1.
+// Fixed in readonly.go (holdsLog): a directory holding files an earlier
+// Repair set aside is a log in the middle of a repair, not ErrNoLog;
+// Verify reports the set-aside vote and Repair writes it into a new
+// segment 1.
 func TestRegressRepairAllCutVoteRetry(t *testing.T) {
 	vote := mmaplog.Vote{Term: 5, NodeID: 2}
 	fs := crashfs.New()
