@@ -389,7 +389,7 @@ func (c *f9Case) run(rng *rand.Rand, s *crashfs.Snapshot) error {
 		// the damage with it): then it must change nothing.
 		c.fam.add("refused", 1)
 		if !sameFiles(ref, s.Image(s.KeepAll())) {
-			return fmt.Errorf("Repair refused (%v) but changed the directory", err)
+			return fmt.Errorf("Repair refused (%w) but changed the directory", err)
 		}
 		return nil
 	}
