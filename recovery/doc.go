@@ -25,9 +25,11 @@
 //
 // Verify, Walk and Entries map the files read-only and never write.
 // Segments not sealed complete are read from the disk, not the page cache.
-// Repair writes through the same file-system seam as the Log, and its
-// tests lose power after each of its changes: a crash during Repair and
-// another run give the same result. No input makes a tool panic, fault
+// Repair writes through the same file-system seam as the Log, and the
+// fuzz suite's F9 loses power, kills it or fails an operation at each of
+// its changes: a crash or failure during Repair and another run give the
+// same result. Repair refuses (ErrPurgeBeyondCut, nothing changed) a cut
+// that would drop the purge which deleted the log's first segments. No input makes a tool panic, fault
 // (faults on mapped memory become errors), loop, or allocate more than a
 // fraction of the files' size. The errors the tools create begin
 // "recovery: "; a *CorruptError and a held lock keep the messages of
