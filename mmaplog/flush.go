@@ -98,10 +98,8 @@ type flusher struct {
 	// kicked, under mu, is set by a hand-off that sends kick and cleared
 	// when the flusher takes pending: while it is set, a wake-up is on its
 	// way for everything added to pending, and Flush sends no other.
-	kicked   bool
-	kick     chan struct{}
-	quit     chan struct{}
-	wg       sync.WaitGroup
+	kicked bool
+	waker
 	leftover []*segment // segments whose removal never ran (Close)
 
 	// Counters, under mu.
@@ -112,15 +110,11 @@ type flusher struct {
 
 func (f *flusher) start(l *Log) {
 	f.l = l
-	f.kick = make(chan struct{}, 1)
-	f.quit = make(chan struct{})
-	f.wg.Add(1)
-	go f.run()
+	f.waker.start(f.run)
 }
 
 func (f *flusher) stop() {
-	close(f.quit)
-	f.wg.Wait()
+	f.waker.stop()
 }
 
 // orphans returns purged segments that were never deleted (the Log
@@ -133,26 +127,56 @@ func (f *flusher) orphans() []*segment {
 	return out
 }
 
-// awaitKick blocks until kick has a wake-up or quit is closed, and
-// reports which: the loop of the flusher and of the remover.
-func awaitKick(kick, quit <-chan struct{}) (quitting bool) {
+// waker runs a background loop (the flusher's, the remover's) that sleeps
+// until woken or told to quit.
+type waker struct {
+	kick chan struct{} // a wake-up, buffered: one pending at most
+	quit chan struct{} // closed by stop
+	wg   sync.WaitGroup
+}
+
+func (w *waker) start(run func()) {
+	w.kick = make(chan struct{}, 1)
+	w.quit = make(chan struct{})
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		run()
+	}()
+}
+
+// stop tells the loop to quit and waits for it to return.
+func (w *waker) stop() {
+	close(w.quit)
+	w.wg.Wait()
+}
+
+// wake queues a wake-up unless one is pending.
+func (w *waker) wake() {
 	select {
-	case <-kick:
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// await blocks until a wake-up or quit, and reports whether quit.
+func (w *waker) await() (quitting bool) {
+	select {
+	case <-w.kick:
 		return false
-	case <-quit:
+	case <-w.quit:
 		return true
 	}
 }
 
 func (f *flusher) run() {
-	defer f.wg.Done()
 	var w work
 	for {
 		// On quit: Close handed off its final flush and waited for it,
 		// but a Sync racing Close may have queued a callback since: run
 		// one last batch, and refuse callbacks from now on (stopped), so
 		// that no caller is left waiting.
-		quit := awaitKick(f.kick, f.quit)
+		quit := f.await()
 		f.syncMu.Lock()
 		f.mu.Lock()
 		w, f.pending = f.pending, w
@@ -296,13 +320,6 @@ func (l *Log) handOffCB(done func(error), withCB bool) {
 // and a wake-up for the flusher. Call with wmu held.
 func (l *Log) handOffWith(done func(error)) {
 	l.handOffCB(done, true)
-}
-
-func (f *flusher) wake() {
-	select {
-	case f.kick <- struct{}{}:
-	default:
-	}
 }
 
 // Flush starts making every write that returned before it durable and

@@ -17,17 +17,12 @@ type remover struct {
 	l     *Log
 	mu    sync.Mutex
 	queue []*segment // handed over by the flusher, not yet removed
-	kick  chan struct{}
-	quit  chan struct{}
-	wg    sync.WaitGroup
+	waker
 }
 
 func (r *remover) start(l *Log) {
 	r.l = l
-	r.kick = make(chan struct{}, 1)
-	r.quit = make(chan struct{})
-	r.wg.Add(1)
-	go r.run()
+	r.waker.start(r.run)
 }
 
 // add queues segments for deletion.
@@ -35,18 +30,14 @@ func (r *remover) add(segs []*segment) {
 	r.mu.Lock()
 	r.queue = append(r.queue, segs...)
 	r.mu.Unlock()
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
+	r.wake()
 }
 
 // stop removes what is queued (unless the Log failed) and ends the
 // goroutine; it returns the segments it did not remove, for Close to
 // unmap.
 func (r *remover) stop() []*segment {
-	close(r.quit)
-	r.wg.Wait()
+	r.waker.stop()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	left := r.queue
@@ -55,9 +46,8 @@ func (r *remover) stop() []*segment {
 }
 
 func (r *remover) run() {
-	defer r.wg.Done()
 	for {
-		quit := awaitKick(r.kick, r.quit)
+		quit := r.await()
 		for r.l.failure.Load() == nil {
 			r.mu.Lock()
 			segs := r.queue
