@@ -72,7 +72,7 @@ const f9PerBase = 3
 // a power loss is captured after each, and a fault injected into each.
 var f9Mutating = map[crashfs.Op]bool{
 	crashfs.OpCreate: true, crashfs.OpRename: true, crashfs.OpRemove: true, crashfs.OpSyncDir: true,
-	crashfs.OpWriteAt: true, crashfs.OpResize: true, crashfs.OpDatasync: true, crashfs.OpMsync: true,
+	crashfs.OpWriteAt: true, crashfs.OpResize: true, crashfs.OpDatasync: true, crashfs.OpMsync: true, crashfs.OpReuse: true,
 }
 
 func f9Seed(fam *family, seed uint64) error {

@@ -77,6 +77,21 @@ func Create(fs vfs.FS, path string, slots int) (*File, error) {
 	return mapFile(f, path)
 }
 
+// Reuse zeroes the existing index file path, made for slots slots, in
+// place (vfs.FS.Reuse), makes the zeros durable and maps it: a new, empty
+// index without a file creation or removal.
+func Reuse(fs vfs.FS, path string, slots int) (*File, error) {
+	f, err := fs.Reuse(path, FileSize(slots))
+	if err != nil {
+		return nil, fmt.Errorf("index: reuse %s: %w", path, err)
+	}
+	if err := f.Datasync(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("index: reuse %s: %w", path, err)
+	}
+	return mapFile(f, path)
+}
+
 // Open maps an existing index file. The header is not checked: use Header.
 // The mapping is read without read-ahead (lookups are random, and a cold
 // header read should cost a page, not megabytes).

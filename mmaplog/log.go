@@ -91,7 +91,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		_ = lock.Close()
 		return nil, err
 	}
-	l.prep = newPreparer(fs, dir, opts.SegmentSize, opts.ZeroFill)
+	l.prep = newPreparer(fs, dir, opts)
 	l.rm.start(l)
 	l.fl.start(l)
 	l.ver.start(l)
@@ -245,8 +245,8 @@ func (l *Log) Close() error {
 		err = <-done
 	}
 	l.fl.stop()
-	l.prep.stop()
 	left := l.rm.stop()
+	l.prep.stop() // after the remover: it deletes the spares
 	if p := l.failure.Load(); err == nil && p != nil {
 		err = *p // a removal the final flush queued failed
 	}

@@ -148,6 +148,7 @@ func (l *Log) Stats() Stats {
 	if p := l.failure.Load(); p != nil {
 		st.Failed = *p
 	}
+	st.SpareSegments = l.prep.spareCount()
 	l.met.fill(&st)
 	return st
 }

@@ -69,6 +69,10 @@ func (r *remover) run() {
 }
 
 // remove deletes purged segments (already out of every reader's view).
+// A segment the preparer can reuse is renamed to temporary names instead
+// (spareFor): to recovery a file under such a name is a leftover, so the
+// rename removes the segment as an unlink would, without freeing its
+// blocks (see vfs.FS.Reuse).
 func (r *remover) remove(segs []*segment) error {
 	l := r.l
 	l.mu.Lock()
@@ -85,8 +89,15 @@ func (r *remover) remove(segs []*segment) error {
 		if err != nil {
 			continue // unmapped, not removed: Open finds it again
 		}
-		for _, p := range []string{s.path, filepath.Join(l.dir, format.IndexName(s.id))} {
-			if err = l.fs.Remove(p); err != nil {
+		sp, reuse := l.prep.spareFor(s)
+		for k, p := range []string{s.path, filepath.Join(l.dir, format.IndexName(s.id))} {
+			if reuse {
+				to := []string{sp.seg, sp.idx}[k]
+				if err = l.fs.Rename(p, to); err != nil {
+					err = fmt.Errorf("move purged %s to %s for reuse: %w", p, to, err)
+					break
+				}
+			} else if err = l.fs.Remove(p); err != nil {
 				err = fmt.Errorf("remove purged %s: %w", p, err)
 				break
 			}
@@ -98,6 +109,9 @@ func (r *remover) remove(segs []*segment) error {
 			t := time.Now()
 			err = l.fs.SyncDir(l.dir)
 			l.met.removedOne(t, err)
+		}
+		if err == nil && reuse {
+			l.prep.addSpare(sp)
 		}
 		if err == nil {
 			l.mu.Lock()

@@ -100,27 +100,41 @@ func (b *blank) prefaultAsync(small bool) {
 	}()
 }
 
+// discard closes b and deletes its files.
 func (b *blank) discard(fs vfs.FS) {
+	b.close()
+	if b.idx != nil {
+		_ = fs.Remove(b.idxPath)
+	}
+	if b.file != nil {
+		_ = fs.Remove(b.segPath)
+	}
+}
+
+// close unmaps and closes b's files, after any background prefault.
+func (b *blank) close() {
 	if b.prefaulted != nil {
 		<-b.prefaulted
 	}
 	if b.idx != nil {
 		_ = b.idx.Close()
-		_ = fs.Remove(b.idxPath)
 	}
 	if b.file != nil {
 		_ = b.file.Close()
-		_ = fs.Remove(b.segPath)
 	}
+}
+
+// tempNames are the temporary paths of prepared segment n's files.
+func tempNames(dir string, n uint64) (seg, idx string) {
+	return filepath.Join(dir, fmt.Sprintf("prep-%d%s%s", n, format.SegmentSuffix, format.TempSuffix)),
+		filepath.Join(dir, fmt.Sprintf("prep-%d%s%s", n, format.IndexSuffix, format.TempSuffix))
 }
 
 // createBlank creates a segment of size bytes and its index under
 // temporary names, optionally zero-filled.
 func createBlank(fs vfs.FS, dir string, n uint64, size int64, zeroFill bool) (*blank, error) {
-	b := &blank{
-		segPath: filepath.Join(dir, fmt.Sprintf("prep-%d%s%s", n, format.SegmentSuffix, format.TempSuffix)),
-		idxPath: filepath.Join(dir, fmt.Sprintf("prep-%d%s%s", n, format.IndexSuffix, format.TempSuffix)),
-	}
+	b := &blank{}
+	b.segPath, b.idxPath = tempNames(dir, n)
 	f, err := fs.Create(b.segPath, size)
 	if err != nil {
 		return nil, fmt.Errorf("mmaplog: create segment: %w", err)
@@ -137,6 +151,37 @@ func createBlank(fs vfs.FS, dir string, n uint64, size int64, zeroFill bool) (*b
 		return nil, fmt.Errorf("mmaplog: map segment %s: %w", b.segPath, err)
 	}
 	if b.idx, err = index.Create(fs, b.idxPath, index.SlotsFor(size)); err != nil {
+		b.discard(fs)
+		return nil, fmt.Errorf("mmaplog: %w", err)
+	}
+	return b, nil
+}
+
+// spare is a purged segment's two files, renamed to temporary names by
+// the remover, for the preparer to make blank again instead of creating
+// new files: reusing keeps the blocks allocated, so the purge frees none
+// (see vfs.FS.Reuse).
+type spare struct{ seg, idx string }
+
+// reuseBlank makes the spare sp a blank segment of size bytes: zeroed in
+// place, the zeros durable before the segment can be installed (a crash
+// must not find the purged segment's bytes under the new name).
+func reuseBlank(fs vfs.FS, sp spare, size int64) (*blank, error) {
+	b := &blank{segPath: sp.seg, idxPath: sp.idx}
+	f, err := fs.Reuse(b.segPath, size)
+	if err != nil {
+		return nil, fmt.Errorf("mmaplog: reuse segment: %w", err)
+	}
+	b.file = f
+	if err := f.Datasync(); err != nil {
+		b.discard(fs)
+		return nil, fmt.Errorf("mmaplog: reuse segment %s: %w", b.segPath, err)
+	}
+	if b.data, err = f.Map(); err != nil {
+		b.discard(fs)
+		return nil, fmt.Errorf("mmaplog: map segment %s: %w", b.segPath, err)
+	}
+	if b.idx, err = index.Reuse(fs, b.idxPath, index.SlotsFor(size)); err != nil {
 		b.discard(fs)
 		return nil, fmt.Errorf("mmaplog: %w", err)
 	}
@@ -202,22 +247,25 @@ func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftst
 // preparer creates the next segment in the background so that a rotation
 // is a rename, not a file creation and zero-fill.
 type preparer struct {
-	fs       vfs.FS
-	dir      string
-	size     int64
-	zeroFill bool
+	fs        vfs.FS
+	dir       string
+	size      int64
+	zeroFill  bool
+	maxSpares int // Options.SpareSegments
 
 	want  chan bool   // a nudge: prepare one (small pages or not) if none is ready
 	ready chan *blank // at most one prepared segment
 	quit  chan struct{}
 	wg    sync.WaitGroup
 
-	mu   sync.Mutex
-	next uint64 // temporary name counter
+	mu      sync.Mutex
+	next    uint64  // temporary name counter
+	spares  []spare // purged segments to reuse, oldest first
+	stopped bool    // spares handed over now are deleted
 }
 
-func newPreparer(fs vfs.FS, dir string, size int64, zeroFill bool) *preparer {
-	p := &preparer{fs: fs, dir: dir, size: size, zeroFill: zeroFill,
+func newPreparer(fs vfs.FS, dir string, opts Options) *preparer {
+	p := &preparer{fs: fs, dir: dir, size: opts.SegmentSize, zeroFill: opts.ZeroFill, maxSpares: opts.SpareSegments,
 		want: make(chan bool, 1), ready: make(chan *blank, 1), quit: make(chan struct{})}
 	p.wg.Add(1)
 	go p.run()
@@ -231,6 +279,66 @@ func (p *preparer) tempNumber() uint64 {
 	return p.next
 }
 
+// spareFor returns the temporary names the remover renames the purged
+// segment s to, for reuse, when the preparer wants it: s has the size it
+// prepares and fewer than Options.SpareSegments wait.
+func (p *preparer) spareFor(s *segment) (spare, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || len(p.spares) >= p.maxSpares || int64(len(s.data)) != p.size {
+		return spare{}, false
+	}
+	p.next++
+	seg, idx := tempNames(p.dir, p.next)
+	return spare{seg: seg, idx: idx}, true
+}
+
+// addSpare hands over a spare whose renames are durable.
+func (p *preparer) addSpare(sp spare) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		p.removeSpare(sp)
+		return
+	}
+	p.spares = append(p.spares, sp)
+}
+
+// spareCount is the number of spares waiting.
+func (p *preparer) spareCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.spares)
+}
+
+// removeSpare deletes a spare's files (temporary names: a crash before
+// this leaves them for Open to delete).
+func (p *preparer) removeSpare(sp spare) {
+	_ = p.fs.Remove(sp.seg)
+	_ = p.fs.Remove(sp.idx)
+}
+
+// newBlank makes the next prepared segment: a spare made blank again when
+// one waits, else new files. A spare that cannot be reused is deleted.
+func (p *preparer) newBlank() (*blank, error) {
+	p.mu.Lock()
+	var sp spare
+	ok := len(p.spares) > 0
+	if ok {
+		sp = p.spares[0]
+		p.spares = p.spares[1:]
+	}
+	p.mu.Unlock()
+	if ok {
+		b, err := reuseBlank(p.fs, sp, p.size)
+		if err == nil {
+			return b, nil
+		}
+		p.removeSpare(sp)
+	}
+	return createBlank(p.fs, p.dir, p.tempNumber(), p.size, p.zeroFill)
+}
+
 func (p *preparer) run() {
 	defer p.wg.Done()
 	for {
@@ -240,7 +348,7 @@ func (p *preparer) run() {
 			return
 		case small = <-p.want:
 		}
-		b, err := createBlank(p.fs, p.dir, p.tempNumber(), p.size, p.zeroFill)
+		b, err := p.newBlank()
 		if err != nil {
 			b = &blank{err: err}
 		} else {
@@ -311,20 +419,37 @@ func (p *preparer) takeReady(size int64, small bool) (*blank, bool) {
 	return nil, false
 }
 
-// discardAsync deletes an unused prepared segment off the caller's path
-// (stop waits for it).
+// discardAsync puts away an unused prepared segment off the caller's
+// path (stop waits for it): kept as a spare when it can be (untouched, it
+// still reads as zeros, and reusing it frees no blocks), else deleted.
 func (p *preparer) discardAsync(b *blank) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		b.discard(p.fs)
+		p.mu.Lock()
+		keep := !p.stopped && len(p.spares) < p.maxSpares && int64(len(b.data)) == p.size
+		p.mu.Unlock()
+		if !keep {
+			b.discard(p.fs)
+			return
+		}
+		b.close()
+		p.addSpare(spare{seg: b.segPath, idx: b.idxPath})
 	}()
 }
 
-// stop ends the background goroutine and deletes an unused segment.
+// stop ends the background goroutine and deletes an unused segment and
+// the spares.
 func (p *preparer) stop() {
 	close(p.quit)
 	p.wg.Wait()
+	p.mu.Lock()
+	p.stopped = true
+	for _, sp := range p.spares {
+		p.removeSpare(sp)
+	}
+	p.spares = nil
+	p.mu.Unlock()
 	select {
 	case b := <-p.ready:
 		if b.err == nil {

@@ -41,6 +41,18 @@ type Options struct {
 	// costs about 0.1 ms p50 against 0.3-0.4 ms in a zero-filled one, and
 	// zero-filling costs a sequential write of every segment.
 	ZeroFill bool
+	// SpareSegments is how many purged segment files are kept, under
+	// temporary names, to become new segments again instead of being
+	// deleted; the others are deleted. A reused file is zeroed in place
+	// (fallocate ZERO_RANGE), so it is never freed and never allocated:
+	// measured here (ext4 mounted with discard, a virtio disk), deleting
+	// one 64 MiB segment stalls every concurrent sync for 10-15 ms while
+	// the device trims the freed blocks, and a purge that frees eight
+	// stalled a writer for 30-100 ms. The price is disk space: up to
+	// SpareSegments × SegmentSize bytes stay allocated after a purge
+	// until the log grows into them again or Close deletes them.
+	// Default 8; negative: none, every purged segment is deleted.
+	SpareSegments int
 	// FileMode is the permission of every file the Log creates (segments,
 	// indexes, LOCK) and, with search (x) added wherever it grants read,
 	// of the directory and its parents when Open creates them: 0640 lets
@@ -81,6 +93,9 @@ type Options struct {
 // DefaultSegmentSize is the default Options.SegmentSize: 64 MiB.
 const DefaultSegmentSize = 64 << 20
 
+// DefaultSpareSegments is the default Options.SpareSegments: 8.
+const DefaultSpareSegments = 8
+
 // DefaultSlowSync is the default Options.SlowSync: 1 s.
 const DefaultSlowSync = time.Second
 
@@ -110,6 +125,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SlowSync == 0 {
 		o.SlowSync = DefaultSlowSync
+	}
+	switch {
+	case o.SpareSegments == 0:
+		o.SpareSegments = DefaultSpareSegments
+	case o.SpareSegments < 0:
+		o.SpareSegments = 0
 	}
 	if o.FS == nil {
 		o.FS = vfs.WithPerm(o.FileMode)
@@ -149,6 +170,7 @@ type Stats struct {
 	SyncMax         time.Duration // longest sync since Open
 	LastSync        time.Duration // duration of the most recent sync
 	PendingRemovals int           // purged segment files awaiting the next flush
+	SpareSegments   int           // purged segment files kept for reuse (Options.SpareSegments), not in Segments
 	Failed          error         // the sticky failure, nil while healthy
 
 	// Distributions since Open (see Distribution: count, p50, p90, p99,

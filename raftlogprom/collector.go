@@ -88,6 +88,7 @@ func New(src Source, constLabels prometheus.Labels) *Collector {
 		{d("purged_segments_removed_total", "Purged segment files removed (each with its index file)."), counter, func(s *mmaplog.Stats) float64 { return float64(s.RemovedSegments) }},
 		{d("segments", "Segment files on disk, including purged ones awaiting deletion."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.Segments) }},
 		{d("segments_pending_removal", "Purged segment files awaiting deletion after the next flush."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.PendingRemovals) }},
+		{d("segments_spare", "Purged segment files kept for reuse as new segments."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.SpareSegments) }},
 		{d("segment_used_bytes", "Bytes of records written in all segments."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.BytesUsed) }},
 		{d("segment_allocated_bytes", "Bytes preallocated for all segment files."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.BytesAllocated) }},
 		{d("index_allocated_bytes", "Bytes preallocated for all index files."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.IndexBytes) }},

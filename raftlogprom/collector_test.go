@@ -79,8 +79,8 @@ raftlog_failed{node="n1"} 1
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(c); n != 28 { // 23, and 5 of online verification
-		t.Errorf("%d metrics, want 28", n)
+	if n := testutil.CollectAndCount(c); n != 29 { // 24, and 5 of online verification
+		t.Errorf("%d metrics, want 29", n)
 	}
 }
 

@@ -26,9 +26,10 @@ const (
 	OpClose
 	OpReadAt
 	OpResize
+	OpReuse
 )
 
-var opNames = [...]string{"", "mkdirall", "readdir", "create", "open", "rename", "remove", "syncdir", "lock", "size", "map", "msync", "writeat", "datasync", "close", "readat", "resize"}
+var opNames = [...]string{"", "mkdirall", "readdir", "create", "open", "rename", "remove", "syncdir", "lock", "size", "map", "msync", "writeat", "datasync", "close", "readat", "resize", "reuse"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) && o != 0 {
@@ -38,7 +39,7 @@ func (o Op) String() string {
 }
 
 // AllOps lists every Op.
-var AllOps = []Op{OpMkdirAll, OpReadDir, OpCreate, OpOpen, OpRename, OpRemove, OpSyncDir, OpLock, OpSize, OpMap, OpMsync, OpWriteAt, OpDatasync, OpClose, OpReadAt, OpResize}
+var AllOps = []Op{OpMkdirAll, OpReadDir, OpCreate, OpOpen, OpRename, OpRemove, OpSyncDir, OpLock, OpSize, OpMap, OpMsync, OpWriteAt, OpDatasync, OpClose, OpReadAt, OpResize, OpReuse}
 
 // Common injected errors.
 var (

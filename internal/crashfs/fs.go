@@ -192,6 +192,29 @@ func (f *FS) Open(path string) (_ vfs.File, err error) {
 	return f.handle(ino, path), nil
 }
 
+// Reuse opens an existing file of size bytes and zeroes it in the process
+// view, keeping its disk space (fallocate ZERO_RANGE): until a sync of
+// the file, a crash may keep any page's old bytes.
+func (f *FS) Reuse(path string, size int64) (_ vfs.File, err error) {
+	defer func() { f.end(OpReuse, path, err) }()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(OpReuse, path); err != nil {
+		return nil, err
+	}
+	path = filepath.Clean(path)
+	ino, ok := f.names[path]
+	if !ok {
+		return nil, pathErr(OpReuse, path, syscall.ENOENT)
+	}
+	if int64(len(ino.mem)) != size {
+		return nil, fmt.Errorf("%w: %s is %d bytes, not %d", vfs.ErrNoReuse, path, len(ino.mem), size)
+	}
+	ino.redirty(0, size)
+	racyZero(ino.mem)
+	return f.handle(ino, path), nil
+}
+
 // Rename renames oldpath to newpath, replacing newpath.
 func (f *FS) Rename(oldpath, newpath string) (err error) {
 	defer func() { f.end(OpRename, oldpath, err) }()

@@ -4,3 +4,7 @@ import "errors"
 
 // ErrLocked is returned by FS.Lock when the lock is held elsewhere.
 var ErrLocked = errors.New("mmaplog: directory locked")
+
+// ErrNoReuse is returned by FS.Reuse when the file cannot be zeroed in
+// place (a file system without ZERO_RANGE, or a file of another size).
+var ErrNoReuse = errors.New("mmaplog: file cannot be reused")

@@ -72,6 +72,18 @@ func (osFS) Open(path string) (File, error) {
 	return &osFile{f: f}, nil
 }
 
+func (osFS) Reuse(path string, size int64) (File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := zeroRange(f, size); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &osFile{f: f}, nil
+}
+
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 func (osFS) Remove(path string) error             { return os.Remove(path) }
 
@@ -143,6 +155,31 @@ func allocate(f *os.File, off, n int64) error {
 			return f.Truncate(off + n)
 		}
 		return err
+	}
+}
+
+// zeroRange makes f, which must be size bytes long, read as zeros while
+// keeping its blocks allocated, retrying on EINTR.
+func zeroRange(f *os.File, size int64) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() != size {
+		return fmt.Errorf("%w: %s is %d bytes, not %d", ErrNoReuse, f.Name(), st.Size(), size)
+	}
+	for {
+		err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, 0, size)
+		switch {
+		case err == nil:
+			return nil
+		case err == unix.EINTR:
+			continue
+		case err == unix.EOPNOTSUPP || err == unix.ENOSYS:
+			return fmt.Errorf("%w: %s: zero range: %w", ErrNoReuse, f.Name(), err)
+		default:
+			return fmt.Errorf("zero range %s (%d bytes): %w", f.Name(), size, err)
+		}
 	}
 }
 

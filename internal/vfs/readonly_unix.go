@@ -27,6 +27,7 @@ type readOnlyFS struct{}
 func (readOnlyFS) MkdirAll(string) error                { return ErrReadOnly }
 func (readOnlyFS) ReadDir(dir string) ([]string, error) { return OS.ReadDir(dir) }
 func (readOnlyFS) Create(string, int64) (File, error)   { return nil, ErrReadOnly }
+func (readOnlyFS) Reuse(string, int64) (File, error)    { return nil, ErrReadOnly }
 func (readOnlyFS) Rename(string, string) error          { return ErrReadOnly }
 func (readOnlyFS) Remove(string) error                  { return ErrReadOnly }
 func (readOnlyFS) SyncDir(string) error                 { return ErrReadOnly }

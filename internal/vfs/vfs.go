@@ -25,6 +25,15 @@ type FS interface {
 	Create(path string, size int64) (File, error)
 	// Open opens an existing file for reading and writing.
 	Open(path string) (File, error)
+	// Reuse opens the existing file path, which must be size bytes long,
+	// and makes it read as zeros without freeing or allocating its blocks
+	// (fallocate ZERO_RANGE): a file reused this way puts no block free
+	// (and on a file system mounted with discard, no trim inside the
+	// journal commit that other files' syncs wait for) on anyone's path.
+	// The zeros are durable after a sync of the file. A file system that
+	// cannot zero a range fails with ErrNoReuse, and the caller removes
+	// the file instead.
+	Reuse(path string, size int64) (File, error)
 	// Rename atomically renames oldpath to newpath.
 	Rename(oldpath, newpath string) error
 	// Remove deletes path.
