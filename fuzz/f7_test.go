@@ -317,10 +317,14 @@ func tail(s string) string {
 type f7BaseState struct {
 	State   mmaplog.State
 	Entries []mmaplog.Entry
+	// HasUserData tells empty user data (set) from nil (cleared): gob
+	// decodes both as nil.
+	HasUserData bool
 }
 
 func encodeOracleBase(o *Oracle) []byte {
 	b := f7BaseState{State: o.State()}
+	b.HasUserData = b.State.UserData != nil
 	for x := o.First(); x <= b.State.Last.Index; x++ {
 		if e, ok := o.Entry(x); ok {
 			b.Entries = append(b.Entries, e)
@@ -338,6 +342,9 @@ func decodeOracleBase(data []byte) *Oracle {
 	var b f7BaseState
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&b); err != nil {
 		panic(err)
+	}
+	if b.HasUserData && b.State.UserData == nil {
+		b.State.UserData = []byte{}
 	}
 	o, err := NewOracleAt(b.State, b.Entries)
 	if err != nil {
@@ -426,4 +433,20 @@ type killFile struct {
 
 func (f *killFile) Msync(off, n int64) error {
 	return f.k.at("msync", func() error { return f.File.Msync(off, n) })
+}
+
+// The base a child starts from keeps set-but-empty user data apart from
+// none (gob decodes both as nil), so an oracle built from it does not
+// report a false mismatch after a kill.
+func TestF7BaseKeepsEmptyUserData(t *testing.T) {
+	for _, ud := range [][]byte{nil, {}, []byte("x")} {
+		o, err := NewOracleAt(mmaplog.State{UserData: ud}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := decodeOracleBase(encodeOracleBase(o)).State().UserData
+		if (got == nil) != (ud == nil) || !bytes.Equal(got, ud) {
+			t.Fatalf("user data %#v came back as %#v", ud, got)
+		}
+	}
 }
