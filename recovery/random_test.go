@@ -174,7 +174,26 @@ func checkAnyDamage(t *testing.T, dir string) string {
 		checkNoWrongEntry(t, l)
 		must(t, l.Close())
 	}
-	rr := mustRepair(t, dir)
+	rr, err := recovery.Repair(dir)
+	if errors.Is(err, recovery.ErrPurgeBeyondCut) {
+		// Repair's documented refusal (a cut before the purge that deleted
+		// the first segments): the damage must still be reported, never
+		// hidden, and Open must still refuse the log.
+		after := verify(t, dir)
+		if after.Status != recovery.StatusCorrupt || rep.OpenErr == nil {
+			t.Fatalf("Repair refused (%v), then Verify says %s; before it said %s", err, describe(after), describe(rep))
+		}
+		if _, err := mmaplog.Open(dir, testOpts); err == nil {
+			t.Fatalf("Repair refused, then Open succeeded")
+		}
+		return "open fails, repair refuses (purge beyond cut)"
+	}
+	if err != nil {
+		t.Fatalf("Repair: %v", err)
+	}
+	if rr.After.Status == recovery.StatusCorrupt {
+		t.Fatalf("after Repair: %s", describe(rr.After))
+	}
 	l = logtest.MustOpen(t, dir, testOpts)
 	if st := l.State(); !st.Equal(rr.After.State) {
 		t.Fatalf("after Repair Open recovered {%s}; Verify said {%s}", recovery.DescribeState(&st), recovery.DescribeState(&rr.After.State))

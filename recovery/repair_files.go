@@ -49,25 +49,39 @@ func (r *repairer) brokenName(path string) (string, error) {
 	return "", fmt.Errorf("recovery: too many %s files for %s", BrokenSuffix, path)
 }
 
-// copyFile writes src's first n bytes to dst through a temporary file
-// (which Open deletes should a crash leave it), synced before it gets its
-// name.
+// copyFile writes src's first n bytes to dst (see writeTemp).
 func (r *repairer) copyFile(dst string, src vfs.File, n int64) error {
+	err := r.writeTemp(dst, n, func(f vfs.File) error {
+		buf := make([]byte, min(n, 1<<20))
+		for off := int64(0); off < n; {
+			k := min(int64(len(buf)), n-off)
+			if _, err := src.ReadAt(buf[:k], off); err != nil {
+				return err
+			}
+			if _, err := f.WriteAt(buf[:k], off); err != nil {
+				return err
+			}
+			off += k
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recovery: save %s: %w", dst, err)
+	}
+	return nil
+}
+
+// writeTemp creates dst with n bytes that fill writes, through a
+// temporary file synced before it gets its name. On failure the temporary
+// file is deleted (Open deletes one a crash leaves).
+func (r *repairer) writeTemp(dst string, n int64, fill func(f vfs.File) error) error {
 	tmp := dst + format.TempSuffix
 	_ = logdir.RemoveIfExists(r.fs, tmp) // a crashed earlier attempt
 	f, err := r.fs.Create(tmp, n)
 	if err != nil {
-		return fmt.Errorf("recovery: save %s: %w", dst, err)
+		return err
 	}
-	buf := make([]byte, min(n, 1<<20))
-	for off := int64(0); off < n && err == nil; {
-		k := min(int64(len(buf)), n-off)
-		if _, err = src.ReadAt(buf[:k], off); err == nil {
-			_, err = f.WriteAt(buf[:k], off)
-		}
-		off += k
-	}
-	if err == nil {
+	if err = fill(f); err == nil {
 		err = f.Datasync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -78,9 +92,8 @@ func (r *repairer) copyFile(dst string, src vfs.File, n int64) error {
 	}
 	if err != nil {
 		_ = r.fs.Remove(tmp)
-		return fmt.Errorf("recovery: save %s: %w", dst, err)
 	}
-	return nil
+	return err
 }
 
 // zeroRange writes zeros over [lo, hi) of f and syncs it. The file keeps
@@ -246,21 +259,10 @@ func (r *repairer) writeStateSegment(h format.SegmentHeader, st *raftstate.State
 		_ = f.Close()
 		return fmt.Errorf("recovery: %s exists", path)
 	}
-	tmp := path + format.TempSuffix
-	_ = logdir.RemoveIfExists(r.fs, tmp)
-	f, err := r.fs.Create(tmp, size)
-	if err == nil {
-		_, err = f.WriteAt(b, 0)
-		if err == nil {
-			err = f.Datasync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = r.fs.Rename(tmp, path)
-	}
+	err := r.writeTemp(path, size, func(f vfs.File) error {
+		_, err := f.WriteAt(b, 0)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("recovery: create %s: %w", path, err)
 	}
