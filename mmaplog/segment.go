@@ -82,7 +82,11 @@ type blank struct {
 func (b *blank) prefault(small bool) {
 	if pf, ok := b.file.(vfs.Prefaulter); ok {
 		_ = pf.Advise(small)
-		_ = pf.Prefault() // a hint: without it the writer takes the faults
+		// A hint: without it the writer takes the faults. A segment
+		// synced in small pieces fills slowly: populated writable, its
+		// untouched pages would be written back as zeros 30 s later, in
+		// the middle of its syncs.
+		_ = pf.Prefault(!small)
 	}
 }
 

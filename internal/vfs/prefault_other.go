@@ -5,8 +5,8 @@ package vfs
 // Advise is a no-op where madvise hints are not used.
 func (o *osFile) Advise(bool) error { return nil }
 
-// Prefault is a no-op where MADV_POPULATE_WRITE does not exist.
-func (o *osFile) Prefault() error { return nil }
+// Prefault is a no-op where MADV_POPULATE_* do not exist.
+func (o *osFile) Prefault(bool) error { return nil }
 
 // WillNeed is a no-op where madvise hints are not used.
 func (o *osFile) WillNeed(int64, int64) error { return nil }

@@ -139,6 +139,8 @@ type Prefaulter interface {
 	// faster in bulk but are written whole by every msync that touches
 	// them.
 	Advise(small bool) error
-	// Prefault faults in the whole mapping writable.
-	Prefault() error
+	// Prefault faults in the whole mapping: writable (the pages become
+	// dirty, and are written back as they are if nothing writes them
+	// first) or read-only (clean; each first store takes a minor fault).
+	Prefault(writable bool) error
 }
