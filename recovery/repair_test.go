@@ -12,20 +12,6 @@ import (
 	"github.com/raftlog/raftlog/recovery"
 )
 
-// mustRepair runs Repair on dir, failing the test on an error or when
-// the repaired log is still corrupt.
-func mustRepair(t *testing.T, dir string) *recovery.RepairReport {
-	t.Helper()
-	rr, err := recovery.Repair(dir)
-	if err != nil {
-		t.Fatalf("Repair: %v", err)
-	}
-	if rr.After.Status == recovery.StatusCorrupt {
-		t.Fatalf("after Repair: %s", describe(rr.After))
-	}
-	return rr
-}
-
 // checkSettled checks a repaired log l on dir and closes it: every entry
 // reads, and then neither Verify nor another Repair finds anything to do.
 func checkSettled(t *testing.T, l *mmaplog.Log, dir string) {

@@ -170,12 +170,12 @@ func zeroRange(f *os.File, size int64) error {
 	}
 	for {
 		err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_ZERO_RANGE|unix.FALLOC_FL_KEEP_SIZE, 0, size)
-		switch {
-		case err == nil:
+		switch err {
+		case nil:
 			return nil
-		case err == unix.EINTR:
+		case unix.EINTR:
 			continue
-		case err == unix.EOPNOTSUPP || err == unix.ENOSYS:
+		case unix.EOPNOTSUPP, unix.ENOSYS:
 			return fmt.Errorf("%w: %s: zero range: %w", ErrNoReuse, f.Name(), err)
 		default:
 			return fmt.Errorf("zero range %s (%d bytes): %w", f.Name(), size, err)
