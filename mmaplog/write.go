@@ -331,11 +331,11 @@ func (l *Log) Truncate(idx uint64) (err error) {
 	if idx-1 >= l.firstIndex() {
 		// Read under the read lock's protection: the writer holds wmu, so
 		// nothing can unmap the segment, and idx-1 <= Last is published.
-		e, err := l.readEntry(idx-1, false)
+		id, _, err := l.entryAt(idx - 1)
 		if err != nil {
 			return err
 		}
-		newLast = e.ID
+		newLast = id
 	}
 	if err := l.writeRecord(format.TypeTruncate, format.TruncateSize, func(b []byte) { format.PutTruncate(b, idx, newLast) }); err != nil {
 		return err
