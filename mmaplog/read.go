@@ -1,13 +1,11 @@
 package mmaplog
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"runtime/debug"
-	"sort"
 
 	"github.com/raftlog/raftlog/internal/format"
 	"github.com/raftlog/raftlog/internal/vfs"
@@ -19,29 +17,32 @@ import (
 // record that fails its checksum is a *CorruptError.
 func (l *Log) Get(i uint64) (e Entry, err error) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
+	defer l.endRead(debug.SetPanicOnFault(true), &err)
 	if l.closed {
 		return Entry{}, ErrClosed
 	}
-	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
-	return l.readEntry(i, true)
-}
-
-// readEntry reads entry i, copying the payload when withPayload. Call with
-// mu read-locked or wmu held.
-func (l *Log) readEntry(i uint64, withPayload bool) (Entry, error) {
 	id, payload, err := l.entryAt(i)
 	if err != nil {
 		return Entry{}, err
 	}
-	e := Entry{ID: id}
-	if withPayload {
-		e.Payload = bytes.Clone(payload)
-		if e.Payload == nil {
-			e.Payload = []byte{}
-		}
-	}
+	// make and copy, which the compiler turns into one allocation without
+	// zeroing; never nil, even for an empty payload.
+	e.ID, e.Payload = id, make([]byte, len(payload))
+	copy(e.Payload, payload)
 	return e, nil
+}
+
+// endRead ends a read that took mu's read lock and then set panic-on-fault
+// (old is what debug.SetPanicOnFault returned): it restores the setting,
+// releases the lock and turns a fault on a mapping into err. It is the
+// one deferred call of a read (vfs.CatchFault, with the unlock).
+func (l *Log) endRead(old bool, err *error) {
+	r := recover()
+	debug.SetPanicOnFault(old)
+	l.mu.RUnlock()
+	if r != nil {
+		*err = vfs.FaultError(r, ErrFailed)
+	}
 }
 
 // entryAt finds entry i and checks its record. The payload aliases the
@@ -51,7 +52,7 @@ func (l *Log) entryAt(i uint64) (LogID, []byte, error) {
 	if first := l.firstIndex(); i < first || i > l.state.Last.Index {
 		return LogID{}, nil, fmt.Errorf("%w: index %d outside [%d, %d]", ErrNotFound, i, first, l.state.Last.Index)
 	}
-	k := sort.Search(len(l.runs), func(k int) bool { return l.runs[k].First > i }) - 1
+	k := l.runOf(i)
 	if k < 0 {
 		return LogID{}, nil, format.Corruptf(l.dir, 0, i, "no segment holds entry %d", i)
 	}
@@ -64,11 +65,37 @@ func (l *Log) entryAt(i uint64) (LogID, []byte, error) {
 	if err != nil {
 		return LogID{}, nil, err
 	}
+	if id, payload, ok := format.ReadEntry(s.data, off, i); ok {
+		return id, payload, nil
+	}
 	id, payload, ce := format.EntryAt(s.path, s.data, off, i)
 	if ce != nil {
 		return LogID{}, nil, ce // not a nil *CorruptError in an error
 	}
 	return id, payload, nil
+}
+
+// runOf returns the position in l.runs of the run that holds index i, -1
+// when none does: the last run whose First is at most i. The last run
+// (the open segment's, where a Raft node mostly reads) is tried first.
+// Call with mu read-locked or wmu held.
+func (l *Log) runOf(i uint64) int {
+	runs := l.runs
+	k := len(runs) - 1
+	if k < 0 || runs[k].First <= i {
+		return k
+	}
+	// Binary search of runs[:k]: runs[hi].First > i throughout.
+	lo, hi := 0, k
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if runs[m].First <= i {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo - 1
 }
 
 // Entries yields the entries that exist in [from, to), in order. A read

@@ -16,13 +16,26 @@ import (
 // empty, never-purged log may start at any index >= 1. The batch is
 // validated as a whole before anything is written. An empty call is a
 // no-op. Payloads are copied into the log; the caller keeps ownership.
-func (l *Log) Append(entries ...Entry) error {
+func (l *Log) Append(entries ...Entry) (err error) {
 	l.wmu.Lock()
-	defer l.wmu.Unlock()
+	defer l.endWrite(debug.SetPanicOnFault(true), &err)
 	if err := l.checkBatch(entries); err != nil || len(entries) == 0 {
 		return err
 	}
 	return l.writeBatch(entries)
+}
+
+// endWrite ends a write that took wmu and then set panic-on-fault (old is
+// what debug.SetPanicOnFault returned): it restores the setting, releases
+// wmu and turns a fault on a mapping into err, in one deferred call (as
+// endRead does for reads).
+func (l *Log) endWrite(old bool, err *error) {
+	r := recover()
+	debug.SetPanicOnFault(old)
+	l.wmu.Unlock()
+	if r != nil {
+		*err = vfs.FaultError(r, ErrFailed)
+	}
 }
 
 // checkBatch checks that the Log is writable and that entries may follow
@@ -46,11 +59,87 @@ func (l *Log) checkBatch(entries []Entry) error {
 }
 
 // writeBatch writes a checked, non-empty batch and publishes it. Call with
-// wmu held. It is apart from Append so that its few defers stay
-// open-coded (inlined at each return, not queued at run time): Append's
-// cost per call is most of the cost of appending one small entry.
-func (l *Log) writeBatch(entries []Entry) (err error) {
-	defer vfs.CatchFault(debug.SetPanicOnFault(true), &err, ErrFailed)
+// wmu held, under a fault guard.
+func (l *Log) writeBatch(entries []Entry) error {
+	if l.rotateEarly || !l.fitsOpen(entries) {
+		return l.writeRotating(entries)
+	}
+	// The common case: the batch goes into the open segment. Nothing can
+	// fail but a fault on the mapping (which publishes nothing), so
+	// there is nothing to reserve or roll back, and no snapshot to keep
+	// for a rotation.
+	first := l.first
+	if l.state.Last.Index < first {
+		first = entries[0].ID.Index // an empty log starts where its first entry says
+	}
+	s := l.open
+	newRun := s.base == 0 || s.count == 0
+	if s.base == 0 {
+		s.base = entries[0].ID.Index
+	}
+	for i := range entries {
+		l.writeEntry(s, &entries[i])
+	}
+	l.publishAppend(entries[len(entries)-1].ID, first, newRun, len(entries))
+	return nil
+}
+
+// fitsOpen reports whether the open segment takes every entry of a
+// checked batch without a rotation: roomForEntry's rule (entryFits) for
+// the whole batch, whose indexes are consecutive.
+func (l *Log) fitsOpen(entries []Entry) bool {
+	s := l.open
+	end := s.end
+	for i := range entries {
+		end += format.RecordSize(format.EntryHeadSize + len(entries[i].Payload))
+	}
+	// The slot the last entry takes: the first one takes slot 0 of an
+	// empty segment and the one after the last entry otherwise.
+	last := uint64(len(entries) - 1)
+	if s.base != 0 {
+		if idx := entries[0].ID.Index; idx != s.base+s.count {
+			return false
+		}
+		last += s.count
+	}
+	return end <= int64(len(s.data)) && last < uint64(s.idx.Slots())
+}
+
+// writeEntry writes entry e's record at the end of s (which has room for
+// it and its slot) and indexes it. Call with wmu held, s.base set.
+func (l *Log) writeEntry(s *segment, e *Entry) {
+	const head = format.FrameSize + format.EntryHeadSize
+	n := format.EntryHeadSize + len(e.Payload)
+	b := s.data[s.end : s.end+format.RecordSize(n)]
+	format.PutEntryHead((*[head]byte)(b)[format.FrameSize:], e.ID)
+	copy(b[head:], e.Payload)
+	l.prev = format.PutFrame(b, format.TypeEntry, n, l.durable.Load(), l.prev)
+	s.idx.Set(int(e.ID.Index-s.base), s.end)
+	s.count++
+	s.end += int64(len(b))
+}
+
+// publishAppend makes n appended entries, the last one last, visible to
+// readers, with first the lowest index that can exist; newRun when a
+// segment took its first entries (the runs change). Call with wmu held.
+func (l *Log) publishAppend(last LogID, first uint64, newRun bool, n int) {
+	l.lastState = false
+	l.appends.Add(uint64(n))
+	l.mu.Lock()
+	l.state.Last = last
+	l.first, l.wfirst = first, first
+	l.open.pubEnd = l.open.end
+	if newRun {
+		l.rebuildRuns()
+	}
+	l.mu.Unlock()
+	l.nudgePreparer()
+}
+
+// writeRotating is writeBatch for a batch that rotates: every segment it
+// needs is created first, and a rotation that fails midway rolls the
+// batch back. Call with wmu held, under writeBatch's fault guard.
+func (l *Log) writeRotating(entries []Entry) error {
 	cur := l.state // the snapshot a mid-batch rotation writes
 	if cur.Last.Index < l.first {
 		// An empty log starts where its first entry says.
@@ -73,32 +162,16 @@ func (l *Log) writeBatch(entries []Entry) (err error) {
 			return l.rollback(undo, err)
 		}
 		s := l.open
-		b := s.data[s.end : s.end+format.RecordSize(n)]
-		format.PutEntryHead(b[format.FrameSize:], e.ID)
-		copy(b[format.FrameSize+format.EntryHeadSize:], e.Payload)
-		l.prev = format.PutFrame(b, format.TypeEntry, n, l.durable.Load(), l.prev)
 		if s.base == 0 {
 			s.base = e.ID.Index
 			newRun = true
 		} else if s.count == 0 {
 			newRun = true
 		}
-		s.idx.Set(int(e.ID.Index-s.base), s.end)
-		s.count++
-		s.end += int64(len(b))
+		l.writeEntry(s, e)
 		raftstate.ApplyAppend(&cur, e.ID)
 	}
-	l.lastState = false
-	l.appends.Add(uint64(len(entries)))
-	l.mu.Lock()
-	l.state.Last = cur.Last
-	l.first = l.wfirst
-	l.open.pubEnd = l.open.end
-	if newRun {
-		l.rebuildRuns()
-	}
-	l.mu.Unlock()
-	l.nudgePreparer()
+	l.publishAppend(cur.Last, l.wfirst, newRun, len(entries))
 	return nil
 }
 
@@ -331,11 +404,11 @@ func (l *Log) Truncate(idx uint64) (err error) {
 	if idx-1 >= l.firstIndex() {
 		// Read under the read lock's protection: the writer holds wmu, so
 		// nothing can unmap the segment, and idx-1 <= Last is published.
-		e, err := l.readEntry(idx-1, false)
+		id, _, err := l.entryAt(idx - 1)
 		if err != nil {
 			return err
 		}
-		newLast = e.ID
+		newLast = id
 	}
 	if err := l.writeRecord(format.TypeTruncate, format.TruncateSize, func(b []byte) { format.PutTruncate(b, idx, newLast) }); err != nil {
 		return err

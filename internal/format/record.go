@@ -96,14 +96,16 @@ type Record struct {
 // b[FrameSize:FrameSize+n], zeroes the padding, computes the CRC and
 // returns it. b must hold the whole aligned record (RecordSize(n) bytes).
 func PutFrame(b []byte, t Type, n int, durable uint64, prev uint32) uint32 {
-	clear(b[FrameSize+n:])
-	b[0] = byte(t)
-	b[1], b[2], b[3] = 0, 0, 0
-	le.PutUint32(b[4:], uint32(n))
-	le.PutUint64(b[8:], durable)
-	le.PutUint32(b[16:], prev)
-	crc := checksum.Update(checksum.Sum(b[:20]), b[FrameSize:FrameSize+n])
-	le.PutUint32(b[20:], crc)
+	f := (*[FrameSize]byte)(b)
+	body := b[FrameSize : FrameSize+n]
+	if pad := b[FrameSize+n:]; len(pad) != 0 {
+		clear(pad)
+	}
+	le.PutUint64(f[:8], uint64(t)|uint64(n)<<32) // type, zero reserved bytes, length
+	le.PutUint64(f[8:16], durable)
+	le.PutUint32(f[16:20], prev)
+	crc := checksum.Update(checksum.Sum(f[:20]), body)
+	le.PutUint32(f[20:], crc)
 	return crc
 }
 

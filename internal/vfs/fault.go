@@ -16,12 +16,18 @@ import (
 func CatchFault(old bool, err *error, kind error) {
 	r := recover()
 	debug.SetPanicOnFault(old)
-	if r == nil {
-		return
+	if r != nil {
+		*err = FaultError(r, kind)
 	}
+}
+
+// FaultError is CatchFault for a deferred function that must do more
+// (release a lock) and so calls recover itself: r is what recover
+// returned, not nil. A memory fault becomes an error wrapping kind; any
+// other panic is re-raised.
+func FaultError(r any, kind error) error {
 	if fe, ok := r.(interface{ Addr() uintptr }); ok {
-		*err = fmt.Errorf("%w: memory fault on a mapped file at %#x: %v", kind, fe.Addr(), r)
-		return
+		return fmt.Errorf("%w: memory fault on a mapped file at %#x: %v", kind, fe.Addr(), r)
 	}
 	panic(r)
 }

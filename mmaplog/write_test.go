@@ -1,0 +1,41 @@
+package mmaplog_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/raftlog/raftlog/internal/logtest"
+	"github.com/raftlog/raftlog/mmaplog"
+)
+
+// An Append whose record lands on a page the segment file lost (shrunk
+// behind the Log's back) faults: that is an ErrFailed error, not a crash,
+// the writer's lock is released, and nothing is published.
+func TestAppendFaultBecomesError(t *testing.T) {
+	dir := t.TempDir()
+	l := logtest.MustOpen(t, dir, smallOpts())
+	logtest.MustAppend(t, l, run(1, 1, 10, 1000)...)
+	logtest.MustSync(t, l)
+	if err := os.Truncate(filepath.Join(dir, "00000000000000000001.seg"), 4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(ent(1, 11, 1000)); !errors.Is(err, mmaplog.ErrFailed) {
+		t.Fatalf("Append onto a lost page = %v, want an ErrFailed fault error", err)
+	}
+	if last := l.State().Last.Index; last != 10 {
+		t.Fatalf("Last = %d after the failed Append, want 10", last)
+	}
+	if _, err := l.Get(1); err != nil { // the first page is still there
+		t.Fatalf("Get(1) = %v", err)
+	}
+	// The writer's lock was released: another write gets as far as the
+	// mapping again.
+	if err := l.Append(ent(1, 11, 1000)); !errors.Is(err, mmaplog.ErrFailed) {
+		t.Fatalf("second Append = %v, want an ErrFailed fault error", err)
+	}
+	if err := l.Close(); err == nil {
+		t.Fatal("Close after the segment shrank returned nil")
+	}
+}
