@@ -27,14 +27,16 @@ func (l *Log) Append(entries ...Entry) (err error) {
 
 // endWrite ends a write that took wmu and then set panic-on-fault (old is
 // what debug.SetPanicOnFault returned): it restores the setting, releases
-// wmu and turns a fault on a mapping into err, in one deferred call (as
-// endRead does for reads).
+// wmu and turns a fault on a mapping into the Log's sticky failure and
+// err, in one deferred call (as endRead does for reads).
 func (l *Log) endWrite(old bool, err *error) {
 	r := recover()
 	debug.SetPanicOnFault(old)
 	l.wmu.Unlock()
 	if r != nil {
-		*err = vfs.FaultError(r, ErrFailed)
+		// Records may be half written past what was published: nothing
+		// may be written after them, so the Log fails closed.
+		*err = l.fail(vfs.FaultError(r, ErrFailed))
 	}
 }
 
