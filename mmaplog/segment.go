@@ -29,6 +29,7 @@ type segment struct {
 	end      int64  // (w) offset after the last record
 	stateOff int64  // (w) offset of the last State record
 	pubEnd   int64  // (r) end as of the last publish (Dump, Stats)
+	nudged   bool   // (w) the preparer was asked for this segment's successor
 	gone     bool   // (r) unmapped: purged and removed, or closed
 
 	prefaulted chan struct{} // closed when a background prefault ends; nil if none

@@ -264,7 +264,7 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 }
 
 // nudgePreparer asks for the next segment once the open one is a quarter
-// full, leaving the preparer time to create and prefault it.
+// full (once per segment), leaving the preparer time to create and prefault it.
 func (l *Log) nudgePreparer() {
 	s := l.open
 	small := l.smallSyncs()
@@ -273,7 +273,10 @@ func (l *Log) nudgePreparer() {
 		l.prep.nudge(true)
 		return
 	}
-	if s.end > int64(len(s.data))/4 {
+	if !s.nudged && s.end > int64(len(s.data))/4 {
+		// Once per segment: the preparer holds one prepared segment, and a
+		// nudge it has not served yet waits in its channel.
+		s.nudged = true
 		l.prep.nudge(small)
 	}
 }
