@@ -12,6 +12,14 @@ func WithLogUID(opts Options, uid uint64) Options {
 	return opts
 }
 
+// WithLazyReady returns opts whose Open leaves proving the open segment's
+// slots and marking its index open to the first write or lookup that
+// needs it, instead of starting on it in the background.
+func WithLazyReady(opts Options) Options {
+	opts.lazyReady = true
+	return opts
+}
+
 // VerifyClock is what Verify's pacing needs of time.
 type VerifyClock interface {
 	Now() time.Time

@@ -46,6 +46,12 @@ type Log struct {
 	reserved    []*blank // segments created for the batch being appended
 	todo        work     // sync work not yet handed to the flusher
 	wclosed     bool
+	// unready: the open segment's index is still sealed as Open found it
+	// (a clean close); readyOpen must run before anything is written.
+	unready bool
+	// readying is closed when the background readyOpen that Open started
+	// has ended; nil when none was started.
+	readying chan struct{}
 
 	// Reader side, guarded by mu (written under wmu and mu).
 	mu      sync.RWMutex
@@ -95,6 +101,19 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.rm.start(l)
 	l.fl.start(l)
 	l.ver.start(l)
+	if l.unready && vfs.IsConcurrent(fs) && !opts.lazyReady {
+		// Off the Open path, and most likely done before the first write
+		// or lookup in the open segment needs it (both wait for it). On the
+		// crash simulator the first write does it, in the order of its
+		// calls.
+		l.readying = make(chan struct{})
+		go func() {
+			defer close(l.readying)
+			l.wmu.Lock()
+			defer l.wmu.Unlock()
+			_ = l.writable() // the next write sees the failure again
+		}()
+	}
 	return l, nil
 }
 
@@ -123,8 +142,11 @@ func (l *Log) load() error {
 		l.segs = append(l.segs, s)
 	}
 	last := r.Segments[len(r.Segments)-1]
+	// A trusted last index is still sealed (logdir.RecoveredSegment).
+	l.unready = last.SlotsUnchecked
 	l.uid = last.Header.LogUID
 	l.open = l.segs[len(l.segs)-1]
+	l.open.slots.inPlace = true
 	l.prev = last.Prev
 	l.lastState = last.Checkpoint
 	l.handed = l.open.end
@@ -199,8 +221,22 @@ func (l *Log) rebuildRuns() {
 	})
 }
 
-// writable returns nil when a write may proceed. Call with wmu held.
+// writable returns nil when a write may proceed, after readying the open
+// segment when it is the first write since Open (readyOpen). Call with
+// wmu held.
 func (l *Log) writable() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if l.unready {
+		return l.readyOpen()
+	}
+	return nil
+}
+
+// usable returns ErrClosed or the sticky failure, if any. Call with wmu
+// held.
+func (l *Log) usable() error {
 	if l.wclosed {
 		return ErrClosed
 	}
@@ -226,13 +262,18 @@ func (l *Log) fail(err error) error {
 // failure, if any, after releasing everything.
 func (l *Log) Close() error {
 	l.ver.stop() // first: its callbacks may not outlive the Log
+	if l.readying != nil {
+		<-l.readying
+	}
 	l.wmu.Lock()
 	if l.wclosed {
 		l.wmu.Unlock()
 		return nil
 	}
 	var err error
-	if err = l.writable(); err == nil {
+	// Nothing written since a clean Open: the seal on disk still holds,
+	// checkpoint and all.
+	if err = l.usable(); err == nil && !l.unready {
 		err = l.checkpoint()
 	}
 	l.wclosed = true

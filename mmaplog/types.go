@@ -88,6 +88,11 @@ type Options struct {
 	// uid, when nonzero, is the identity a new log gets instead of a
 	// random one (golden-bytes tests, through export_test.go).
 	uid uint64
+
+	// lazyReady leaves readying the open segment after Open to the first
+	// write or lookup that needs it, never to a background goroutine
+	// (tests of that path, through export_test.go).
+	lazyReady bool
 }
 
 // DefaultSegmentSize is the default Options.SegmentSize: 64 MiB.

@@ -274,7 +274,8 @@ func (c *checker) checkIndex(i, n int) IndexStatus {
 	}
 	if !seg.Index.SlotsProven(h) {
 		// A torn or stale seal: the slots fail their checksum, so the
-		// first lookup rebuilds them (the last segment's, Open does).
+		// first lookup rebuilds them (in the last segment, or the first
+		// write).
 		return IndexRebuild
 	}
 	x := seg.Index

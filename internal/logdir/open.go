@@ -13,6 +13,12 @@ import (
 // RecoveredSegment is a segment that survived recovery, mapped, with its
 // index file mapped and consistent with its SegmentPlan. Whoever holds it
 // closes File and Index.
+//
+// The last segment's index is open (not complete) when recovery rebuilt
+// it, and still sealed complete when it was trusted (SlotsUnchecked): then
+// whoever writes to the segment first proves the slots (rebuilding them
+// when they fail) and marks the index open, synced, before anything new
+// is written. Until then the seal on disk still vouches for the segment.
 type RecoveredSegment struct {
 	SegmentPlan
 	Path  string
@@ -65,8 +71,8 @@ func Open(fs vfs.FS, dir string, logger *slog.Logger) (*Recovered, error) {
 //  2. removeLeftovers: delete crash leftovers (segments past a torn cut or
 //     never created, their indexes, preparation files, orphan indexes);
 //  3. adopt each surviving segment: make rebuilt segments durable and
-//     rewrite their indexes, zero the last one's tail, mark the last index
-//     open;
+//     rewrite their indexes (the last one's open, not complete), zero the
+//     last one's tail;
 //  4. sync the directory when a name changed.
 //
 // A failing step does not stop the later ones; apply returns the first
@@ -135,8 +141,7 @@ func (a *applier) removeLeftovers(p *Plan, logger *slog.Logger) {
 
 // adopt takes surviving segment i, planned as sp, over from the Dir: when
 // its index is rebuilt, its bytes are made durable and its index file
-// rewritten (and, for the last segment, what lies after its end zeroed);
-// the last segment's index is marked open.
+// rewritten (and, for the last segment, what lies after its end zeroed).
 func (a *applier) adopt(i int, sp *SegmentPlan, last bool) *RecoveredSegment {
 	d := a.d
 	s := &RecoveredSegment{SegmentPlan: *sp, Path: d.Segments[i].Path, File: d.files[i], Data: d.Segments[i].Data, Index: d.Segments[i].Index}
@@ -158,25 +163,7 @@ func (a *applier) adopt(i int, sp *SegmentPlan, last bool) *RecoveredSegment {
 		// makes the record unreadable.
 		a.keep(zeroTail(s))
 	}
-	if last && s.Index != nil {
-		a.keep(markOpen(s))
-	}
 	return s
-}
-
-// markOpen marks the last segment's index open (not complete) before
-// anything new can become durable: a crash from here on rescans it.
-func markOpen(s *RecoveredSegment) error {
-	h, err := s.Index.Header()
-	if err == nil && !h.Complete {
-		return nil
-	}
-	h.SegmentID, h.Complete = s.ID, false
-	if err != nil {
-		h = index.Header{SegmentID: s.ID, LogUID: s.Header.LogUID, Base: s.Base, Count: s.Count, ValidEnd: s.End, StateOff: s.StateOff, EndCRC: s.Prev}
-	}
-	s.Index.SetHeader(h)
-	return s.Index.SyncHeader()
 }
 
 // zeroTail zeroes s's bytes from its end to the last nonzero byte and

@@ -47,8 +47,10 @@ type SegmentPlan struct {
 	Checkpoint bool
 	// SlotsUnchecked: the index was trusted on its header; its slots must
 	// be checked against the seal's checksum (index.File.SlotsProven)
-	// before the first lookup, and rebuilt with SegmentSlots when they
-	// fail it.
+	// before the first lookup (and, in the last segment, before anything
+	// is written), and rebuilt with SegmentSlots when they fail it. The
+	// last segment's index is then still sealed: Open leaves marking it
+	// open to the writer (see RecoveredSegment).
 	SlotsUnchecked bool
 }
 
@@ -57,6 +59,7 @@ func (sp *SegmentPlan) fromScan(sc *Scan) {
 	sp.End, sp.Prev, sp.StateOff = sc.End, sc.Prev, sc.StateOff
 	sp.Base, sp.Count = EntrySpan(sc.Base, sc.Count)
 	sp.Slots, sp.RebuildIndex, sp.Checkpoint = sc.Slots, true, sc.lastType == format.TypeState
+	sp.SlotsUnchecked = false
 }
 
 // Torn is a torn tail that recovery cuts off: bytes after the last valid
