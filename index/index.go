@@ -92,21 +92,27 @@ func Reuse(fs vfs.FS, path string, slots int) (*File, error) {
 	return mapFile(f, path)
 }
 
-// Open maps an existing index file. The header is not checked: use Header.
-// The mapping is read without read-ahead (lookups are random, and a cold
-// header read should cost a page, not megabytes).
+// Open maps an existing index file and starts reading its header page
+// (without waiting: a caller opening many indexes has their header reads
+// in flight together). The header is not checked: use Header. The mapping
+// is read without read-ahead (lookups are random, and a cold header read
+// should cost a page, not megabytes).
 func Open(fs vfs.FS, path string) (*File, error) {
 	f, err := fs.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}
 	x, err := mapFile(f, path)
-	if err == nil {
-		if pf, ok := f.(vfs.Prefaulter); ok {
-			_ = pf.Advise(true)
-		}
+	if err != nil {
+		return nil, err
 	}
-	return x, err
+	if pf, ok := f.(vfs.Prefaulter); ok {
+		_ = pf.Advise(true)
+	}
+	if r, ok := f.(vfs.ReadAheader); ok {
+		_ = r.WillNeed(0, HeaderSize)
+	}
+	return x, nil
 }
 
 func mapFile(f vfs.File, path string) (*File, error) {

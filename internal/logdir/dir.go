@@ -80,6 +80,11 @@ type Dir struct {
 // is what the disk holds. A sealed segment was durable before its seal was
 // written, so its cached bytes are its disk bytes.
 //
+// It opens every file first, each starting the read of its header page,
+// and only then maps the segments and reads the index headers: on a cold
+// cache the header reads, and the inode reads of the opens, are then in
+// flight together instead of one after the other.
+//
 // On error nothing is left open.
 func Load(fs vfs.FS, dir string) (*Dir, error) {
 	list, err := List(fs, dir)
@@ -91,17 +96,14 @@ func Load(fs vfs.FS, dir string) (*Dir, error) {
 	d.Segments = make([]SegmentFile, n)
 	d.files = make([]vfs.File, n)
 	errs := make([]error, n)
-	heads := make([]string, 0, 2*n)
-	for _, id := range list.SegmentIDs {
-		heads = append(heads, filepath.Join(dir, format.IndexName(id)), filepath.Join(dir, format.SegmentName(id)))
-	}
-	vfs.PrefetchHeads(fs, heads, 4096) // Load reads each index header, Analyze each segment header
-	forEach(n, vfs.IsConcurrent(fs), func(i int) {
-		errs[i] = guardFault(func() error {
-			var err error
-			d.Segments[i], d.files[i], err = mapSegment(fs, dir, list.SegmentIDs[i])
-			return err
-		})
+	par := vfs.IsConcurrent(fs)
+	forEach(n, par, func(i int) { errs[i] = d.openSegment(i) })
+	// The last segment first: its tail, which Analyze reads next, is then
+	// on its way while the others are mapped.
+	forEach(n, par, func(k int) {
+		if i := n - 1 - k; errs[i] == nil {
+			errs[i] = guardFault(func() error { return d.mapSegment(i, k == 0) })
+		}
 	})
 	for _, err := range errs {
 		if err != nil { // the first in segment order, as a serial Load
@@ -112,12 +114,11 @@ func Load(fs vfs.FS, dir string) (*Dir, error) {
 	return d, nil
 }
 
-// loadWorkers is how many segments Load opens and maps at once on a file
-// system that allows it. The header reads are already on their way
-// (vfs.PrefetchHeads); what is left per segment is system calls (open,
-// mmap, madvise) and a wait for pages in flight, which goroutines overlap.
-// Measured here, cold, 80 segments: serial 21-32 ms, prefetched 13-21 ms,
-// prefetched and on goroutines 12-15 ms.
+// loadWorkers is how many segments Load opens, and then maps, at once on
+// a file system that allows it: system calls (open, mmap, madvise) and
+// waits for inodes and pages in flight, which goroutines overlap. A page
+// fault stalls its thread without the Go scheduler knowing, so the header
+// reads are started (posix_fadvise) by the opens, not by the faults.
 const loadWorkers = 16
 
 // forEach runs fn(0..n-1): on loadWorkers goroutines when parallel, else
@@ -148,37 +149,55 @@ func forEach(n int, parallel bool, fn func(i int)) {
 	wg.Wait()
 }
 
-// mapSegment opens and maps segment id of dir and its index.
-func mapSegment(fs vfs.FS, dir string, id uint64) (SegmentFile, vfs.File, error) {
-	path := filepath.Join(dir, format.SegmentName(id))
-	var x *index.File
-	if xf, err := index.Open(fs, filepath.Join(dir, format.IndexName(id))); err == nil {
-		x = xf
+// openSegment opens segment i of d and its index (left nil when missing
+// or unmappable), each starting to read its header page.
+func (d *Dir) openSegment(i int) error {
+	id := d.Listing.SegmentIDs[i]
+	seg := &d.Segments[i]
+	seg.ID, seg.Path = id, filepath.Join(d.Path, format.SegmentName(id))
+	if x, err := index.Open(d.FS, filepath.Join(d.Path, format.IndexName(id))); err == nil {
+		seg.Index = x
 	}
-	f, err := fs.Open(path)
+	f, err := d.FS.Open(seg.Path)
 	if err != nil {
-		closeSeg(nil, x)
-		return SegmentFile{}, nil, fmt.Errorf("open segment: %w", err)
+		return fmt.Errorf("open segment: %w", err)
 	}
-	if !sealed(x) {
+	d.files[i] = f
+	if r, ok := f.(vfs.ReadAheader); ok {
+		_ = r.WillNeed(0, format.SegmentHeaderSize) // Analyze reads it
+	}
+	return nil
+}
+
+// mapSegment maps segment i of d, opened by openSegment, evicting it first
+// when its index is not sealed. last: it is the last segment, whose
+// closing State record Analyze reads when the index is sealed.
+func (d *Dir) mapSegment(i int, last bool) error {
+	seg, f := &d.Segments[i], d.files[i]
+	h, sealed := sealedHeader(seg.Index)
+	if !sealed {
 		if err := f.Evict(); err != nil {
-			closeSeg(f, x)
-			return SegmentFile{}, nil, fmt.Errorf("read segment %s from the disk: %w", path, err)
+			return fmt.Errorf("read segment %s from the disk: %w", seg.Path, err)
 		}
 	}
 	data, err := f.Map()
 	if err != nil {
-		closeSeg(f, x)
-		return SegmentFile{}, nil, fmt.Errorf("map segment %s: %w", path, err)
+		return fmt.Errorf("map segment %s: %w", seg.Path, err)
 	}
-	if pf, ok := f.(vfs.Prefaulter); ok && sealed(x) {
+	seg.Data = data
+	if !sealed {
+		return nil
+	}
+	if pf, ok := f.(vfs.Prefaulter); ok {
 		// A sealed segment is read by header and by lookups, never
 		// scanned: without read-ahead a cold touch reads a page, not the
 		// megabytes read-ahead would (2-9 ms each, measured).
 		_ = pf.Advise(true)
 	}
-
-	return SegmentFile{ID: id, Path: path, Data: data, Index: x}, f, nil
+	if r, ok := f.(vfs.ReadAheader); ok && last && h.StateOff < h.ValidEnd {
+		_ = r.WillNeed(h.StateOff, h.ValidEnd-h.StateOff+format.FrameSize)
+	}
+	return nil
 }
 
 // Close unmaps and closes every file d still holds.
@@ -212,13 +231,14 @@ func (d *Dir) Plan() (*Plan, error) {
 	return p, nil
 }
 
-// sealed reports whether x is a readable index sealed complete.
-func sealed(x *index.File) bool {
+// sealedHeader returns x's header and whether x is a readable index
+// sealed complete.
+func sealedHeader(x *index.File) (index.Header, bool) {
 	if x == nil {
-		return false
+		return index.Header{}, false
 	}
 	h, err := x.Header()
-	return err == nil && h.Complete
+	return h, err == nil && h.Complete
 }
 
 // orphanEvidence is the largest position that the complete index of a

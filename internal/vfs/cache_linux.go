@@ -29,22 +29,3 @@ func (o *osFile) DropCache(off, n int64) error {
 	}
 	return nil
 }
-
-// PrefetchHeads implements HeadPrefetcher with posix_fadvise(WILLNEED) on
-// each file through a descriptor of its own, closed at once (the page
-// cache belongs to the file, not the descriptor).
-func (osFS) PrefetchHeads(paths []string, n int64) { prefetchHeads(paths, n) }
-
-// PrefetchHeads: see osFS.PrefetchHeads.
-func (readOnlyFS) PrefetchHeads(paths []string, n int64) { prefetchHeads(paths, n) }
-
-func prefetchHeads(paths []string, n int64) {
-	for _, p := range paths {
-		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue // a hint: the open that matters reports it
-		}
-		_ = unix.Fadvise(fd, 0, n, unix.FADV_WILLNEED)
-		_ = unix.Close(fd)
-	}
-}

@@ -65,7 +65,7 @@ func (o osFS) Create(path string, size int64) (File, error) {
 }
 
 func (osFS) Open(path string) (File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openFile(path, unix.O_RDWR)
 	if err != nil {
 		return nil, err
 	}
@@ -82,6 +82,22 @@ func (osFS) Reuse(path string, size int64) (File, error) {
 		return nil, err
 	}
 	return &osFile{f: f}, nil
+}
+
+// openFile opens the existing file path with flags, as os.OpenFile does
+// but in two system calls instead of six: os.OpenFile tries every file on
+// the poller, which for a regular file costs four fcntl calls and a failed
+// epoll_ctl (measured: a third of the CPU of opening a 200-segment log).
+func openFile(path string, flags int) (*os.File, error) {
+	for {
+		fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+		if err == nil {
+			return os.NewFile(uintptr(fd), path), nil
+		}
+		if err != unix.EINTR {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
 }
 
 func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
@@ -223,7 +239,7 @@ func (o *osFile) Map() ([]byte, error) {
 	if o.ro {
 		prot = mmap.RDONLY
 	}
-	m, err := mmap.Map(o.f, prot, 0)
+	m, err := mmap.MapRegion(o.f, int(size), prot, 0, 0) // the size, or it would fstat again
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", o.Name(), err)
 	}

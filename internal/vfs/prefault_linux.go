@@ -42,12 +42,12 @@ func (o *osFile) Advise(small bool) error {
 	return unix.Madvise(o.m, advice)
 }
 
-// WillNeed reads [off, off+n) of the mapping ahead (MADV_WILLNEED).
+// WillNeed starts reading [off, off+n) of the file into the page cache
+// (posix_fadvise WILLNEED: what MADV_WILLNEED does for a shared mapping,
+// and it needs none).
 func (o *osFile) WillNeed(off, n int64) error {
-	lo := off &^ (pageSize - 1)
-	hi := min(off+n, int64(len(o.m)))
-	if hi <= lo {
+	if n <= 0 {
 		return nil
 	}
-	return unix.Madvise(o.m[lo:hi], unix.MADV_WILLNEED)
+	return unix.Fadvise(int(o.f.Fd()), off, n, unix.FADV_WILLNEED)
 }

@@ -33,7 +33,7 @@ func (readOnlyFS) Remove(string) error                  { return ErrReadOnly }
 func (readOnlyFS) SyncDir(string) error                 { return ErrReadOnly }
 
 func (readOnlyFS) Open(path string) (File, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, unix.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -89,35 +89,17 @@ type Concurrent interface {
 	Concurrent()
 }
 
-// HeadPrefetcher is implemented by file systems that can start reading
-// the first bytes of many files into the page cache at once, without
-// waiting (the operating system's, with posix_fadvise): a cold reopen then
-// waits for its small header reads together, at the disk's queue depth,
-// instead of one after the other. A goroutine per file does not get there:
-// a read through a mapping is a page fault, which stalls its thread
-// without the Go scheduler knowing, so at most GOMAXPROCS wait at a time.
-type HeadPrefetcher interface {
-	PrefetchHeads(paths []string, n int64)
-}
-
-// PrefetchHeads starts reading the first n bytes of each path when fs is
-// a HeadPrefetcher; a hint, errors ignored.
-func PrefetchHeads(fs FS, paths []string, n int64) {
-	if p, ok := fs.(HeadPrefetcher); ok {
-		p.PrefetchHeads(paths, n)
-	}
-}
-
 // IsConcurrent reports whether fs implements Concurrent.
 func IsConcurrent(fs FS) bool {
 	_, ok := fs.(Concurrent)
 	return ok
 }
 
-// ReadAheader is implemented by Files whose mapping can be read ahead:
-// WillNeed starts reading [off, off+n) of the mapping into the page cache
-// (MADV_WILLNEED), for a range about to be read whole on a mapping that is
-// otherwise read without read-ahead. A hint; errors may be ignored.
+// ReadAheader is implemented by Files that can be read ahead: WillNeed
+// starts reading [off, off+n) of the file into the page cache, without
+// waiting and whether or not the file is mapped, for a range about to be
+// read on a mapping that is otherwise read without read-ahead (or whose
+// reads are to be in flight together). A hint; errors may be ignored.
 type ReadAheader interface {
 	WillNeed(off, n int64) error
 }
