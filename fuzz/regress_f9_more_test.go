@@ -2,9 +2,12 @@ package fuzz
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"maps"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/crashfs"
@@ -63,6 +66,76 @@ func TestRegressRepairCutBeforePurge(t *testing.T) {
 	if after := simFiles(t, fs); !maps.EqualFunc(before, after, bytes.Equal) {
 		t.Fatal("Repair refused the cut but changed the directory")
 	}
+}
+
+// The same cut, found by F9 (seeds 63535625605516, 63416130478853), where
+// the first surviving segment holds no entry: only its snapshot (purged
+// 10, last 40) and non-entry records, the entries 11..40 it does not hold
+// sat in segments a later Purge deleted. The check compared the purge
+// point with the first segment's first entry, which it does not have, so
+// Repair cut there and the next step took the whole log, vote aside.
+func TestRegressRepairCutBeforePurgeEmptyFirstSegment(t *testing.T) {
+	fs := crashfs.New()
+	l := openT(t, fs)
+	for i := uint64(1); i <= 40; i++ {
+		logtest.MustAppend(t, l, entry(1, i, 8000))
+	}
+	logtest.MustSync(t, l)
+	if err := l.Purge(mmaplog.LogID{Term: 1, Index: 10}); err != nil {
+		t.Fatal(err)
+	}
+	logtest.MustSync(t, l)
+	// A blob that does not fit the open segment: the next one starts with
+	// a snapshot, and its first record after it is this user data.
+	if err := l.SaveUserData(bytes.Repeat([]byte{7}, 60000)); err != nil {
+		t.Fatal(err)
+	}
+	logtest.MustSync(t, l)
+	last := uint64(0)
+	for _, p := range fs.Files() {
+		if id, ok := segID(p); ok {
+			last = max(last, id)
+		}
+	}
+	if err := l.Purge(mmaplog.LogID{Term: 1, Index: 50}); err != nil { // past Last: every entry goes
+		t.Fatal(err)
+	}
+	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, entry(1, 51, 100))
+	logtest.MustSync(t, l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range fs.Files() {
+		if id, ok := segID(p); ok && id < last {
+			t.Fatalf("segment %s survived the purge: the test needs the blob's segment first", p)
+		}
+	}
+	// Damage the user-data record, right after the snapshot.
+	path := segPath(last)
+	var off int64
+	fs.Mutate(path, func(b []byte) {
+		snap := int64(format.SegmentHeaderSize)
+		off = snap + format.RecordSize(int(binary.LittleEndian.Uint32(b[snap+4:])))
+		b[off+format.FrameSize+100] ^= 1
+	})
+	before := simFiles(t, fs)
+	if _, err := repairOn(fs); !errors.Is(err, recovery.ErrPurgeBeyondCut) {
+		t.Fatalf("Repair of damage at %s+%d before a purge, in a segment without entries: %v, want ErrPurgeBeyondCut", filepath.Base(path), off, err)
+	}
+	if after := simFiles(t, fs); !maps.EqualFunc(before, after, bytes.Equal) {
+		t.Fatal("Repair refused the cut but changed the directory")
+	}
+}
+
+// segID returns the ID of a segment file's path.
+func segID(path string) (uint64, bool) {
+	name := filepath.Base(path)
+	if !strings.HasSuffix(name, format.SegmentSuffix) {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(strings.TrimSuffix(name, format.SegmentSuffix), 10, 64)
+	return id, err == nil
 }
 
 // simFiles returns every file of the simulator's /log with its bytes.

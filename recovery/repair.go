@@ -211,8 +211,23 @@ func cutKeepsStart(rep *VerifyReport, c *Cut) error {
 	}
 	first := rep.Segments[0]
 	kept := c.Kept
+	// The first kept segment that holds entries must hold the first live
+	// one; a first segment that holds none (only its snapshot, say) does
+	// not account for live entries that earlier, deleted segments held.
+	held := uint64(0)
+	for _, sg := range rep.Segments {
+		if sg.ID > c.Segment {
+			break
+		}
+		if sg.First != 0 {
+			held = sg.First
+			break
+		}
+	}
+	live := kept.Last.Index > kept.Purged.Index
 	if kept.Purged.IsZero() && first.ID != 1 ||
-		!kept.Purged.IsZero() && first.First > kept.Purged.Index+1 {
+		!kept.Purged.IsZero() && first.First > kept.Purged.Index+1 ||
+		!kept.Purged.IsZero() && live && (held == 0 || held > kept.Purged.Index+1) {
 		return fmt.Errorf("%w: %s: the log starts at segment %d (entry %d) but what survives the cut at %s+%d says purged %v; nothing changed by this step",
 			ErrPurgeBeyondCut, first.Path, first.ID, first.First, c.Path, c.Offset, kept.Purged)
 	}
