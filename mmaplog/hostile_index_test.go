@@ -18,6 +18,23 @@ import (
 
 const sectorSize = 512
 
+// restoreSectors puts back, in the file at path, every 512-byte sector
+// after the first (the header's) that differs from old: a sync torn so
+// that only the header sector reached the disk. It returns how many.
+func restoreSectors(t *testing.T, path string, old []byte) int {
+	t.Helper()
+	n := 0
+	logtest.Edit(t, path, func(cur []byte) {
+		for off := sectorSize; off+sectorSize <= min(len(cur), len(old)); off += sectorSize {
+			if !bytes.Equal(cur[off:off+sectorSize], old[off:off+sectorSize]) {
+				copy(cur[off:off+sectorSize], old[off:off+sectorSize])
+				n++
+			}
+		}
+	})
+	return n
+}
+
 // indexOpts keeps the logs of cases 6 and 7 in one segment.
 func indexOpts() mmaplog.Options { return mmaplog.Options{SegmentSize: 1 << 20, Logger: quiet} }
 
@@ -54,14 +71,7 @@ func TestHostileTornSealStaleSlots(t *testing.T) {
 	restored := 0
 	for name, old := range before {
 		path := filepath.Join(dir, name)
-		logtest.Edit(t, path, func(cur []byte) {
-			for off := sectorSize; off+sectorSize <= min(len(cur), len(old)); off += sectorSize {
-				if !bytes.Equal(cur[off:off+sectorSize], old[off:off+sectorSize]) {
-					copy(cur[off:off+sectorSize], old[off:off+sectorSize])
-					restored++
-				}
-			}
-		})
+		restored += restoreSectors(t, path, old)
 	}
 	if restored == 0 {
 		t.Fatal("no index sector after the first changed between the truncation and Close: the test no longer tears the seal")

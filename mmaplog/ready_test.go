@@ -8,7 +8,6 @@ package mmaplog_test
 // unproven slot is ever served or sealed again.
 
 import (
-	"bytes"
 	"path/filepath"
 	"testing"
 
@@ -48,14 +47,7 @@ func staleSlotsLog(t *testing.T, dir string) {
 	}
 	restored := 0
 	for name, old := range before {
-		logtest.Edit(t, filepath.Join(dir, name), func(cur []byte) {
-			for off := sectorSize; off+sectorSize <= min(len(cur), len(old)); off += sectorSize {
-				if !bytes.Equal(cur[off:off+sectorSize], old[off:off+sectorSize]) {
-					copy(cur[off:off+sectorSize], old[off:off+sectorSize])
-					restored++
-				}
-			}
-		})
+		restored += restoreSectors(t, filepath.Join(dir, name), old)
 	}
 	if restored == 0 {
 		t.Fatal("no slot sector changed between the truncation and Close: the test no longer tears the seal")

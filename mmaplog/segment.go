@@ -151,11 +151,18 @@ func createBlank(fs vfs.FS, dir string, n uint64, size int64, zeroFill bool) (*b
 			return nil, err
 		}
 	}
-	if b.data, err = f.Map(); err != nil {
+	return b.mapWithIndex(fs, size, index.Create)
+}
+
+// mapWithIndex maps b's segment file and makes its index with newIndex
+// (index.Create or index.Reuse); on failure it discards b.
+func (b *blank) mapWithIndex(fs vfs.FS, size int64, newIndex func(vfs.FS, string, int) (*index.File, error)) (*blank, error) {
+	var err error
+	if b.data, err = b.file.Map(); err != nil {
 		b.discard(fs)
 		return nil, fmt.Errorf("mmaplog: map segment %s: %w", b.segPath, err)
 	}
-	if b.idx, err = index.Create(fs, b.idxPath, index.SlotsFor(size)); err != nil {
+	if b.idx, err = newIndex(fs, b.idxPath, index.SlotsFor(size)); err != nil {
 		b.discard(fs)
 		return nil, fmt.Errorf("mmaplog: %w", err)
 	}
@@ -182,15 +189,7 @@ func reuseBlank(fs vfs.FS, sp spare, size int64) (*blank, error) {
 		b.discard(fs)
 		return nil, fmt.Errorf("mmaplog: reuse segment %s: %w", b.segPath, err)
 	}
-	if b.data, err = f.Map(); err != nil {
-		b.discard(fs)
-		return nil, fmt.Errorf("mmaplog: map segment %s: %w", b.segPath, err)
-	}
-	if b.idx, err = index.Reuse(fs, b.idxPath, index.SlotsFor(size)); err != nil {
-		b.discard(fs)
-		return nil, fmt.Errorf("mmaplog: %w", err)
-	}
-	return b, nil
+	return b.mapWithIndex(fs, size, index.Reuse)
 }
 
 var zeros = make([]byte, 1<<20)
