@@ -245,9 +245,11 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 const logDir = "/log"
 
 // options are the Log options of every family: small segments so that
-// rotations are frequent.
+// rotations are frequent, and batches of 4 KiB or more written through
+// the file (mmaplog.Options.WriteThrough), so that both write paths meet
+// every fault.
 func options(fs vfs.FS) mmaplog.Options {
-	return mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, Logger: discard, FS: fs}
+	return mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, WriteThrough: 4 << 10, Logger: discard, FS: fs}
 }
 
 // driver runs a workload on a Log over a crashfs and keeps the oracle and

@@ -231,3 +231,44 @@ func BenchmarkReopen(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendSyncBatch: a batch of 4 KiB entries (hashicorp/raft's
+// MaxAppendEntries is 64), then wait until it is durable; copied into the
+// mapping (through=off) or written through the file (through=on, the
+// default for batches of 64 KiB and more, see Options.WriteThrough).
+// Segments of 16 MiB, so that the run crosses into segments prepared for
+// the way the first one was filled.
+func BenchmarkAppendSyncBatch(b *testing.B) {
+	for _, batch := range []int{16, 64} {
+		for _, through := range []bool{false, true} {
+			name := fmt.Sprintf("batch=%d/through=%s", batch, map[bool]string{false: "off", true: "on"}[through])
+			b.Run(name, func(b *testing.B) {
+				opts := mmaplog.Options{SegmentSize: 16 << 20, WriteThrough: -1}
+				if through {
+					opts.WriteThrough = mmaplog.DefaultWriteThrough
+				}
+				l := logtest.MustOpen(b, benchDir(b), opts)
+				ents := make([]mmaplog.Entry, batch)
+				for k := range ents {
+					ents[k].Payload = make([]byte, 4096)
+				}
+				b.SetBytes(int64(batch * 4096))
+				var lat []time.Duration
+				i := uint64(0)
+				for b.Loop() {
+					t0 := time.Now()
+					for k := range ents {
+						i++
+						ents[k].ID = mmaplog.LogID{Term: 1, Index: i}
+					}
+					if err := l.Append(ents...); err != nil {
+						b.Fatal(err)
+					}
+					logtest.MustSync(b, l)
+					lat = append(lat, time.Since(t0))
+				}
+				reportPercentiles(b, lat)
+			})
+		}
+	}
+}

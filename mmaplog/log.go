@@ -36,14 +36,15 @@ type Log struct {
 	lastState bool     // the last record written is a State record
 	wfirst    uint64   // first as the writer sees it mid-call (snapshots)
 	// openSyncs is syncs when the open segment became the open one: how
-	// that segment is being synced picks the page size of the next one
-	// (see smallSyncs).
+	// that segment is being synced picks how the next one is mapped (see
+	// nextFill).
 	openSyncs uint64
 	// rotateEarly: the open segment has large pages but is being synced in
 	// small pieces; rotate at the next write to a small-page segment.
 	rotateEarly bool
 	handed      int64    // open.end already handed to the flusher
 	reserved    []*blank // segments created for the batch being appended
+	scratch     []byte   // the records of a batch written through the file (writeThrough)
 	todo        work     // sync work not yet handed to the flusher
 	wclosed     bool
 	// unready: the open segment's index is still sealed as Open found it
@@ -157,7 +158,7 @@ func (l *Log) load() error {
 	l.rebuildRuns()
 	if pf, ok := l.open.file.(vfs.Prefaulter); ok {
 		_ = pf.Advise(true) // reopened: assume Raft's small, frequent syncs
-		l.open.small = true
+		l.open.fill = fillSmall
 	}
 	return nil
 }
@@ -169,7 +170,7 @@ func (l *Log) createFirst() error {
 	if err != nil {
 		return err
 	}
-	b.prefaultAsync(true) // a new log: assume Raft's small, frequent syncs
+	b.prefaultAsync(fillSmall) // a new log: assume Raft's small, frequent syncs
 	l.first, l.wfirst = 1, 1
 	if l.uid = l.opts.uid; l.uid == 0 {
 		if l.uid, err = newLogUID(); err != nil {

@@ -44,11 +44,11 @@ func (l *Log) reserve(entries []Entry, cur *raftstate.State) error {
 // one for the first rotation of a batch, a new file for the others.
 func (l *Log) takeNew(size int64) (*blank, error) {
 	if len(l.reserved) == 0 {
-		return l.prep.take(size, l.smallSyncs())
+		return l.prep.take(size, l.nextFill())
 	}
 	b, err := createBlank(l.fs, l.dir, l.prep.tempNumber(), size, false)
 	if err == nil {
-		b.prefaultAsync(l.smallSyncs())
+		b.prefaultAsync(l.nextFill())
 	}
 	return b, err
 }
@@ -57,7 +57,7 @@ func (l *Log) takeNew(size int64) (*blank, error) {
 // for the batch, or (outside a batch) the prepared one.
 func (l *Log) takeBlank(size int64) (*blank, error) {
 	if len(l.reserved) == 0 {
-		return l.prep.take(size, l.smallSyncs())
+		return l.prep.take(size, l.nextFill())
 	}
 	b := l.reserved[0]
 	l.reserved = l.reserved[1:]

@@ -33,7 +33,8 @@ type segment struct {
 	gone     bool   // (r) unmapped: purged and removed, or closed
 
 	prefaulted chan struct{} // closed when a background prefault ends; nil if none
-	small      bool          // mapped with small pages (see vfs.Prefaulter)
+	fill       fill          // how the segment was mapped (see fill)
+	through    int64         // (w) bytes of records written through the file (writeThrough)
 	slots      slotCheck     // a sealed index's slots, proven on first use
 
 	// sealed is the index header the segment was sealed complete with,
@@ -75,33 +76,58 @@ type blank struct {
 	idxPath    string
 	err        error
 	prefaulted chan struct{} // see segment.prefaulted
-	small      bool          // see segment.small
+	fill       fill          // see segment.fill
 }
 
-// prefault tunes b's mapping (small pages or not, see vfs.Prefaulter) and
-// faults it in.
-func (b *blank) prefault(small bool) {
-	if pf, ok := b.file.(vfs.Prefaulter); ok {
-		_ = pf.Advise(small)
-		// A hint: without it the writer takes the faults. A segment
-		// synced in small pieces fills slowly: populated writable, its
-		// untouched pages would be written back as zeros 30 s later, in
-		// the middle of its syncs.
-		_ = pf.Prefault(!small)
+// fill is how a segment is expected to be filled, judged from the open
+// segment when the next one is prepared (Log.nextFill); it picks how the
+// next one is mapped and prefaulted (see vfs.Prefaulter).
+type fill uint8
+
+const (
+	// fillBulk: records copied in with no sync or big ones (a bulk
+	// load): large folios, which write back twice as fast, populated
+	// writable (the segment fills before the kernel would write its
+	// untouched pages back).
+	fillBulk fill = iota
+	// fillSmall: records copied in and synced in small pieces (Raft's
+	// log): small pages, so that an msync of a few bytes writes one page,
+	// populated read-only. A segment synced in small pieces fills slowly:
+	// populated writable, its untouched pages would be written back as
+	// zeros 30 s later, in the middle of its syncs.
+	fillSmall
+	// fillThrough: batches written through the file (writeThrough):
+	// small pages for what is copied in, and not prefaulted, so that the
+	// writes find no page cache and the kernel makes large folios for
+	// them.
+	fillThrough
+)
+
+// prefault tunes b's mapping for f and faults it in. Hints: without them
+// the writer takes the faults.
+func (b *blank) prefault(f fill) {
+	pf, ok := b.file.(vfs.Prefaulter)
+	if !ok {
+		return
+	}
+	_ = pf.Advise(f != fillBulk)
+	if f != fillThrough {
+		_ = pf.Prefault(f == fillBulk)
 	}
 }
 
 // prefaultAsync is prefault on another goroutine (blanks created on the
 // writer's path); the segment waits for it before closing.
-func (b *blank) prefaultAsync(small bool) {
+func (b *blank) prefaultAsync(f fill) {
+	b.fill = f
 	if _, ok := b.file.(vfs.Prefaulter); !ok {
 		return
 	}
 	ch := make(chan struct{})
-	b.prefaulted, b.small = ch, small
+	b.prefaulted = ch
 	go func() {
 		defer close(ch)
-		b.prefault(small)
+		b.prefault(f)
 	}()
 }
 
@@ -228,7 +254,7 @@ func install(fs vfs.FS, dir string, b *blank, h format.SegmentHeader, st *raftst
 		stateOff: format.SegmentHeaderSize,
 
 		prefaulted: b.prefaulted,
-		small:      b.small,
+		fill:       b.fill,
 	}
 	s.pubEnd = s.end
 	s.idx.SetHeader(index.Header{SegmentID: h.ID, LogUID: h.LogUID, ValidEnd: s.end, StateOff: s.stateOff, EndCRC: crc})
@@ -257,7 +283,7 @@ type preparer struct {
 	zeroFill  bool
 	maxSpares int // Options.SpareSegments
 
-	want  chan bool   // a nudge: prepare one (small pages or not) if none is ready
+	want  chan fill   // a nudge: prepare one, mapped for that fill, if none is ready
 	ready chan *blank // at most one prepared segment
 	quit  chan struct{}
 	wg    sync.WaitGroup
@@ -270,7 +296,7 @@ type preparer struct {
 
 func newPreparer(fs vfs.FS, dir string, opts Options) *preparer {
 	p := &preparer{fs: fs, dir: dir, size: opts.SegmentSize, zeroFill: opts.ZeroFill, maxSpares: opts.SpareSegments,
-		want: make(chan bool, 1), ready: make(chan *blank, 1), quit: make(chan struct{})}
+		want: make(chan fill, 1), ready: make(chan *blank, 1), quit: make(chan struct{})}
 	p.wg.Add(1)
 	go p.run()
 	return p
@@ -346,18 +372,18 @@ func (p *preparer) newBlank() (*blank, error) {
 func (p *preparer) run() {
 	defer p.wg.Done()
 	for {
-		var small bool
+		var f fill
 		select {
 		case <-p.quit:
 			return
-		case small = <-p.want:
+		case f = <-p.want:
 		}
 		b, err := p.newBlank()
 		if err != nil {
 			b = &blank{err: err}
 		} else {
-			b.small = small
-			b.prefault(small)
+			b.fill = f
+			b.prefault(f)
 		}
 		select {
 		case p.ready <- b:
@@ -370,11 +396,11 @@ func (p *preparer) run() {
 	}
 }
 
-// nudge asks for a segment to be prepared (no-op if one is on the way),
-// with small pages when the log is synced in small pieces.
-func (p *preparer) nudge(small bool) {
+// nudge asks for a segment to be prepared for fill f (no-op if one is on
+// the way).
+func (p *preparer) nudge(f fill) {
 	select {
-	case p.want <- small:
+	case p.want <- f:
 	default:
 	}
 }
@@ -382,11 +408,10 @@ func (p *preparer) nudge(small bool) {
 // take returns a prepared segment of at least size bytes, or creates one
 // now (not zero-filled) when none is ready or the ready one is too small.
 //
-// A ready segment mapped with the other page size is taken all the same
-// (the next segment gets the right one): discarding it and creating
-// another would put an unmap, a file removal and an fallocate on the
-// writer's path.
-func (p *preparer) take(size int64, small bool) (*blank, error) {
+// A ready segment mapped for another fill is taken all the same (the next
+// segment gets the right one): discarding it and creating another would
+// put an unmap, a file removal and an fallocate on the writer's path.
+func (p *preparer) take(size int64, f fill) (*blank, error) {
 	select {
 	case b := <-p.ready:
 		if b.err == nil && int64(len(b.data)) >= size {
@@ -399,19 +424,18 @@ func (p *preparer) take(size int64, small bool) (*blank, error) {
 	}
 	b, err := createBlank(p.fs, p.dir, p.tempNumber(), size, false)
 	if err == nil {
-		b.prefaultAsync(small)
+		b.prefaultAsync(f)
 	}
 	return b, err
 }
 
 // takeReady returns the prepared segment when one of at least size bytes
-// with the wanted page size is ready, without waiting or creating one; a
-// ready one of the other kind is discarded in the background and a new
-// one asked for.
-func (p *preparer) takeReady(size int64, small bool) (*blank, bool) {
+// mapped for fill f is ready, without waiting or creating one; a ready one
+// of another kind is discarded in the background and a new one asked for.
+func (p *preparer) takeReady(size int64, f fill) (*blank, bool) {
 	select {
 	case b := <-p.ready:
-		if b.err == nil && int64(len(b.data)) >= size && b.small == small {
+		if b.err == nil && int64(len(b.data)) >= size && b.fill == f {
 			return b, true
 		}
 		if b.err == nil {
@@ -419,7 +443,7 @@ func (p *preparer) takeReady(size int64, small bool) (*blank, bool) {
 		}
 	default:
 	}
-	p.nudge(small)
+	p.nudge(f)
 	return nil, false
 }
 

@@ -3,6 +3,7 @@ package mmaplog
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -53,6 +54,16 @@ type Options struct {
 	// until the log grows into them again or Close deletes them.
 	// Default 8; negative: none, every purged segment is deleted.
 	SpareSegments int
+	// WriteThrough is the size from which an Append's records are
+	// written through the file (one pwrite of the encoded batch) instead
+	// of being copied into the mapping, and the segments such batches
+	// fill are not prefaulted. Measured here (ext4, 256 KiB batches, each
+	// synced): a copy into prefaulted pages takes a write fault per page
+	// (~3 µs each), and the msync writes back 64 single-page folios;
+	// through the file the kernel makes large folios, and the batch is
+	// durable 1.6x sooner. Readers see the bytes through the mapping
+	// either way (one page cache). Default 64 KiB; negative: never.
+	WriteThrough int
 	// FileMode is the permission of every file the Log creates (segments,
 	// indexes, LOCK) and, with search (x) added wherever it grants read,
 	// of the directory and its parents when Open creates them: 0640 lets
@@ -101,6 +112,9 @@ const DefaultSegmentSize = 64 << 20
 // DefaultSpareSegments is the default Options.SpareSegments: 8.
 const DefaultSpareSegments = 8
 
+// DefaultWriteThrough is the default Options.WriteThrough: 64 KiB.
+const DefaultWriteThrough = 64 << 10
+
 // DefaultSlowSync is the default Options.SlowSync: 1 s.
 const DefaultSlowSync = time.Second
 
@@ -136,6 +150,12 @@ func (o Options) withDefaults() Options {
 		o.SpareSegments = DefaultSpareSegments
 	case o.SpareSegments < 0:
 		o.SpareSegments = 0
+	}
+	switch {
+	case o.WriteThrough == 0:
+		o.WriteThrough = DefaultWriteThrough
+	case o.WriteThrough < 0:
+		o.WriteThrough = math.MaxInt
 	}
 	if o.FS == nil {
 		o.FS = vfs.WithPerm(o.FileMode)

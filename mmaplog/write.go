@@ -63,13 +63,14 @@ func (l *Log) checkBatch(entries []Entry) error {
 // writeBatch writes a checked, non-empty batch and publishes it. Call with
 // wmu held, under a fault guard.
 func (l *Log) writeBatch(entries []Entry) error {
-	if l.rotateEarly || !l.fitsOpen(entries) {
+	size, fits := l.fitsOpen(entries)
+	if l.rotateEarly || !fits {
 		return l.writeRotating(entries)
 	}
 	// The common case: the batch goes into the open segment. Nothing can
-	// fail but a fault on the mapping (which publishes nothing), so
-	// there is nothing to reserve or roll back, and no snapshot to keep
-	// for a rotation.
+	// fail but a fault on the mapping or a failed write through the file
+	// (either fails the Log and publishes nothing), so there is nothing to
+	// reserve or roll back, and no snapshot to keep for a rotation.
 	first := l.first
 	if l.state.Last.Index < first {
 		first = entries[0].ID.Index // an empty log starts where its first entry says
@@ -79,46 +80,98 @@ func (l *Log) writeBatch(entries []Entry) error {
 	if s.base == 0 {
 		s.base = entries[0].ID.Index
 	}
-	for i := range entries {
-		l.writeEntry(s, &entries[i])
+	if size >= int64(l.opts.WriteThrough) {
+		if err := l.writeThrough(s, entries, size); err != nil {
+			return err
+		}
+	} else {
+		for i := range entries {
+			l.writeEntry(s, &entries[i])
+		}
 	}
 	l.publishAppend(entries[len(entries)-1].ID, first, newRun, len(entries))
 	return nil
 }
 
-// fitsOpen reports whether the open segment takes every entry of a
-// checked batch without a rotation: roomForEntry's rule (entryFits) for
-// the whole batch, whose indexes are consecutive.
-func (l *Log) fitsOpen(entries []Entry) bool {
+// fitsOpen returns the size of a checked batch's records and whether the
+// open segment takes every one of them without a rotation: roomForEntry's
+// rule (entryFits) for the whole batch, whose indexes are consecutive.
+func (l *Log) fitsOpen(entries []Entry) (int64, bool) {
 	s := l.open
-	end := s.end
+	var size int64
 	for i := range entries {
-		end += format.RecordSize(format.EntryHeadSize + len(entries[i].Payload))
+		size += format.RecordSize(format.EntryHeadSize + len(entries[i].Payload))
 	}
 	// The slot the last entry takes: the first one takes slot 0 of an
 	// empty segment and the one after the last entry otherwise.
 	last := uint64(len(entries) - 1)
 	if s.base != 0 {
 		if idx := entries[0].ID.Index; idx != s.base+s.count {
-			return false
+			return size, false
 		}
 		last += s.count
 	}
-	return end <= int64(len(s.data)) && last < uint64(s.idx.Slots())
+	return size, s.end+size <= int64(len(s.data)) && last < uint64(s.idx.Slots())
 }
 
 // writeEntry writes entry e's record at the end of s (which has room for
 // it and its slot) and indexes it. Call with wmu held, s.base set.
 func (l *Log) writeEntry(s *segment, e *Entry) {
+	size := format.RecordSize(format.EntryHeadSize + len(e.Payload))
+	l.putEntry(s.data[s.end:s.end+size], e)
+	s.indexEntry(e.ID.Index, size)
+}
+
+// putEntry encodes entry e's record into b, which is exactly its size,
+// chained after the last record written. Call with wmu held.
+func (l *Log) putEntry(b []byte, e *Entry) {
 	const head = format.FrameSize + format.EntryHeadSize
-	n := format.EntryHeadSize + len(e.Payload)
-	b := s.data[s.end : s.end+format.RecordSize(n)]
 	format.PutEntryHead((*[head]byte)(b)[format.FrameSize:], e.ID)
 	copy(b[head:], e.Payload)
-	l.prev = format.PutFrame(b, format.TypeEntry, n, l.durable.Load(), l.prev)
-	s.idx.Set(int(e.ID.Index-s.base), s.end)
+	l.prev = format.PutFrame(b, format.TypeEntry, format.EntryHeadSize+len(e.Payload), l.durable.Load(), l.prev)
+}
+
+// indexEntry gives the entry idx, whose record of size bytes was just
+// written at s.end, the next slot of s.
+func (s *segment) indexEntry(idx uint64, size int64) {
+	s.idx.Set(int(idx-s.base), s.end)
 	s.count++
-	s.end += int64(len(b))
+	s.end += size
+}
+
+// maxScratch bounds the write-through buffer the Log keeps between calls.
+const maxScratch = 4 << 20
+
+// writeThrough writes a checked batch whose records take size bytes and
+// fit the open segment s through the file (Options.WriteThrough): the
+// records are encoded into a scratch buffer and written with one pwrite
+// at s.end, then indexed. A failed write fails the Log: part of the batch
+// may be in the page cache past what is published, and nothing may be
+// written after it. Call with wmu held, s.base set.
+func (l *Log) writeThrough(s *segment, entries []Entry, size int64) error {
+	buf := l.scratch
+	if int64(cap(buf)) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	b := buf
+	for i := range entries {
+		n := format.RecordSize(format.EntryHeadSize + len(entries[i].Payload))
+		l.putEntry(b[:n], &entries[i])
+		b = b[n:]
+	}
+	if n, err := s.file.WriteAt(buf, s.end); err != nil {
+		return l.fail(fmt.Errorf("mmaplog: write entries %d-%d to %s at %d (%d of %d bytes written): %w",
+			entries[0].ID.Index, entries[len(entries)-1].ID.Index, s.path, s.end, n, size, err))
+	}
+	for i := range entries {
+		s.indexEntry(entries[i].ID.Index, format.RecordSize(format.EntryHeadSize+len(entries[i].Payload)))
+	}
+	s.through += size
+	if size <= maxScratch {
+		l.scratch = buf[:0]
+	}
+	return nil
 }
 
 // publishAppend makes n appended entries, the last one last, visible to
@@ -208,7 +261,7 @@ func (l *Log) room(n int, cur *raftstate.State) error {
 }
 
 // maybeRotateEarly moves to a small-page segment when the open one has
-// large pages but is synced in small pieces. It is an optimization: when
+// large pages but is copied into and synced in small pieces. It is an optimization: when
 // the rotation fails the write goes on in the open segment, which has room.
 func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
 	if !l.rotateEarly {
@@ -217,7 +270,7 @@ func (l *Log) maybeRotateEarly(size int64, cur *raftstate.State) {
 	// Only into a small-page segment that is ready: making one here would
 	// stall the writer for what is an optimization. Until one is ready,
 	// writes go on in the open segment.
-	b, ok := l.prep.takeReady(max(l.opts.SegmentSize, segmentSizeFor(cur, size)), true)
+	b, ok := l.prep.takeReady(max(l.opts.SegmentSize, segmentSizeFor(cur, size)), fillSmall)
 	if !ok {
 		return
 	}
@@ -267,17 +320,17 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 // full (once per segment), leaving the preparer time to create and prefault it.
 func (l *Log) nudgePreparer() {
 	s := l.open
-	small := l.smallSyncs()
-	if small && !s.small {
+	f := l.nextFill()
+	if f == fillSmall && s.fill == fillBulk {
 		l.rotateEarly = true
-		l.prep.nudge(true)
+		l.prep.nudge(f)
 		return
 	}
 	if !s.nudged && s.end > int64(len(s.data))/4 {
 		// Once per segment: the preparer holds one prepared segment, and a
 		// nudge it has not served yet waits in its channel.
 		s.nudged = true
-		l.prep.nudge(small)
+		l.prep.nudge(f)
 	}
 }
 
@@ -285,14 +338,22 @@ func (l *Log) nudgePreparer() {
 // or fewer is a Raft-style log of small, frequent syncs.
 const smallSyncThreshold = 1 << 20
 
-// smallSyncs reports whether the open segment has been synced in small
-// pieces: then the next segment is mapped with small pages (a small msync
-// writes one page, not a large folio); a segment filled with no sync or
-// in big ones (a bulk load) gets large folios, which write back twice as
-// fast. Call with wmu held.
-func (l *Log) smallSyncs() bool {
+// nextFill is how the next segment will likely be filled, judged from the
+// open one: through the file when most of its records were written that
+// way; else copied in and synced in small pieces (then a small msync
+// writes one page, not a large folio) when it has been; else in bulk, a
+// segment filled with no sync or big ones (large folios, which write back
+// twice as fast). Call with wmu held.
+func (l *Log) nextFill() fill {
+	s := l.open
+	if 2*s.through > s.end {
+		return fillThrough
+	}
 	n := l.syncs.Load() - l.openSyncs
-	return n > 0 && l.open.end/int64(n) <= smallSyncThreshold
+	if n > 0 && s.end/int64(n) <= smallSyncThreshold {
+		return fillSmall
+	}
+	return fillBulk
 }
 
 // writeRecord writes one non-entry record whose body put fills.
