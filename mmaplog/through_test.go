@@ -165,9 +165,15 @@ func TestWriteThroughPowerLoss(t *testing.T) {
 		synced int
 	)
 	fs.SetHook(func(crashfs.Event) {
+		// synced is read before the snapshot is taken: a sync completing
+		// in between (the hook may run on a background goroutine) must
+		// not count for a snapshot that predates it.
+		mu.Lock()
+		n := synced
+		mu.Unlock()
 		s := fs.Snapshot()
 		mu.Lock()
-		points = append(points, point{s, synced})
+		points = append(points, point{s, n})
 		mu.Unlock()
 	})
 	var all []mmaplog.Entry
