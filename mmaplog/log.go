@@ -170,7 +170,7 @@ func (l *Log) createFirst() error {
 	if err != nil {
 		return err
 	}
-	b.prefaultAsync(fillSmall) // a new log: assume Raft's small, frequent syncs
+	b.prefault(fillSmall, 0) // a new log: assume Raft's small, frequent syncs
 	l.first, l.wfirst = 1, 1
 	if l.uid = l.opts.uid; l.uid == 0 {
 		if l.uid, err = newLogUID(); err != nil {

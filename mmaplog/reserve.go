@@ -48,7 +48,7 @@ func (l *Log) takeNew(size int64) (*blank, error) {
 	}
 	b, err := createBlank(l.fs, l.dir, l.prep.tempNumber(), size, false)
 	if err == nil {
-		b.prefaultAsync(l.nextFill())
+		b.prefault(l.nextFill(), 0)
 	}
 	return b, err
 }

@@ -103,31 +103,40 @@ const (
 	fillThrough
 )
 
-// prefault tunes b's mapping for f and faults it in. Hints: without them
-// the writer takes the faults.
-func (b *blank) prefault(f fill) {
+// prefaultHead is how much of a segment the preparer faults in before
+// handing it over; the rest is faulted in behind the writer. Measured
+// here, populating a 64 MiB segment writable takes 20-110 ms, about as
+// long as a bulk load takes to fill one: a preparer that waited for all
+// of it was late for a third of the rotations, which then created their
+// segment on the writer's path.
+const prefaultHead = 8 << 20
+
+// prefault tunes b's mapping for f and faults in its first head bytes now
+// and the rest on another goroutine (the segment waits for it before
+// closing). Hints: without them the writer takes the faults.
+func (b *blank) prefault(f fill, head int64) {
+	b.fill = f
 	pf, ok := b.file.(vfs.Prefaulter)
 	if !ok {
 		return
 	}
 	_ = pf.Advise(f != fillBulk)
-	if f != fillThrough {
-		_ = pf.Prefault(f == fillBulk)
+	if f == fillThrough {
+		return
 	}
-}
-
-// prefaultAsync is prefault on another goroutine (blanks created on the
-// writer's path); the segment waits for it before closing.
-func (b *blank) prefaultAsync(f fill) {
-	b.fill = f
-	if _, ok := b.file.(vfs.Prefaulter); !ok {
+	writable := f == fillBulk
+	size := int64(len(b.data))
+	if head > 0 {
+		_ = pf.Prefault(0, head, writable)
+	}
+	if head >= size {
 		return
 	}
 	ch := make(chan struct{})
 	b.prefaulted = ch
 	go func() {
 		defer close(ch)
-		b.prefault(f)
+		_ = pf.Prefault(head, size-head, writable)
 	}()
 }
 
@@ -382,8 +391,7 @@ func (p *preparer) run() {
 		if err != nil {
 			b = &blank{err: err}
 		} else {
-			b.fill = f
-			b.prefault(f)
+			b.prefault(f, prefaultHead)
 		}
 		select {
 		case p.ready <- b:
@@ -424,7 +432,7 @@ func (p *preparer) take(size int64, f fill) (*blank, error) {
 	}
 	b, err := createBlank(p.fs, p.dir, p.tempNumber(), size, false)
 	if err == nil {
-		b.prefaultAsync(f)
+		b.prefault(f, 0)
 	}
 	return b, err
 }

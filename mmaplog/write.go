@@ -299,6 +299,12 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 		var s *segment
 		var crc uint32
 		if s, crc, err = install(l.fs, l.dir, b, h, cur, l.wfirst, l.durable.Load()); err == nil {
+			// The successor's successor is asked for now, mapped as the
+			// segment just filled was filled: a log that rotated grows,
+			// and a bulk load fills a segment in tens of milliseconds,
+			// about what preparing one takes.
+			next := l.nextFill()
+			s.nudged = true
 			l.todo.addRange(old, l.handed, old.end)
 			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: l.indexHeader(old, l.prev)})
 			l.todo.dir = true
@@ -309,6 +315,7 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 			l.segs = append(l.segs, s)
 			l.mu.Unlock()
 			l.met.rotated(start)
+			l.prep.nudge(next)
 			return nil
 		}
 		b.discard(l.fs)
@@ -317,7 +324,8 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 }
 
 // nudgePreparer asks for the next segment once the open one is a quarter
-// full (once per segment), leaving the preparer time to create and prefault it.
+// full, unless a rotation into it asked already (once per segment),
+// leaving the preparer time to create and prefault it.
 func (l *Log) nudgePreparer() {
 	s := l.open
 	f := l.nextFill()

@@ -14,14 +14,16 @@ import "golang.org/x/sys/unix"
 // the log has not reached yet back as zeros, a burst of tens of MiB that
 // concurrent syncs queue behind. Populated read-only, the pages stay
 // clean, and each first store takes one minor fault (page_mkwrite).
-func (o *osFile) Prefault(writable bool) error {
-	if len(o.m) == 0 {
+func (o *osFile) Prefault(off, n int64, writable bool) error {
+	lo := max(off, 0) &^ (pageSize - 1)
+	hi := min(off+n, int64(len(o.m)))
+	if hi <= lo {
 		return nil
 	}
 	if writable {
-		return unix.Madvise(o.m, unix.MADV_POPULATE_WRITE)
+		return unix.Madvise(o.m[lo:hi], unix.MADV_POPULATE_WRITE)
 	}
-	return unix.Madvise(o.m, unix.MADV_POPULATE_READ)
+	return unix.Madvise(o.m[lo:hi], unix.MADV_POPULATE_READ)
 }
 
 // Advise with small = true marks the mapping MADV_RANDOM. Without it,

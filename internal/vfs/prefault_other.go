@@ -6,7 +6,7 @@ package vfs
 func (o *osFile) Advise(bool) error { return nil }
 
 // Prefault is a no-op where MADV_POPULATE_* do not exist.
-func (o *osFile) Prefault(bool) error { return nil }
+func (o *osFile) Prefault(int64, int64, bool) error { return nil }
 
 // WillNeed is a no-op where madvise hints are not used.
 func (o *osFile) WillNeed(int64, int64) error { return nil }

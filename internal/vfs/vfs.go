@@ -121,8 +121,9 @@ type Prefaulter interface {
 	// faster in bulk but are written whole by every msync that touches
 	// them.
 	Advise(small bool) error
-	// Prefault faults in the whole mapping: writable (the pages become
-	// dirty, and are written back as they are if nothing writes them
-	// first) or read-only (clean; each first store takes a minor fault).
-	Prefault(writable bool) error
+	// Prefault faults in [off, off+n) of the mapping (clipped to it):
+	// writable (the pages become dirty, and are written back as they are
+	// if nothing writes them first) or read-only (clean; each first store
+	// takes a minor fault).
+	Prefault(off, n int64, writable bool) error
 }
