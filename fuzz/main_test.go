@@ -249,7 +249,7 @@ const logDir = "/log"
 // the file (mmaplog.Options.WriteThrough), so that both write paths meet
 // every fault.
 func options(fs vfs.FS) mmaplog.Options {
-	return mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, WriteThrough: 4 << 10, Logger: discard, FS: fs}
+	return mmaplog.Options{SegmentSize: mmaplog.MinSegmentSize, WriteThrough: 4 << 10, WriteBehind: 8 << 10, Logger: discard, FS: fs}
 }
 
 // driver runs a workload on a Log over a crashfs and keeps the oracle and

@@ -27,9 +27,10 @@ type seal struct {
 type work struct {
 	ranges  []syncRange
 	seals   []seal
-	removes []*segment // purged segments to delete once this batch is durable
-	dir     bool       // a file was created: fsync the directory
-	pos     uint64     // global position the batch makes durable
+	removes []*segment  // purged segments to delete once this batch is durable
+	behind  []syncRange // ranges to start writing back, when nothing is synced (writeBehind)
+	dir     bool        // a file was created: fsync the directory
+	pos     uint64      // global position the batch makes durable
 	cbs     []func(error)
 	flushes int
 	opened  time.Time // when the first Flush or Sync call joined (metrics)
@@ -37,12 +38,13 @@ type work struct {
 }
 
 func (w *work) empty() bool {
-	return len(w.ranges) == 0 && len(w.seals) == 0 && len(w.removes) == 0 && !w.dir && len(w.cbs) == 0
+	return len(w.ranges) == 0 && len(w.seals) == 0 && len(w.removes) == 0 && !w.dir && len(w.cbs) == 0 && len(w.behind) == 0
 }
 
 func (w *work) reset() {
 	w.ranges, w.seals = emptied(w.ranges), emptied(w.seals)
 	w.removes, w.cbs = emptied(w.removes), emptied(w.cbs)
+	w.behind = emptied(w.behind)
 	w.dir, w.flushes, w.opened = false, 0, time.Time{}
 }
 
@@ -78,6 +80,9 @@ func (w *work) merge(src *work) {
 	}
 	if len(src.removes) > 0 {
 		w.removes = append(w.removes, src.removes...)
+	}
+	if len(src.behind) > 0 {
+		w.behind = append(w.behind, src.behind...)
 	}
 	w.dir = w.dir || src.dir
 	w.pos = max(w.pos, src.pos)
@@ -214,6 +219,12 @@ func (f *flusher) sync(w *work) error {
 	if p := l.failure.Load(); p != nil {
 		f.keepRemovals(w)
 		return *p
+	}
+	if w.onlyBehind() {
+		// Nothing to make durable: start the write-back and count no
+		// sync. (A batch that syncs writes those bytes itself.)
+		f.startWriteback(w)
+		return nil
 	}
 	start := time.Now()
 	l.met.begin(w, start)

@@ -67,9 +67,13 @@ type Log struct {
 	syncs   atomic.Uint64 // group syncs completed
 	failure atomic.Pointer[error]
 	appends atomic.Uint64
-	fl      flusher
-	rm      remover
-	met     metrics // distributions for Stats (metrics.go)
+	// noBehind: the file system cannot start a write-back early
+	// (Options.WriteBehind); writtenBehind counts the bytes it did.
+	noBehind      atomic.Bool
+	writtenBehind atomic.Int64
+	fl            flusher
+	rm            remover
+	met           metrics // distributions for Stats (metrics.go)
 }
 
 // Open opens (creating if needed) the log in dir, recovers it and starts

@@ -176,6 +176,7 @@ func (l *Log) Stats() Stats {
 		st.Failed = *p
 	}
 	st.SpareSegments = l.prep.spareCount()
+	st.WrittenBehind = l.writtenBehind.Load()
 	l.met.fill(&st)
 	return st
 }

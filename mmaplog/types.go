@@ -64,6 +64,21 @@ type Options struct {
 	// durable 1.6x sooner. Readers see the bytes through the mapping
 	// either way (one page cache). Default 64 KiB; negative: never.
 	WriteThrough int
+	// WriteBehind: when a rotation leaves a segment with at least this
+	// many bytes that no sync was asked for yet, the flusher starts
+	// writing them back (sync_file_range SYNC_FILE_RANGE_WRITE) while the
+	// writer fills the next segment, without waiting and without making
+	// anything durable. A log appended to without syncs (a bulk load)
+	// otherwise leaves all of it to its next sync, since the kernel starts
+	// writing dirty pages back only after 30 s or at its dirty-memory
+	// thresholds: measured here (cmd/bench W3, 2 GiB of 128-byte entries),
+	// the final sync took 1.2-1.8 s without and 0.3 s with. The segment's
+	// pages are unmapped first and mapped again on the next read (the
+	// bytes stay in the page cache): writing back mapped pages costs a
+	// TLB shootdown each, which slowed the writer by 40%. A log synced
+	// at least once per WriteBehind bytes never asks. Default 4 MiB;
+	// negative: never.
+	WriteBehind int
 	// FileMode is the permission of every file the Log creates (segments,
 	// indexes, LOCK) and, with search (x) added wherever it grants read,
 	// of the directory and its parents when Open creates them: 0640 lets
@@ -115,6 +130,9 @@ const DefaultSpareSegments = 8
 // DefaultWriteThrough is the default Options.WriteThrough: 64 KiB.
 const DefaultWriteThrough = 64 << 10
 
+// DefaultWriteBehind is the default Options.WriteBehind: 4 MiB.
+const DefaultWriteBehind = 4 << 20
+
 // DefaultSlowSync is the default Options.SlowSync: 1 s.
 const DefaultSlowSync = time.Second
 
@@ -157,6 +175,12 @@ func (o Options) withDefaults() Options {
 	case o.WriteThrough < 0:
 		o.WriteThrough = math.MaxInt
 	}
+	switch {
+	case o.WriteBehind == 0:
+		o.WriteBehind = DefaultWriteBehind
+	case o.WriteBehind < 0:
+		o.WriteBehind = math.MaxInt
+	}
 	if o.FS == nil {
 		o.FS = vfs.WithPerm(o.FileMode)
 	}
@@ -196,6 +220,7 @@ type Stats struct {
 	LastSync        time.Duration // duration of the most recent sync
 	PendingRemovals int           // purged segment files awaiting the next flush
 	SpareSegments   int           // purged segment files kept for reuse (Options.SpareSegments), not in Segments
+	WrittenBehind   int64         // bytes whose write-back the flusher started early (Options.WriteBehind)
 	Failed          error         // the sticky failure, nil while healthy
 
 	// Distributions since Open (see Distribution: count, p50, p90, p99,

@@ -305,6 +305,7 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 			// about what preparing one takes.
 			next := l.nextFill()
 			s.nudged = true
+			l.writeBehind(old, old.end)
 			l.todo.addRange(old, l.handed, old.end)
 			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: l.indexHeader(old, l.prev)})
 			l.todo.dir = true

@@ -27,9 +27,10 @@ const (
 	OpReadAt
 	OpResize
 	OpReuse
+	OpWriteBehind
 )
 
-var opNames = [...]string{"", "mkdirall", "readdir", "create", "open", "rename", "remove", "syncdir", "lock", "size", "map", "msync", "writeat", "datasync", "close", "readat", "resize", "reuse"}
+var opNames = [...]string{"", "mkdirall", "readdir", "create", "open", "rename", "remove", "syncdir", "lock", "size", "map", "msync", "writeat", "datasync", "close", "readat", "resize", "reuse", "writebehind"}
 
 func (o Op) String() string {
 	if int(o) < len(opNames) && o != 0 {
@@ -39,7 +40,7 @@ func (o Op) String() string {
 }
 
 // AllOps lists every Op.
-var AllOps = []Op{OpMkdirAll, OpReadDir, OpCreate, OpOpen, OpRename, OpRemove, OpSyncDir, OpLock, OpSize, OpMap, OpMsync, OpWriteAt, OpDatasync, OpClose, OpReadAt, OpResize, OpReuse}
+var AllOps = []Op{OpMkdirAll, OpReadDir, OpCreate, OpOpen, OpRename, OpRemove, OpSyncDir, OpLock, OpSize, OpMap, OpMsync, OpWriteAt, OpDatasync, OpClose, OpReadAt, OpResize, OpReuse, OpWriteBehind}
 
 // Common injected errors.
 var (
@@ -53,7 +54,7 @@ var (
 // nothing, except with Writeback. PathContains, when set, restricts the
 // fault to paths holding it.
 //
-// Writeback (OpMsync, OpDatasync only) is a failed write-back as Linux
+// Writeback (OpMsync, OpDatasync, OpWriteBehind only) is a failed write-back as Linux
 // reports it ("fsyncgate"): the call fails with Err, and the dirty pages of
 // its range are marked clean in the page cache without having reached the
 // disk. A later sync of them succeeds without writing them, reads (and a

@@ -330,3 +330,44 @@ func TestRemoveFile(t *testing.T) {
 		t.Fatalf("used %d", f.Used())
 	}
 }
+
+// StartWriteback writes the range's dirty pages back, whole, and nothing
+// else; a Writeback fault on it succeeds, loses the pages, and fails the
+// next sync of the file (once), as an asynchronous write-back failure.
+func TestStartWriteback(t *testing.T) {
+	f, h, b := oneFile(t, 3*crashfs.PageSize)
+	wb, ok := h.(interface{ StartWriteback(off, n int64) error })
+	if !ok {
+		t.Fatal("crashfs files do not implement StartWriteback")
+	}
+	if err := h.Datasync(); err != nil { // the size: StartWriteback does not sync it
+		t.Fatal(err)
+	}
+	copy(b, bytes.Repeat([]byte{'A'}, len(b)))
+	if err := wb.StartWriteback(10, crashfs.PageSize); err != nil { // pages 0 and 1
+		t.Fatal(err)
+	}
+	s := f.Snapshot()
+	img := read(t, s.Image(s.DropAll()), "/d/a")
+	if img[0] != 'A' || img[2*crashfs.PageSize-1] != 'A' || img[2*crashfs.PageSize] != 0 {
+		t.Fatalf("after StartWriteback of pages 0-1 a power loss kept %q %q %q", img[0], img[2*crashfs.PageSize-1], img[2*crashfs.PageSize])
+	}
+	copy(b, bytes.Repeat([]byte{'B'}, len(b)))
+	ft := f.Inject(crashfs.Fault{Op: crashfs.OpWriteBehind, Times: 1, Writeback: true})
+	if err := wb.StartWriteback(0, crashfs.PageSize); err != nil {
+		t.Fatalf("StartWriteback under a write-back fault: %v, want nil (it fails later)", err)
+	}
+	if f.Fired(ft) != 1 || f.LostPages() != 1 {
+		t.Fatalf("fired %d, lost pages %d", f.Fired(ft), f.LostPages())
+	}
+	if err := h.Msync(0, int64(len(b))); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("the sync after a failed write-back: %v, want EIO", err)
+	}
+	if err := h.Datasync(); err != nil {
+		t.Fatalf("the failure was reported twice: %v", err)
+	}
+	s = f.Snapshot()
+	if img := read(t, s.Image(s.KeepAll()), "/d/a"); img[0] != 'A' || img[crashfs.PageSize] != 'B' {
+		t.Fatalf("on disk %q %q, want the lost page old and the synced one new", img[0], img[crashfs.PageSize])
+	}
+}

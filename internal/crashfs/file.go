@@ -99,7 +99,57 @@ func (h *file) Msync(off, n int64) (err error) {
 		}
 	}
 	h.ino.sizeSynced = true
+	return h.ino.reportWriteback()
+}
+
+// StartWriteback models sync_file_range(SYNC_FILE_RANGE_WRITE) of
+// [off, off+n): the kernel writes the dirty pages of the range back now,
+// whole, as they are at this moment, and the call waits for nothing.
+// Nothing is made durable that a crash image could not already hold (see
+// Writeback); the size is not synced. Under a Writeback fault the call
+// succeeds and the write-back fails after it, as a real one does: the
+// range's dirty pages become clean without reaching the disk, and the next
+// Msync or Datasync of the file fails with the fault's error. Any other
+// fault fails the call and changes nothing.
+func (h *file) StartWriteback(off, n int64) (err error) {
+	defer func() { h.fs.end(OpWriteBehind, h.name, err) }()
+	h.fs.mu.Lock()
+	defer h.fs.mu.Unlock()
+	ft, err := h.fs.beginFault(OpWriteBehind, h.name)
+	lo := max(off, 0) &^ (PageSize - 1)
+	hi := min(off+n, int64(len(h.ino.mem)))
+	if err != nil {
+		if !ft.Writeback || h.closed {
+			return err
+		}
+		if hi > lo {
+			h.ino.loseRange(lo, hi)
+		}
+		h.ino.wbErr = err
+		return nil
+	}
+	if h.closed {
+		return pathErr(OpWriteBehind, h.name, errClosed)
+	}
+	if off < 0 || n < 0 {
+		return pathErr(OpWriteBehind, h.name, syscall.EINVAL)
+	}
+	for p := int(lo / PageSize); int64(p)*PageSize < hi; p++ {
+		if h.ino.dirty(p) {
+			plo, phi := h.ino.pageBounds(p)
+			racyCopy(h.ino.durable[plo:phi], h.ino.mem[plo:phi])
+			delete(h.ino.lost, p)
+		}
+	}
 	return nil
+}
+
+// reportWriteback returns, once, the error of a failed asynchronous
+// write-back of the file (see StartWriteback). Call with mu held.
+func (ino *inode) reportWriteback() error {
+	err := ino.wbErr
+	ino.wbErr = nil
+	return err
 }
 
 // duringSync runs the sync hook, if any, with mu released. Call with mu
@@ -169,7 +219,7 @@ func (h *file) datasync() (err error) {
 	}
 	h.ino.syncRange(0, int64(len(h.ino.mem)), true)
 	h.ino.sizeSynced = true
-	return nil
+	return h.ino.reportWriteback()
 }
 
 // Close closes the handle. The Go slice Map returned stays valid (there is

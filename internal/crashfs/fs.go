@@ -27,6 +27,11 @@ type inode struct {
 	// page cache marked them clean with these bytes, which are not on
 	// disk. A page stays lost while its bytes in mem equal these.
 	lost map[int][]byte
+	// wbErr is a failed asynchronous write-back (StartWriteback under a
+	// Writeback fault) that no sync has reported yet: the next Msync or
+	// Datasync of the file returns it, as Linux reports such a failure to
+	// the next fsync through the file's error sequence.
+	wbErr error
 
 	linked  bool  // some name of the process view refers to it
 	handles int   // open handles

@@ -2,7 +2,11 @@
 
 package vfs
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // Prefault populates the mapping's page tables (Linux 5.14+): writable
 // (MADV_POPULATE_WRITE) or read-only (MADV_POPULATE_READ). Measured here:
@@ -52,4 +56,41 @@ func (o *osFile) WillNeed(off, n int64) error {
 		return nil
 	}
 	return unix.Fadvise(int(o.f.Fd()), off, n, unix.FADV_WILLNEED)
+}
+
+// StartWriteback starts writing back the dirty pages of [off, off+n)
+// (sync_file_range SYNC_FILE_RANGE_WRITE) and returns without waiting for
+// them. It can block while the device's request queue is full, so it
+// belongs off any path a writer waits on.
+func (o *osFile) StartWriteback(off, n int64) error {
+	if o.ro {
+		return ErrReadOnly
+	}
+	if n <= 0 {
+		return nil
+	}
+	// Drop the range's page-table entries first (the bytes stay in the
+	// page cache, and the next access maps them again): writing back a
+	// page that is mapped writable write-protects it on every CPU the
+	// process runs on, one TLB shootdown per page, which measured here
+	// slowed a writer appending to another segment of the same file set
+	// by 40%.
+	if lo, hi := max(off, 0)&^(pageSize-1), min(off+n, int64(len(o.m))); hi > lo {
+		if err := unix.Madvise(o.m[lo:hi], unix.MADV_DONTNEED); err != nil {
+			return fmt.Errorf("start write-back %s [%d, %d): drop mapping: %w", o.Name(), lo, hi, err)
+		}
+	}
+	for {
+		err := unix.SyncFileRange(int(o.f.Fd()), off, n, unix.SYNC_FILE_RANGE_WRITE)
+		switch err {
+		case nil:
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.ESPIPE:
+			return fmt.Errorf("%w: %s [%d, %d): %w", ErrNoWriteBehind, o.Name(), off, off+n, err)
+		default:
+			return fmt.Errorf("start write-back %s [%d, %d): %w", o.Name(), off, off+n, err)
+		}
+	}
 }

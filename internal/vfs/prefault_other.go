@@ -10,3 +10,7 @@ func (o *osFile) Prefault(int64, int64, bool) error { return nil }
 
 // WillNeed is a no-op where madvise hints are not used.
 func (o *osFile) WillNeed(int64, int64) error { return nil }
+
+// StartWriteback reports ErrNoWriteBehind where sync_file_range does not
+// exist.
+func (o *osFile) StartWriteback(int64, int64) error { return ErrNoWriteBehind }

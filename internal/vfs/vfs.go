@@ -127,3 +127,14 @@ type Prefaulter interface {
 	// takes a minor fault).
 	Prefault(off, n int64, writable bool) error
 }
+
+// WriteBehinder is implemented by Files that can start writing a range of
+// their dirty pages back without waiting for it (sync_file_range
+// SYNC_FILE_RANGE_WRITE): what a later sync of the range must write is
+// then mostly on its way already. It makes nothing durable and orders
+// nothing; a page whose early write-back fails is reported by the next
+// sync of the file (the kernel keeps the error for it). ErrNoWriteBehind
+// means the file system cannot; the caller stops asking.
+type WriteBehinder interface {
+	StartWriteback(off, n int64) error
+}
