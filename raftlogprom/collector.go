@@ -86,6 +86,7 @@ func New(src Source, constLabels prometheus.Labels) *Collector {
 		{d("syncs_total", "Group syncs performed."), counter, func(s *mmaplog.Stats) float64 { return float64(s.Syncs) }},
 		{d("slow_syncs_total", "Group syncs slower than Options.SlowSync (default 1 s), logged or not."), counter, func(s *mmaplog.Stats) float64 { return float64(s.SlowSyncs) }},
 		{d("purged_segments_removed_total", "Purged segment files removed (each with its index file)."), counter, func(s *mmaplog.Stats) float64 { return float64(s.RemovedSegments) }},
+		{d("written_behind_bytes_total", "Bytes whose write-back the flusher started early, segments left unsynced at a rotation (Options.WriteBehind)."), counter, func(s *mmaplog.Stats) float64 { return float64(s.WrittenBehind) }},
 		{d("segments", "Segment files on disk, including purged ones awaiting deletion."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.Segments) }},
 		{d("segments_pending_removal", "Purged segment files awaiting deletion after the next flush."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.PendingRemovals) }},
 		{d("segments_spare", "Purged segment files kept for reuse as new segments."), gauge, func(s *mmaplog.Stats) float64 { return float64(s.SpareSegments) }},

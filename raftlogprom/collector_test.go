@@ -24,6 +24,7 @@ func synthetic() mmaplog.Stats {
 		Segments: 3, PendingRemovals: 1, BytesUsed: 1000, BytesAllocated: 4096, IndexBytes: 512,
 		Entries: 9, FirstIndex: 2, LastIndex: 10, Appends: 10, Flushes: 7, Syncs: 5, SlowSyncs: 1,
 		RemovedSegments: 2,
+		WrittenBehind:   3 << 20,
 		SyncDuration: mmaplog.Latency{Count: 5, Sum: 1500 * time.Microsecond, Buckets: []mmaplog.Bucket[time.Duration]{
 			{Le: 256 * time.Microsecond, Count: 3}, {Le: 512 * time.Microsecond, Count: 4}}},
 		GroupBytes: mmaplog.Sizes{Count: 5, Sum: 900, Buckets: []mmaplog.Bucket[uint64]{
@@ -60,6 +61,9 @@ raftlog_slow_syncs_total{node="n1"} 1
 # HELP raftlog_purged_segments_removed_total Purged segment files removed (each with its index file).
 # TYPE raftlog_purged_segments_removed_total counter
 raftlog_purged_segments_removed_total{node="n1"} 2
+# HELP raftlog_written_behind_bytes_total Bytes whose write-back the flusher started early, segments left unsynced at a rotation (Options.WriteBehind).
+# TYPE raftlog_written_behind_bytes_total counter
+raftlog_written_behind_bytes_total{node="n1"} 3.145728e+06
 # HELP raftlog_segments Segment files on disk, including purged ones awaiting deletion.
 # TYPE raftlog_segments gauge
 raftlog_segments{node="n1"} 3
@@ -74,13 +78,13 @@ raftlog_entries{node="n1"} 9
 raftlog_failed{node="n1"} 1
 `
 	names := []string{"raftlog_sync_duration_seconds", "raftlog_flush_group_bytes", "raftlog_syncs_total",
-		"raftlog_slow_syncs_total", "raftlog_purged_segments_removed_total", "raftlog_segments",
+		"raftlog_slow_syncs_total", "raftlog_purged_segments_removed_total", "raftlog_written_behind_bytes_total", "raftlog_segments",
 		"raftlog_segment_used_bytes", "raftlog_entries", "raftlog_failed"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.CollectAndCount(c); n != 29 { // 24, and 5 of online verification
-		t.Errorf("%d metrics, want 29", n)
+	if n := testutil.CollectAndCount(c); n != 30 { // 25, and 5 of online verification
+		t.Errorf("%d metrics, want 30", n)
 	}
 }
 
