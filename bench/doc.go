@@ -21,8 +21,10 @@
 //   - W3 append-nosync: 128 B and 4 KiB entries, one per call, durability
 //     only at the end (the final sync is inside the timed interval). The
 //     result also gives the rate of the appends alone and the payload rate
-//     of the final sync, for the goals to relate to limit-copy-crc and to
-//     the disk's sequential write rate.
+//     of the final sync; the goals relate the first to limit-copy-crc and
+//     the whole run's payload rate to the disk's sequential write rate
+//     (mmaplog writes segments behind the appends, so its final sync
+//     alone is short).
 //   - W4 get-random: warm random reads by index over Config.Preload entries
 //     (1 M by default).
 //   - W5 reopen: a cleanly closed log of Config.ReopenBytes of payload, in
