@@ -52,3 +52,28 @@ func TestRotationAsksForTheNextSegment(t *testing.T) {
 		t.Fatalf("prepared segments %v, want one", got)
 	}
 }
+
+// A log synced in small pieces asks for the next segment only once the
+// new one is a quarter full: asked at the rotation, a reused spare's
+// zeroing would land on the seal of the segment just left.
+func TestRotationOfASmallSyncLogWaits(t *testing.T) {
+	dir := t.TempDir()
+	l := logtest.MustOpen(t, dir, smallOpts())
+	i := uint64(0)
+	for l.Stats().Segments < 2 {
+		i++
+		logtest.MustAppend(t, l, mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: i}, Payload: make([]byte, 100)})
+		logtest.MustSync(t, l)
+	}
+	if waitPrepared(t, dir, 300*time.Millisecond) {
+		t.Fatalf("rotated at entry %d, synced each: a successor was prepared at once", i)
+	}
+	for l.Stats().BytesUsed < mmaplog.MinSegmentSize+mmaplog.MinSegmentSize/3 {
+		i++
+		logtest.MustAppend(t, l, mmaplog.Entry{ID: mmaplog.LogID{Term: 1, Index: i}, Payload: make([]byte, 100)})
+		logtest.MustSync(t, l)
+	}
+	if !waitPrepared(t, dir, 10*time.Second) {
+		t.Fatal("no successor prepared with the second segment a third full")
+	}
+}

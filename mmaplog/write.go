@@ -299,12 +299,16 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 		var s *segment
 		var crc uint32
 		if s, crc, err = install(l.fs, l.dir, b, h, cur, l.wfirst, l.durable.Load()); err == nil {
-			// The successor's successor is asked for now, mapped as the
-			// segment just filled was filled: a log that rotated grows,
-			// and a bulk load fills a segment in tens of milliseconds,
-			// about what preparing one takes.
+			// A bulk load fills a segment in tens of milliseconds, about
+			// what preparing one takes: the successor's successor is
+			// asked for now, mapped as the segment just filled was
+			// filled. A log synced in small pieces fills slowly and asks
+			// once its segment is a quarter full, as the first one does:
+			// asked for now, a reused spare's zeroing (its journal
+			// commit) would land on the seal of the segment just left,
+			// which a waiting Sync includes (measured: an 8 ms seal).
 			next := l.nextFill()
-			s.nudged = true
+			s.nudged = next != fillSmall
 			l.writeBehind(old, old.end)
 			l.todo.addRange(old, l.handed, old.end)
 			l.todo.seals = append(l.todo.seals, seal{seg: old, hdr: l.indexHeader(old, l.prev)})
@@ -316,7 +320,9 @@ func (l *Log) rotate(need int64, cur *raftstate.State) error {
 			l.segs = append(l.segs, s)
 			l.mu.Unlock()
 			l.met.rotated(start)
-			l.prep.nudge(next)
+			if s.nudged {
+				l.prep.nudge(next)
+			}
 			return nil
 		}
 		b.discard(l.fs)
