@@ -115,25 +115,12 @@ func allocated(t *testing.T, path string) int64 {
 // acknowledged before the failure, everything the reopened Log presented,
 // and an entry appended and synced after the reopen.
 func TestHostileWriteBackFailureReopen(t *testing.T) {
-	d := loopdisk.Mount(t, loopdisk.Options{Size: 32 << 20, Tmpfs: true})
-	dir := filepath.Join(d.Dir, "log")
 	opts := mmaplog.Options{SegmentSize: 1 << 20, Logger: quiet}
-	l, err := mmaplog.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	for i := uint64(1); i <= 100; i += 10 {
-		logtest.MustAppend(t, l, run(1, i, i+9, 100)...)
-	}
-	logtest.MustSync(t, l) // 1..100 acknowledged
-
-	n := d.FailWrites(logFiles(t, dir)...)
-	t.Logf("writes to the %d bytes of the log's files made to fail", n)
+	d, dir, l := failingLog(t, 32<<20, opts)
 	for i := uint64(101); i <= 2000; i += 100 {
 		logtest.MustAppend(t, l, run(1, i, i+99, 100)...)
 	}
-	err = l.Sync()
+	err := l.Sync()
 	if err == nil {
 		t.Fatal("Sync succeeded although write-back was made to fail: the fault injection no longer works")
 	}
@@ -146,12 +133,82 @@ func TestHostileWriteBackFailureReopen(t *testing.T) {
 	}
 	_ = l.Close()
 	d.Heal()
-
 	// Reopen in the same boot: the page cache still holds 101..2000.
 	r, err := mmaplog.Open(dir, opts)
 	if err != nil {
 		t.Fatalf("reopen after the failed write-back: %v", err)
 	}
+	reopenedThenPowerLoss(t, d, dir, opts, r)
+}
+
+// Case 4: a bulk load's write-behind (Options.WriteBehind) meets a disk
+// whose writes fail. sync_file_range returns at once and the write-back
+// fails after it: the kernel marks the pages clean without them being on
+// the disk and keeps the error for the file's next fsync. The next Sync
+// must report it and fail the Log; reopened on the healed disk and after
+// a power loss, every entry acknowledged before is there.
+func TestHostileWriteBehindFailure(t *testing.T) {
+	opts := mmaplog.Options{SegmentSize: 1 << 20, WriteBehind: 64 << 10, Logger: quiet}
+	// The open segment fails; segments created later do not. It is the
+	// first one left at a rotation, so the first one written behind.
+	d, dir, l := failingLog(t, 64<<20, opts)
+	for i := uint64(101); i <= 25000; i += 100 {
+		logtest.MustAppend(t, l, run(1, i, i+99, 100)...)
+	}
+	// More than the first segment's unsynced bytes: its write-behind ran.
+	if !waitFor(func() bool { return l.Stats().WrittenBehind >= 1<<20 }) {
+		t.Fatalf("WrittenBehind = %d after %d segments: no write-behind to fail", l.Stats().WrittenBehind, l.Stats().Segments)
+	}
+	time.Sleep(100 * time.Millisecond) // let the started write-backs fail
+	err := l.Sync()
+	if err == nil {
+		t.Fatal("Sync succeeded although the write-behind's write-back failed")
+	}
+	t.Logf("Sync after the failed write-behind: %v", err)
+	if !errors.Is(err, mmaplog.ErrFailed) {
+		t.Errorf("Sync: %v, want ErrFailed", err)
+	}
+	_ = l.Close()
+	d.Heal()
+	r, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		// The error of a write-back no sync saw is reported to the next
+		// opener once (see fuzz F6): the second Open must succeed.
+		t.Logf("first reopen: %v", err)
+		if r, err = mmaplog.Open(dir, opts); err != nil {
+			t.Fatalf("second reopen after the failed write-behind: %v", err)
+		}
+	}
+	reopenedThenPowerLoss(t, d, dir, opts, r)
+}
+
+// failingLog mounts a loop disk of size bytes, opens a log on it with
+// opts, makes entries 1..100 (term 1, 100-byte payloads) durable, and
+// then makes every write to the log's files fail.
+func failingLog(t *testing.T, size int64, opts mmaplog.Options) (*loopdisk.Disk, string, *mmaplog.Log) {
+	t.Helper()
+	d := loopdisk.Mount(t, loopdisk.Options{Size: size, Tmpfs: true})
+	dir := filepath.Join(d.Dir, "log")
+	l, err := mmaplog.Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	for i := uint64(1); i <= 100; i += 10 {
+		logtest.MustAppend(t, l, run(1, i, i+9, 100)...)
+	}
+	logtest.MustSync(t, l) // 1..100 acknowledged
+	n := d.FailWrites(logFiles(t, dir)...)
+	t.Logf("writes to the %d bytes of the log's files made to fail", n)
+	return d, dir, l
+}
+
+// reopenedThenPowerLoss checks r, reopened in the same boot after a
+// failure: it holds the acknowledged 1..100 and whatever else it presents,
+// intact; an entry appended and synced after the reopen, and all it
+// presented, survive a power loss.
+func reopenedThenPowerLoss(t *testing.T, d *loopdisk.Disk, dir string, opts mmaplog.Options, r *mmaplog.Log) {
+	t.Helper()
 	t.Cleanup(func() { _ = r.Close() })
 	presented := r.State().Last.Index
 	t.Logf("reopened: Last = %d", presented)
@@ -196,76 +253,4 @@ func logFiles(t *testing.T, dir string) []string {
 		out = append(out, filepath.Join(dir, name))
 	}
 	return out
-}
-
-// Case 4: a bulk load's write-behind (Options.WriteBehind) meets a disk
-// whose writes fail. sync_file_range returns at once and the write-back
-// fails after it: the kernel marks the pages clean without them being on
-// the disk and keeps the error for the file's next fsync. The next Sync
-// must report it and fail the Log; reopened on the healed disk and after
-// a power loss, every entry acknowledged before is there.
-func TestHostileWriteBehindFailure(t *testing.T) {
-	d := loopdisk.Mount(t, loopdisk.Options{Size: 64 << 20, Tmpfs: true})
-	dir := filepath.Join(d.Dir, "log")
-	opts := mmaplog.Options{SegmentSize: 1 << 20, WriteBehind: 64 << 10, Logger: quiet}
-	l, err := mmaplog.Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	for i := uint64(1); i <= 100; i += 10 {
-		logtest.MustAppend(t, l, run(1, i, i+9, 100)...)
-	}
-	logtest.MustSync(t, l) // 1..100 acknowledged
-	// The open segment fails; segments created later do not. It is the
-	// first one left at a rotation, so the first one written behind.
-	n := d.FailWrites(logFiles(t, dir)...)
-	t.Logf("writes to the %d bytes of the log's files made to fail", n)
-	for i := uint64(101); i <= 25000; i += 100 {
-		logtest.MustAppend(t, l, run(1, i, i+99, 100)...)
-	}
-	// More than the first segment's unsynced bytes: its write-behind ran.
-	if !waitFor(func() bool { return l.Stats().WrittenBehind >= 1<<20 }) {
-		t.Fatalf("WrittenBehind = %d after %d segments: no write-behind to fail", l.Stats().WrittenBehind, l.Stats().Segments)
-	}
-	time.Sleep(100 * time.Millisecond) // let the started write-backs fail
-	err = l.Sync()
-	if err == nil {
-		t.Fatal("Sync succeeded although the write-behind's write-back failed")
-	}
-	t.Logf("Sync after the failed write-behind: %v", err)
-	if !errors.Is(err, mmaplog.ErrFailed) {
-		t.Errorf("Sync: %v, want ErrFailed", err)
-	}
-	_ = l.Close()
-	d.Heal()
-
-	r, err := mmaplog.Open(dir, opts)
-	if err != nil {
-		// The error of a write-back no sync saw is reported to the next
-		// opener once (see fuzz F6): the second Open must succeed.
-		t.Logf("first reopen: %v", err)
-		if r, err = mmaplog.Open(dir, opts); err != nil {
-			t.Fatalf("second reopen after the failed write-behind: %v", err)
-		}
-	}
-	t.Cleanup(func() { _ = r.Close() })
-	presented := r.State().Last.Index
-	if presented < 100 {
-		t.Fatalf("reopened log has Last = %d: acknowledged entries 1..100 are gone", presented)
-	}
-	checkRun(t, r, "reopened", 1, presented)
-	next := presented + 1
-	logtest.MustAppend(t, r, ent(1, next, 100))
-	logtest.MustSync(t, r)
-	d.PowerLoss()
-	p, err := mmaplog.Open(dir, opts)
-	if err != nil {
-		t.Fatalf("Open after power loss: %v", err)
-	}
-	defer p.Close()
-	if last := p.State().Last.Index; last < next {
-		t.Errorf("after power loss Last = %d, want %d (acknowledged after the reopen)", last, next)
-	}
-	checkRun(t, p, "after power loss", 1, next)
 }
