@@ -131,7 +131,10 @@ type Prefaulter interface {
 // WriteBehinder is implemented by Files that can start writing a range of
 // their dirty pages back without waiting for it (sync_file_range
 // SYNC_FILE_RANGE_WRITE): what a later sync of the range must write is
-// then mostly on its way already. It makes nothing durable and orders
+// then mostly on its way already. The OS file first drops the range's
+// page-table entries (MADV_DONTNEED: the bytes stay in the page cache and
+// the next access maps them again), so that the write-back sends no TLB
+// shootdown per page to the process. It makes nothing durable and orders
 // nothing; a page whose early write-back fails is reported by the next
 // sync of the file (the kernel keeps the error for it). ErrNoWriteBehind
 // means the file system cannot; the caller stops asking.
