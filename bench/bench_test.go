@@ -93,6 +93,7 @@ func checkReport(t *testing.T, rep *bench.Report, d *bench.Driver) {
 	}
 	want := map[string]int{ // rows per workload
 		"limit-fdatasync": 1, "limit-msync": 1, "limit-seqwrite": 1, "limit-seqwrite-direct": 1, "limit-get-probe": 1, "limit-get-probe-overlapped": 1, "limit-copy-crc": 2,
+		"limit-msync-window": 1, "limit-get-probe-4k": 1,
 		"W1-append-sync": 1, "W2-append-pipelined": 1, "W3-append-nosync": 2,
 		"W4-get-random": 1, "W5-reopen": 2, "W6-churn": 1, "W8-concurrent": 4,
 	}
@@ -169,6 +170,21 @@ func checkWorkload(t *testing.T, r bench.Result, d *bench.Driver) {
 			t.Errorf("W5 on %s: scale %v", r.Store, r.Scale)
 		case !strings.Contains(r.Note, "evicted"):
 			t.Errorf("W5 on %s: note does not say how the cache was made cold: %s", r.Store, r.Note)
+		}
+	case "limit-msync-window":
+		if r.Batch != 1<<10 {
+			t.Errorf("%s: batch %d, want the bounded window of W2", r.Workload, r.Batch)
+		}
+	case "limit-get-probe", "limit-get-probe-4k":
+		// The 4 KiB probe's files are advised MADV_RANDOM before any page
+		// is touched: no folio of theirs can be 2 MiB.
+		if r.MappedBytes <= 0 || r.HugeMappedBytes > r.MappedBytes || r.Workload == "limit-get-probe-4k" && r.HugeMappedBytes != 0 {
+			t.Errorf("%s: %d of %d mapped bytes in 2 MiB pages", r.Workload, r.HugeMappedBytes, r.MappedBytes)
+		}
+	case "W4-get-random":
+		// mmaplog reads through its mappings: its W4 says how they were mapped.
+		if d.Name == "mmaplog" && (r.MappedBytes <= 0 || !strings.Contains(r.Note, "2 MiB pages")) {
+			t.Errorf("W4 on %s: %d mapped bytes, note %q", r.Store, r.MappedBytes, r.Note)
 		}
 	case "W6-churn":
 		if len(r.Timeline) == 0 || r.TimelineStepMs <= 0 {

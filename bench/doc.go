@@ -55,13 +55,18 @@
 //     do). Latency runs from taking the lock to durable.
 //   - limit: the bare disk in the same directory: pwrite+fdatasync and
 //     mmap+msync of Config.Size bytes into a pre-written file (its page
-//     cache dropped first, see prewrittenFile), and sequential write
-//     bandwidth in 1 MiB writes, buffered and O_DIRECT, fdatasync at the
-//     end; limit-get-probe, the two dependent loads of a random read by
-//     index (slot, then record) over mmaplog's layout, each read waiting
-//     for the last as one reader's Gets do (W4's reference), and
-//     limit-get-probe-overlapped, the same loads at independent random
-//     indexes, which the CPU overlaps; and
+//     cache dropped first, see prewrittenFile); limit-msync-window, the
+//     records of W2's bounded window (1,024 entries) stored and msynced
+//     together, one window after the other (an entry of W2 waits about two
+//     of these); sequential write bandwidth in 1 MiB writes, buffered and
+//     O_DIRECT, fdatasync at the end; limit-get-probe, the two dependent
+//     loads of a random read by index (slot, then record) over mmaplog's
+//     layout, each read waiting for the last as one reader's Gets do (W4's
+//     reference), limit-get-probe-overlapped, the same loads at
+//     independent random indexes, which the CPU overlaps, and
+//     limit-get-probe-4k, the serial probe in files whose page cache is
+//     made of 4 KiB folios, as a log's is (each probe, and W4, says how
+//     much of its mappings the kernel mapped with 2 MiB pages); and
 //     limit-copy-crc, the bytes an append writes (entry head, payload,
 //     frame and CRC, as mmaplog frames them) into faulted-in mapped pages,
 //     W3's append-path reference. Tables relate W1 and W6 to the faster

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/raftlog/raftlog/internal/format"
 )
 
 // limitFileSize is the size of the pre-written file the sync primitives
@@ -72,6 +74,10 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		out = append(out, res)
+		res, err = msyncWindow(r, m)
+	}
 	if uerr := unix.Munmap(m); err == nil && uerr != nil {
 		err = fmt.Errorf("bench: munmap: %w", uerr)
 	}
@@ -108,10 +114,40 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 	}
 	for i := range out {
 		out[i].Store = "disk"
-		out[i].Batch = 1
+		out[i].Batch = max(out[i].Batch, 1)
 		out[i].MBPerSec = out[i].OpsPerSec * float64(out[i].EntrySize) / 1e6
 	}
 	return out, nil
+}
+
+// msyncWindow is the disk's side of W2 with boundedWindow entries in
+// flight: the records of that many entries stored into the mapping m and
+// msynced together, one window after the other. An entry of W2 waits for
+// the sync running when it is appended and then for its own, so its
+// latency is about two of these.
+func msyncWindow(r *runner, m []byte) (Result, error) {
+	page := int64(os.Getpagesize())
+	window := boundedWindow * format.RecordSize(format.EntryHeadSize+r.cfg.Size)
+	buf := r.payload[:r.cfg.Size]
+	var off int64
+	note := fmt.Sprintf("mmap store of %s entries' records (%s) + msync(MS_SYNC) of their pages, same file", withCommas(boundedWindow), fmtSI(window))
+	res, err := limitLoop(r, "mmap+msync of a window", "limit-msync-window", note, func() error {
+		if off+window > int64(len(m)) {
+			off = 0
+		}
+		for p := off; p < off+window; p += int64(len(buf)) {
+			copy(m[p:off+window], buf)
+		}
+		lo := off &^ (page - 1)
+		off += window
+		if err := unix.Msync(m[lo:off], unix.MS_SYNC); err != nil {
+			return fmt.Errorf("bench: msync: %w", err)
+		}
+		return nil
+	})
+	res.Batch = boundedWindow
+	res.OpsPerSec *= boundedWindow // entries, as every result counts them
+	return res, err
 }
 
 // limitLoop runs the timed loop of op as phase and labels the result as

@@ -32,22 +32,17 @@ import (
 // indexes at random instead, so the CPU overlaps the misses of successive
 // reads; a Get, hundreds of instructions long, cannot overlap them that
 // way, but the figure shows what the memory system offers.
+//
+// The probe's files are written through their mappings with the default
+// advice, which lets the kernel fill them with large folios, most of them
+// mapped with 2 MiB page-table entries. A log's segments are not (they
+// get small folios so that a small msync writes a page, not a folio; see
+// vfs.Prefaulter.Advise), so limit-get-probe-4k chases the same cycle
+// through files advised MADV_RANDOM, whose folios are 4 KiB: the TLB
+// misses and page-table walks of a log's reads, without the rest of a
+// Get. Each result says how much of its mappings was in 2 MiB pages.
 func getProbes(r *runner, dir string) ([]Result, error) {
 	n := r.cfg.Preload
-	rec := format.RecordSize(format.EntryHeadSize + r.cfg.Size)
-	slots, closeSlots, err := mapFile(filepath.Join(dir, "probe.idx"), int64(n)*index.SlotSize)
-	if err != nil {
-		return nil, err
-	}
-	defer closeSlots()
-	// Slots are 32-bit offsets, as in a segment's index: wrap the records
-	// into a 4 GiB file at most.
-	span := min(int64(n)*rec, 4<<30-rec)
-	data, closeData, err := mapFile(filepath.Join(dir, "probe.dat"), span)
-	if err != nil {
-		return nil, err
-	}
-	defer closeData()
 	// A random cycle through every entry (Sattolo's shuffle): record i
 	// holds the entry read after i.
 	next := make([]uint32, n)
@@ -59,6 +54,40 @@ func getProbes(r *runner, dir string) ([]Result, error) {
 		j := rng.IntN(i)
 		next[i], next[j] = next[j], next[i]
 	}
+	var out []Result
+	for _, small := range []bool{false, true} {
+		res, err := chaseProbe(r, dir, next, small)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+// chaseProbe lays out the cycle next in two new files, mapped with small
+// pages when small, and times the serial chase (and, with large pages,
+// the overlapped reads).
+func chaseProbe(r *runner, dir string, next []uint32, small bool) ([]Result, error) {
+	n := len(next)
+	rec := format.RecordSize(format.EntryHeadSize + r.cfg.Size)
+	suffix := ""
+	if small {
+		suffix = "-4k"
+	}
+	slots, closeSlots, err := mapFile(filepath.Join(dir, "probe"+suffix+".idx"), int64(n)*index.SlotSize, small)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSlots()
+	// Slots are 32-bit offsets, as in a segment's index: wrap the records
+	// into a 4 GiB file at most.
+	span := min(int64(n)*rec, 4<<30-rec)
+	data, closeData, err := mapFile(filepath.Join(dir, "probe"+suffix+".dat"), span, small)
+	if err != nil {
+		return nil, err
+	}
+	defer closeData()
 	for i := range n {
 		off := (int64(i) * rec) % (span - rec + 1) &^ 7
 		binary.LittleEndian.PutUint32(slots[i*index.SlotSize:], uint32(off))
@@ -71,9 +100,15 @@ func getProbes(r *runner, dir string) ([]Result, error) {
 	for i := range n { // the warm-up pass W4 makes too
 		sink += load(uint64(i))
 	}
+	mapped, huge := hugeMapped(dir)
+	rng := rand.New(rand.NewPCG(6, 0x5eed))
+	modes := []bool{false, true}
+	if small {
+		modes = modes[:1]
+	}
 	var out []Result
-	for _, overlapped := range []bool{false, true} {
-		name, how := "limit-get-probe", "each read's index is the word the last one loaded"
+	for _, overlapped := range modes {
+		name, how := "limit-get-probe"+suffix, "each read's index is the word the last one loaded"
 		if overlapped {
 			name, how = "limit-get-probe-overlapped", "random independent indexes"
 		}
@@ -101,18 +136,20 @@ func getProbes(r *runner, dir string) ([]Result, error) {
 				break
 			}
 		}
-		res := Result{Workload: name, EntrySize: r.cfg.Size, OpsPerSec: perSec(ops, time.Since(start))}
+		res := Result{Workload: name, EntrySize: r.cfg.Size, OpsPerSec: perSec(ops, time.Since(start)), MappedBytes: mapped, HugeMappedBytes: huge}
 		lat.fill(&res)
-		res.Note = fmt.Sprintf("index slot then record word, %s, over %d entries in shared file mappings, warm; latency = mean of %d (checksum %x)",
-			how, n, latencySample, (sink+i)&0xff)
+		share, _ := res.hugeShare()
+		res.Note = fmt.Sprintf("index slot then record word, %s, over %d entries in shared file mappings (%.0f%% in 2 MiB pages), warm; latency = mean of %d (checksum %x)",
+			how, n, 100*share, latencySample, (sink+i)&0xff)
 		out = append(out, res)
 	}
 	return out, nil
 }
 
 // mapFile creates path with size bytes allocated and maps it shared,
-// read-write.
-func mapFile(path string, size int64) ([]byte, func(), error) {
+// read-write; small advises the mapping MADV_RANDOM before any page is
+// touched, so that its page cache is made of 4 KiB folios.
+func mapFile(path string, size int64, small bool) ([]byte, func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench: %w", err)
@@ -125,6 +162,12 @@ func mapFile(path string, size int64) ([]byte, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench: mmap %s: %w", path, err)
 	}
+	if small {
+		if err := unix.Madvise(m, unix.MADV_RANDOM); err != nil {
+			_ = unix.Munmap(m)
+			return nil, nil, fmt.Errorf("bench: madvise %s: %w", path, err)
+		}
+	}
 	return m, func() { _ = unix.Munmap(m) }, nil
 }
 
@@ -135,7 +178,7 @@ func mapFile(path string, size int64) ([]byte, func(), error) {
 // without the lock, index slot, state or rotation of a real append.
 func copyCRCProbe(r *runner, dir string, size int) (Result, error) {
 	const span = limitFileSize
-	m, unmap, err := mapFile(filepath.Join(dir, fmt.Sprintf("copy-%d.dat", size)), span)
+	m, unmap, err := mapFile(filepath.Join(dir, fmt.Sprintf("copy-%d.dat", size)), span, false)
 	if err != nil {
 		return Result{}, err
 	}

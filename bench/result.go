@@ -45,7 +45,12 @@ type Result struct {
 	AppendOpsPerSec float64 `json:"append_ops_per_sec,omitempty"`
 	SyncMBPerSec    float64 `json:"sync_mb_per_sec,omitempty"`
 	Scale           float64 `json:"scale,omitempty"`
-	Note            string  `json:"note"`
+	// W4 and the get probes: bytes of the store's file mappings resident
+	// at the end of the run, and how many of them were mapped with 2 MiB
+	// page-table entries (see hugeMapped).
+	MappedBytes     int64  `json:"mapped_bytes,omitempty"`
+	HugeMappedBytes int64  `json:"huge_mapped_bytes,omitempty"`
+	Note            string `json:"note"`
 	// Timeline is W6's latency over time, one point per step of the
 	// timed run; Events are its purges on the same clock.
 	Timeline       []TimePoint `json:"timeline,omitempty"`
@@ -66,6 +71,15 @@ type TimePoint struct {
 type Span struct {
 	Ms    float64 `json:"ms"`
 	DurMs float64 `json:"dur_ms"`
+}
+
+// hugeShare is the share of MappedBytes mapped with 2 MiB entries, and
+// whether the result has mapped bytes at all.
+func (r Result) hugeShare() (float64, bool) {
+	if r.MappedBytes <= 0 {
+		return 0, false
+	}
+	return float64(r.HugeMappedBytes) / float64(r.MappedBytes), true
 }
 
 // Ran reports whether the result holds a measurement (it is not a skip or

@@ -62,11 +62,16 @@ func perSize(sizes []int, run func(size int) (Result, error)) ([]Result, error) 
 // failed Close fails the measurement), and gives the result d's name,
 // the entry size and the MB/s of its rate.
 func (r *runner) measure(d *Driver, o OpenOptions, run func(st Store) (Result, error)) (Result, error) {
-	st, _, closeAll, err := r.open(d, o)
+	return r.measureIn(d, o, func(st Store, _ string) (Result, error) { return run(st) })
+}
+
+// measureIn is measure for a run that also needs the store's directory.
+func (r *runner) measureIn(d *Driver, o OpenOptions, run func(st Store, dir string) (Result, error)) (Result, error) {
+	st, dir, closeAll, err := r.open(d, o)
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := run(st)
+	res, err := run(st, dir)
 	if cerr := closeAll(); err == nil {
 		err = cerr
 	}

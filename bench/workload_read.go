@@ -11,7 +11,14 @@ const preloadBatch = 1000
 
 // runGetRandom is W4: warm random reads by index.
 func runGetRandom(r *runner, d *Driver) ([]Result, error) {
-	res, err := r.measure(d, OpenOptions{NoSync: true}, r.getRandom)
+	res, err := r.measureIn(d, OpenOptions{NoSync: true}, func(st Store, dir string) (Result, error) {
+		res, err := r.getRandom(st)
+		res.MappedBytes, res.HugeMappedBytes = hugeMapped(dir)
+		if share, ok := res.hugeShare(); ok {
+			res.Note += fmt.Sprintf("; %.0f%% of %s mapped resident in 2 MiB pages", 100*share, fmtSI(res.MappedBytes))
+		}
+		return res, err
+	})
 	if err != nil {
 		return nil, err
 	}
