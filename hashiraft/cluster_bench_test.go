@@ -3,6 +3,7 @@ package hashiraft_test
 import (
 	"fmt"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,11 +38,14 @@ func benchRaftConfig() *raft.Config {
 // on loopback TCP with each node's logs and stable store in Store (raftlog),
 // raft-wal or raft-boltdb: inflight Apply calls are kept outstanding on the
 // leader, each with a size-byte command. Every store syncs each append, as
-// raft requires. It reports ops/s (applies committed per second).
+// raft requires. It reports ops/s (applies committed per second) and
+// entries/store, the entries per StoreLogs call on the leader. The inmem
+// rows use hashicorp/raft's InmemStore, no disk at all: the ceiling the
+// engine, its transport and the CPUs leave to a store.
 //
 //	go test -run '^$' -bench BenchmarkClusterApply -benchtime 5s ./hashiraft/
 func BenchmarkClusterApply(b *testing.B) {
-	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), kindRaftWAL, kindBolt}
+	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), kindRaftWAL, kindBolt, kindInmem}
 	for _, size := range []int{128, 4096} {
 		for _, inflight := range []int{1, 64} {
 			for _, kind := range kinds {
@@ -54,8 +58,9 @@ func BenchmarkClusterApply(b *testing.B) {
 
 func benchClusterApply(b *testing.B, kind storeKind, size, inflight int) {
 	b.Helper()
-	c := newClusterFSM(b, 3, kind, benchRaftConfig, func() raft.FSM { return benchFSM{} })
-	r := c.nodes[c.leader()].raft
+	c := newClusterFSM(b, 3, countingKind(kind), benchRaftConfig, func() raft.FSM { return benchFSM{} })
+	leader := c.nodes[c.leader()]
+	r := leader.raft
 	cmd := make([]byte, size)
 	// Warm up: connections, first segment files, leader's no-op committed.
 	if err := r.Barrier(10 * time.Second).Error(); err != nil {
@@ -69,6 +74,8 @@ func benchClusterApply(b *testing.B, kind storeKind, size, inflight int) {
 
 	ring := make([]raft.ApplyFuture, inflight)
 	n := 0
+	counts := leader.store.(*countedStore)
+	calls0, entries0 := counts.calls.Load(), counts.entries.Load()
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -89,6 +96,37 @@ func benchClusterApply(b *testing.B, kind storeKind, size, inflight int) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	// How many entries the leader hands its store per StoreLogs call: its
+	// applyCh is unbuffered, so while a synced StoreLogs runs at most one
+	// Apply waits, and the batches stay small however many are in flight.
+	if calls := counts.calls.Load() - calls0; calls > 0 {
+		b.ReportMetric(float64(counts.entries.Load()-entries0)/float64(calls), "entries/store")
+	}
+}
+
+// countedStore counts a store's StoreLogs calls and the entries they hold.
+type countedStore struct {
+	logStore
+	calls, entries atomic.Int64
+}
+
+func (s *countedStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s *countedStore) StoreLogs(logs []*raft.Log) error {
+	s.calls.Add(1)
+	s.entries.Add(int64(len(logs)))
+	return s.logStore.StoreLogs(logs)
+}
+
+// countingKind opens kind's stores wrapped in a countedStore.
+func countingKind(kind storeKind) storeKind {
+	return storeKind{kind.name, func(dir string) (logStore, error) {
+		st, err := kind.open(dir)
+		if err != nil {
+			return nil, err
+		}
+		return &countedStore{logStore: st}, nil
+	}}
 }
 
 // BenchmarkStoreLogs measures one store's StoreLogs (append and sync) with

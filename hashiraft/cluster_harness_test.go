@@ -51,6 +51,13 @@ var (
 		}
 		return raftwal.Open(dir)
 	}}
+	// kindInmem is hashicorp/raft's InmemStore: no disk at all. It is the
+	// ceiling BenchmarkClusterApply shows beside the stores (what the
+	// engine, its transport and this machine's CPUs allow); a node using
+	// it loses its log on restart, so tests that restart nodes must not.
+	kindInmem = storeKind{"inmem", func(string) (logStore, error) {
+		return inmemStore{raft.NewInmemStore()}, nil
+	}}
 	kindBolt = storeKind{"boltdb", func(dir string) (logStore, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -58,6 +65,11 @@ var (
 		return raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
 	}}
 )
+
+// inmemStore is raft.InmemStore with the Close the harness calls.
+type inmemStore struct{ *raft.InmemStore }
+
+func (inmemStore) Close() error { return nil }
 
 // syncBuffer collects raft's log output; it is printed if the test fails.
 type syncBuffer struct {
