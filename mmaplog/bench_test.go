@@ -44,26 +44,33 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkAppendSync: one 128-byte entry, then wait until it is durable.
-// Reports the latency percentiles of Append+Sync.
+// BenchmarkAppendSync: one entry of 128 bytes (or 4 KiB), then wait until
+// it is durable, in fallocated segments or zero-filled ones
+// (Options.ZeroFill). Reports the latency percentiles of Append+Sync.
 func BenchmarkAppendSync(b *testing.B) {
-	l := logtest.MustOpen(b, benchDir(b), mmaplog.Options{})
-	e := mmaplog.Entry{Payload: make([]byte, 128)}
-	b.SetBytes(128)
-	b.ReportAllocs()
-	var lat []time.Duration
-	i := uint64(0)
-	for b.Loop() {
-		t0 := time.Now()
-		i++
-		e.ID = mmaplog.LogID{Term: 1, Index: i}
-		if err := l.Append(e); err != nil {
-			b.Fatal(err)
+	for _, size := range []int{128, 4096} {
+		for _, zero := range []bool{false, true} {
+			b.Run(fmt.Sprintf("size=%d/zerofill=%v", size, zero), func(b *testing.B) {
+				l := logtest.MustOpen(b, benchDir(b), mmaplog.Options{ZeroFill: zero})
+				e := mmaplog.Entry{Payload: make([]byte, size)}
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				var lat []time.Duration
+				i := uint64(0)
+				for b.Loop() {
+					t0 := time.Now()
+					i++
+					e.ID = mmaplog.LogID{Term: 1, Index: i}
+					if err := l.Append(e); err != nil {
+						b.Fatal(err)
+					}
+					logtest.MustSync(b, l)
+					lat = append(lat, time.Since(t0))
+				}
+				reportPercentiles(b, lat)
+			})
 		}
-		logtest.MustSync(b, l)
-		lat = append(lat, time.Since(t0))
 	}
-	reportPercentiles(b, lat)
 }
 
 // BenchmarkMsyncPage is the floor BenchmarkAppendSync is measured

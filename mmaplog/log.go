@@ -170,9 +170,15 @@ func (l *Log) load() error {
 // createFirst creates segment 1 of an empty log and makes it durable.
 func (l *Log) createFirst() error {
 	size := max(l.opts.SegmentSize, segmentSizeFor(&l.state, 0))
-	b, err := createBlank(l.fs, l.dir, 0, size, false)
+	b, err := createBlank(l.fs, l.dir, 0, size)
 	if err != nil {
 		return err
+	}
+	if l.opts.ZeroFill {
+		if err := b.zeroFill(); err != nil {
+			b.discard(l.fs)
+			return err
+		}
 	}
 	b.prefault(fillSmall, 0) // a new log: assume Raft's small, frequent syncs
 	l.first, l.wfirst = 1, 1

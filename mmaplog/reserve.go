@@ -46,7 +46,7 @@ func (l *Log) takeNew(size int64) (*blank, error) {
 	if len(l.reserved) == 0 {
 		return l.prep.take(size, l.nextFill())
 	}
-	b, err := createBlank(l.fs, l.dir, l.prep.tempNumber(), size, false)
+	b, err := createBlank(l.fs, l.dir, l.prep.tempNumber(), size)
 	if err == nil {
 		b.prefault(l.nextFill(), 0)
 	}

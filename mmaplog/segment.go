@@ -77,6 +77,7 @@ type blank struct {
 	err        error
 	prefaulted chan struct{} // see segment.prefaulted
 	fill       fill          // see segment.fill
+	zeroed     bool          // zeroFill ran: the mapping is advised and faulted in
 }
 
 // fill is how a segment is expected to be filled, judged from the open
@@ -117,7 +118,7 @@ const prefaultHead = 8 << 20
 func (b *blank) prefault(f fill, head int64) {
 	b.fill = f
 	pf, ok := b.file.(vfs.Prefaulter)
-	if !ok {
+	if !ok || b.zeroed && f == fillSmall {
 		return
 	}
 	_ = pf.Advise(f != fillBulk)
@@ -171,8 +172,8 @@ func tempNames(dir string, n uint64) (seg, idx string) {
 }
 
 // createBlank creates a segment of size bytes and its index under
-// temporary names, optionally zero-filled.
-func createBlank(fs vfs.FS, dir string, n uint64, size int64, zeroFill bool) (*blank, error) {
+// temporary names.
+func createBlank(fs vfs.FS, dir string, n uint64, size int64) (*blank, error) {
 	b := &blank{}
 	b.segPath, b.idxPath = tempNames(dir, n)
 	f, err := fs.Create(b.segPath, size)
@@ -180,12 +181,6 @@ func createBlank(fs vfs.FS, dir string, n uint64, size int64, zeroFill bool) (*b
 		return nil, fmt.Errorf("mmaplog: create segment: %w", err)
 	}
 	b.file = f
-	if zeroFill {
-		if err := zeroFillFile(f, size); err != nil {
-			b.discard(fs)
-			return nil, err
-		}
-	}
 	return b.mapWithIndex(fs, size, index.Create)
 }
 
@@ -227,18 +222,32 @@ func reuseBlank(fs vfs.FS, sp spare, size int64) (*blank, error) {
 	return b.mapWithIndex(fs, size, index.Reuse)
 }
 
-var zeros = make([]byte, 1<<20)
+// zeroChunk is how much of a segment one msync of zeroFill writes: other
+// syncs queue behind no more than that.
+const zeroChunk = 1 << 20
 
-func zeroFillFile(f vfs.File, size int64) error {
-	for off := int64(0); off < size; off += int64(len(zeros)) {
-		n := min(int64(len(zeros)), size-off)
-		if _, err := f.WriteAt(zeros[:n], off); err != nil {
-			return fmt.Errorf("mmaplog: zero-fill %s at %d: %w", f.Name(), off, err)
+// zeroFill writes zeros over b through its mapping and makes them durable
+// (Options.ZeroFill), for a segment that will be synced in small pieces:
+// the mapping is advised for small pages and populated writable (the
+// zeros become dirty pages, without a read), then msynced a chunk at a
+// time. The file's extents are then written ones, so a later sync of a
+// page there commits no extent conversion to the journal, and the pages
+// stay cached, small and clean, as a read-only prefault leaves them. A
+// write through pwrite would fill the cache with large folios instead,
+// and O_DIRECT would leave it empty, so that the writer's first store
+// into each page would wait for a read from the disk.
+func (b *blank) zeroFill() error {
+	size := int64(len(b.data))
+	if pf, ok := b.file.(vfs.Prefaulter); ok {
+		_ = pf.Advise(true)
+		_ = pf.Prefault(0, size, true)
+	}
+	for off := int64(0); off < size; off += zeroChunk {
+		if err := b.file.Msync(off, min(zeroChunk, size-off)); err != nil {
+			return fmt.Errorf("mmaplog: zero-fill %s at %d: %w", b.segPath, off, err)
 		}
 	}
-	if err := f.Datasync(); err != nil {
-		return fmt.Errorf("mmaplog: zero-fill %s: %w", f.Name(), err)
-	}
+	b.zeroed = true
 	return nil
 }
 
@@ -375,7 +384,7 @@ func (p *preparer) newBlank() (*blank, error) {
 		}
 		p.removeSpare(sp)
 	}
-	return createBlank(p.fs, p.dir, p.tempNumber(), p.size, p.zeroFill)
+	return createBlank(p.fs, p.dir, p.tempNumber(), p.size)
 }
 
 func (p *preparer) run() {
@@ -388,6 +397,11 @@ func (p *preparer) run() {
 		case f = <-p.want:
 		}
 		b, err := p.newBlank()
+		if err == nil && p.zeroFill && f == fillSmall {
+			if err = b.zeroFill(); err != nil {
+				b.discard(p.fs)
+			}
+		}
 		if err != nil {
 			b = &blank{err: err}
 		} else {
@@ -430,7 +444,7 @@ func (p *preparer) take(size int64, f fill) (*blank, error) {
 		}
 	default:
 	}
-	b, err := createBlank(p.fs, p.dir, p.tempNumber(), size, false)
+	b, err := createBlank(p.fs, p.dir, p.tempNumber(), size)
 	if err == nil {
 		b.prefault(f, 0)
 	}
