@@ -175,6 +175,8 @@ func TestF6RandomFaults(t *testing.T) {
 	fam.add("sequences", 0)
 	fam.add("fired", 0)
 	fam.add("writebehind-fired", 0)
+	fam.add("zerofill", 0)
+	fam.add("zerofill-failed", 0)
 	fam.run("sequences", 500, func(seed uint64) error {
 		rng := rand.New(rand.NewPCG(seed, 6))
 		env := f6Env{fault: crashfs.Fault{
@@ -197,6 +199,24 @@ func TestF6RandomFaults(t *testing.T) {
 				fam.add("disk-full", 1)
 			}
 		}
+		var zeroFault atomic.Bool
+		if rand.New(rand.NewPCG(seed, 62)).IntN(2) == 0 {
+			env.zeroFill = true
+			fam.add("zerofill", 1)
+			if zr := rand.New(rand.NewPCG(seed, 63)); zr.IntN(4) == 0 {
+				// Aimed at the zero-fill: the msyncs of prepared segments.
+				env = f6Env{zeroFill: true, fault: crashfs.Fault{Op: crashfs.OpMsync, PathContains: ".seg.tmp", Nth: 1 + zr.IntN(4), Err: env.fault.Err, Times: zr.IntN(2)}}
+				if env.fault.Err == nil {
+					env.fault.Err = crashfs.EIO
+				}
+			}
+			env.watch = func(ev crashfs.Event) {
+				// A failed msync of a prepared segment: its zero-fill.
+				if ev.Op == crashfs.OpMsync && ev.Err != nil && strings.HasSuffix(ev.Path, ".seg.tmp") {
+					zeroFault.Store(true)
+				}
+			}
+		}
 		var g *Gen
 		n := 10 + rng.IntN(60)
 		fired, err := f6RunWith(crashfs.New(), env, func(o *Oracle, rebase bool) (Op, bool) {
@@ -210,6 +230,9 @@ func TestF6RandomFaults(t *testing.T) {
 			return g.Next(), true
 		})
 		fam.add("sequences", 1)
+		if zeroFault.Load() {
+			fam.add("zerofill-failed", 1)
+		}
 		if fired {
 			fam.add("fired", 1)
 			if env.fault.Op == crashfs.OpWriteBehind {
@@ -232,6 +255,7 @@ type f6Env struct {
 	// create-th of creates levels of disk use before a file creation.
 	create, creates int
 	watch           func(crashfs.Event) // sees every operation (nil: none)
+	zeroFill        bool                // Options.ZeroFill: the preparer's msyncs meet the fault too
 }
 
 // kind is the counter of the case's class.
@@ -246,15 +270,19 @@ func (e f6Env) kind() string {
 }
 
 func (e f6Env) describe(counts map[crashfs.Op]int) string {
+	zf := ""
+	if e.zeroFill {
+		zf = ", ZeroFill"
+	}
 	if e.capacity > 0 {
 		how := "for good"
 		if e.transient {
 			how = "until the first ENOSPC"
 		}
 		if e.creates > 0 {
-			return fmt.Sprintf("disk full at %d bytes (level %d of %d), %s", e.capacity, e.create, e.creates, how)
+			return fmt.Sprintf("disk full at %d bytes (level %d of %d), %s%s", e.capacity, e.create, e.creates, how, zf)
 		}
-		return fmt.Sprintf("disk full at %d bytes, %s", e.capacity, how)
+		return fmt.Sprintf("disk full at %d bytes, %s%s", e.capacity, how, zf)
 	}
 	c := e.fault
 	of := ""
@@ -265,7 +293,7 @@ func (e f6Env) describe(counts map[crashfs.Op]int) string {
 	if c.Writeback {
 		wb = " (failed write-back: pages marked clean, not on disk)"
 	}
-	return fmt.Sprintf("%s call %d%s, %v%s, times=%d", c.Op, c.Nth, of, c.Err, wb, c.Times)
+	return fmt.Sprintf("%s call %d%s, %v%s, times=%d%s", c.Op, c.Nth, of, c.Err, wb, c.Times, zf)
 }
 
 func dedup(xs ...int) []int {
@@ -345,7 +373,10 @@ func f6RunWith(fs *crashfs.FS, env f6Env, next func(o *Oracle, rebase bool) (Op,
 		}
 		if hit {
 			firedAt.CompareAndSwap(0, n)
-			if isSync(ev.Op) && !inOpen.Load() {
+			// A failed msync of a prepared segment (its zero-fill,
+			// Options.ZeroFill) syncs no data of the log: it costs that
+			// segment only, and the Log goes on.
+			if isSync(ev.Op) && !inOpen.Load() && !strings.HasSuffix(ev.Path, ".seg.tmp") {
 				syncErr.Store(true)
 			}
 		}
@@ -356,11 +387,11 @@ func f6RunWith(fs *crashfs.FS, env f6Env, next func(o *Oracle, rebase bool) (Op,
 	// the file: from the moment it fired, errors are allowed.
 	fired := func() bool { return firedAt.Load() != 0 || asyncWriteback(ft) && fs.Fired(ft) > 0 }
 	o := NewOracle()
-	d := &driver{fs: fs, o: o}
+	d := &driver{fs: fs, o: o, zeroFill: env.zeroFill}
 	open := func() error {
 		inOpen.Store(true)
 		defer inOpen.Store(false)
-		l, err := mmaplog.Open(logDir, options(fs))
+		l, err := mmaplog.Open(logDir, d.options())
 		d.l = l
 		return err
 	}
@@ -486,7 +517,7 @@ func f6Recovered(fs *crashfs.FS, d *driver) error {
 	}
 	fs.ClearFaults()
 	fs.SetCapacity(0)
-	l, err := mmaplog.Open(logDir, options(fs))
+	l, err := mmaplog.Open(logDir, d.options())
 	if errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC) {
 		// A write-back that failed after a write-behind returned, in a
 		// file the failed Log never synced again, is reported once to
@@ -494,7 +525,7 @@ func f6Recovered(fs *crashfs.FS, d *driver) error {
 		// seen to a new opener: this Open's read of it from the disk. The
 		// faults are gone and the disk has room, so it is the only I/O
 		// error there can be; the next Open must succeed.
-		l, err = mmaplog.Open(logDir, options(fs))
+		l, err = mmaplog.Open(logDir, d.options())
 	}
 	if err != nil {
 		return fmt.Errorf("reopen in the same boot once the disk works again: %w", err)

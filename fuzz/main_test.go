@@ -261,6 +261,16 @@ type driver struct {
 	acked   atomic.Int64
 	crashed atomic.Bool
 	failed  bool // the Log failed closed (an op returned ErrFailed)
+	// zeroFill opens the Log with Options.ZeroFill (F6 varies it).
+	zeroFill bool
+}
+
+// options are the driver's Log options: the families' (options) with
+// the driver's ZeroFill.
+func (d *driver) options() mmaplog.Options {
+	o := options(d.fs)
+	o.ZeroFill = d.zeroFill
+	return o
 }
 
 func newDriver(fs *crashfs.FS, o *Oracle) (*driver, error) {
