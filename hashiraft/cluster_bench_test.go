@@ -45,7 +45,9 @@ func benchRaftConfig() *raft.Config {
 //
 //	go test -run '^$' -bench BenchmarkClusterApply -benchtime 5s ./hashiraft/
 func BenchmarkClusterApply(b *testing.B) {
-	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), kindRaftWAL, kindBolt, kindInmem}
+	zeroFilled := kindRaftlog(mmaplog.Options{ZeroFill: true})
+	zeroFilled.name = "raftlog-zerofill"
+	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), zeroFilled, kindRaftWAL, kindBolt, kindInmem}
 	for _, size := range []int{128, 4096} {
 		for _, inflight := range []int{1, 64} {
 			for _, kind := range kinds {
