@@ -246,6 +246,12 @@ func (f *flusher) sync(w *work) error {
 	f.syncMax = max(f.syncMax, d)
 	f.lastSync = d
 	f.mu.Unlock()
+	if p := l.failure.Load(); p != nil {
+		// The Log failed on another goroutine while this batch synced (the
+		// remover's directory sync, damage the verifier found): the bytes
+		// are durable, but a failed Log acknowledges nothing more.
+		return *p
+	}
 	return nil
 }
 

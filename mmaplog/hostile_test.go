@@ -16,9 +16,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/raftlog/raftlog/internal/crashfs"
 	"github.com/raftlog/raftlog/internal/logtest"
 	"github.com/raftlog/raftlog/mmaplog"
 )
@@ -259,4 +261,65 @@ func copyFiles(t *testing.T, src, dst string, names ...string) {
 func asCorrupt(err error) bool {
 	var ce *mmaplog.CorruptError
 	return errors.As(err, &ce) && errors.Is(err, mmaplog.ErrCorrupt)
+}
+
+// A batch the flusher completes after the Log failed on another goroutine
+// acknowledges nothing: here the remover's directory sync fails while the
+// flusher is in the msync of a Flush, and that Flush's callback gets
+// ErrFailed, although its bytes reached the disk.
+func TestNoAcknowledgementAfterARemovalFailed(t *testing.T) {
+	fs := crashfs.New()
+	opts := smallOpts()
+	opts.FS, opts.SpareSegments = fs, -1
+	l, err := mmaplog.Open("/log", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	es := run(1, 1, 200, 1000)
+	logtest.MustAppend(t, l, es...)
+	logtest.MustSync(t, l)
+	if l.Stats().Segments < 3 {
+		t.Fatalf("%d segments, want 3 to purge from", l.Stats().Segments)
+	}
+
+	var armRemover, armFlusher atomic.Bool
+	removerAt, releaseRemover := make(chan struct{}), make(chan struct{})
+	flusherAt, releaseFlusher := make(chan struct{}), make(chan struct{})
+	fs.SetHook(func(ev crashfs.Event) {
+		if ev.Op == crashfs.OpRemove && ev.Err == nil && armRemover.CompareAndSwap(true, false) {
+			close(removerAt)
+			<-releaseRemover
+		}
+	})
+	fs.SetSyncHook(func(ev crashfs.Event) {
+		if ev.Op == crashfs.OpMsync && strings.HasSuffix(ev.Path, ".seg") && armFlusher.CompareAndSwap(true, false) {
+			close(flusherAt)
+			<-releaseFlusher
+		}
+	})
+	fs.Inject(crashfs.Fault{Op: crashfs.OpSyncDir, Err: crashfs.EIO})
+	armRemover.Store(true)
+	if err := l.Purge(es[100].ID); err != nil {
+		t.Fatal(err)
+	}
+	logtest.MustSync(t, l)
+	<-removerAt // the remover deleted a file and waits before its directory sync
+	armFlusher.Store(true)
+	logtest.MustAppend(t, l, ent(1, 201, 10))
+	got := make(chan error, 1)
+	if err := l.Flush(func(err error) { got <- err }); err != nil {
+		t.Fatal(err)
+	}
+	<-flusherAt // the flusher is in that Flush's msync
+	close(releaseRemover)
+	for deadline := time.Now().Add(10 * time.Second); l.Stats().Failed == nil; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the remover's failed directory sync did not fail the Log")
+		}
+	}
+	close(releaseFlusher)
+	if err := <-got; !errors.Is(err, mmaplog.ErrFailed) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Flush completed after the Log failed: callback got %v, want ErrFailed (EIO)", err)
+	}
 }

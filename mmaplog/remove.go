@@ -110,6 +110,11 @@ func (r *remover) remove(segs []*segment) error {
 			err = l.fs.SyncDir(l.dir)
 			l.met.removedOne(t, err)
 		}
+		if err != nil {
+			// Failed now, not once the rest is closed: a batch the flusher
+			// completes from here on acknowledges nothing (flusher.sync).
+			_ = l.fail(err)
+		}
 		if err == nil && reuse {
 			l.prep.addSpare(sp)
 		}
