@@ -261,6 +261,9 @@ func (o *osFile) Msync(off, n int64) error {
 	if hi <= lo {
 		return nil
 	}
+	if err := o.unmapBeforeWriteback(lo, hi); err != nil {
+		return err
+	}
 	if err := unix.Msync(o.m[lo:hi], unix.MS_SYNC); err != nil {
 		return fmt.Errorf("msync %s [%d, %d): %w", o.Name(), lo, hi, err)
 	}

@@ -14,3 +14,6 @@ func (o *osFile) WillNeed(int64, int64) error { return nil }
 // StartWriteback reports ErrNoWriteBehind where sync_file_range does not
 // exist.
 func (o *osFile) StartWriteback(int64, int64) error { return ErrNoWriteBehind }
+
+// unmapBeforeWriteback is a no-op where madvise hints are not used.
+func (o *osFile) unmapBeforeWriteback(int64, int64) error { return nil }

@@ -57,7 +57,10 @@ type File interface {
 	Map() ([]byte, error)
 	// Msync makes the mapped bytes [off, off+n) durable (msync MS_SYNC,
 	// which on Linux also writes the metadata needed to read them back,
-	// like fdatasync). The range is widened to page boundaries.
+	// like fdatasync). The range is widened to page boundaries. The OS
+	// file unmaps the pages of a range of 8 pages or more, all but the
+	// last, before writing them back (see unmapBeforeWriteback); the bytes
+	// stay, and the next access maps them again.
 	Msync(off, n int64) error
 	// WriteAt writes p at off through the file descriptor (not the mapping).
 	WriteAt(p []byte, off int64) (int, error)
