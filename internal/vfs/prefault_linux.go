@@ -18,17 +18,30 @@ import (
 // the log has not reached yet back as zeros, a burst of tens of MiB that
 // concurrent syncs queue behind. Populated read-only, the pages stay
 // clean, and each first store takes one minor fault (page_mkwrite).
+//
+// The range is populated prefaultChunk at a time: populating holds the
+// process's mmap lock for reading throughout, and an mmap or munmap (the
+// Go runtime's, or another segment's) queues behind it, with every later
+// page fault behind that. Measured here, an mmap next to a 64 MiB
+// populate waited up to 17-19 ms; next to 1 MiB pieces, 7-10 ms.
 func (o *osFile) Prefault(off, n int64, writable bool) error {
 	lo := max(off, 0) &^ (pageSize - 1)
 	hi := min(off+n, int64(len(o.m)))
-	if hi <= lo {
-		return nil
-	}
+	advice := unix.MADV_POPULATE_READ
 	if writable {
-		return unix.Madvise(o.m[lo:hi], unix.MADV_POPULATE_WRITE)
+		advice = unix.MADV_POPULATE_WRITE
 	}
-	return unix.Madvise(o.m[lo:hi], unix.MADV_POPULATE_READ)
+	for p := lo; p < hi; p += prefaultChunk {
+		if err := unix.Madvise(o.m[p:min(p+prefaultChunk, hi)], advice); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// prefaultChunk is how much of a mapping one Prefault system call
+// populates.
+const prefaultChunk = 1 << 20
 
 // Advise with small = true marks the mapping MADV_RANDOM. Without it,
 // faults that walk a file sequentially (prefaulting, appends) fill the page
