@@ -24,6 +24,9 @@ type benchSnapshot struct{}
 func (benchSnapshot) Persist(sink raft.SnapshotSink) error { return sink.Close() }
 func (benchSnapshot) Release()                             {}
 
+// kindZeroFilled is hashiraft.Store with mmaplog.Options.ZeroFill.
+var kindZeroFilled = storeKind{"raftlog-zerofill", kindRaftlog(mmaplog.Options{ZeroFill: true}).open}
+
 // benchRaftConfig is hashicorp/raft's default configuration with faster
 // elections, so that setup is quick; the replication path is the default.
 func benchRaftConfig() *raft.Config {
@@ -45,9 +48,7 @@ func benchRaftConfig() *raft.Config {
 //
 //	go test -run '^$' -bench BenchmarkClusterApply -benchtime 5s ./hashiraft/
 func BenchmarkClusterApply(b *testing.B) {
-	zeroFilled := kindRaftlog(mmaplog.Options{ZeroFill: true})
-	zeroFilled.name = "raftlog-zerofill"
-	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), zeroFilled, kindRaftWAL, kindBolt, kindInmem}
+	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), kindZeroFilled, kindRaftWAL, kindBolt, kindInmem}
 	for _, size := range []int{128, 4096} {
 		for _, inflight := range []int{1, 64} {
 			for _, kind := range kinds {
@@ -78,6 +79,10 @@ func benchClusterApply(b *testing.B, kind storeKind, size, inflight int) {
 	n := 0
 	counts := leader.store.(*countedStore)
 	calls0, entries0 := counts.calls.Load(), counts.entries.Load()
+	busy0 := make([]int64, len(c.nodes))
+	for k, nd := range c.nodes {
+		busy0[k] = nd.store.(*countedStore).busy.Load()
+	}
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -104,17 +109,32 @@ func benchClusterApply(b *testing.B, kind storeKind, size, inflight int) {
 	if calls := counts.calls.Load() - calls0; calls > 0 {
 		b.ReportMetric(float64(counts.entries.Load()-entries0)/float64(calls), "entries/store")
 	}
+	// The share of the run each node spent inside StoreLogs: near 1 on
+	// the leader, the cluster waits for the leader's store.
+	var follower float64
+	for k, nd := range c.nodes {
+		share := float64(nd.store.(*countedStore).busy.Load()-busy0[k]) / float64(b.Elapsed())
+		if nd == leader {
+			b.ReportMetric(share, "leader-store-busy")
+		} else {
+			follower = max(follower, share)
+		}
+	}
+	b.ReportMetric(follower, "follower-store-busy")
 }
 
-// countedStore counts a store's StoreLogs calls and the entries they hold.
+// countedStore counts a store's StoreLogs calls, the entries they hold and
+// the nanoseconds spent in them.
 type countedStore struct {
 	logStore
-	calls, entries atomic.Int64
+	calls, entries, busy atomic.Int64
 }
 
 func (s *countedStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
 
 func (s *countedStore) StoreLogs(logs []*raft.Log) error {
+	start := time.Now()
+	defer func() { s.busy.Add(int64(time.Since(start))) }()
 	s.calls.Add(1)
 	s.entries.Add(int64(len(logs)))
 	return s.logStore.StoreLogs(logs)
@@ -137,7 +157,7 @@ func countingKind(kind storeKind) storeKind {
 //
 //	go test -run '^$' -bench BenchmarkStoreLogs ./hashiraft/
 func BenchmarkStoreLogs(b *testing.B) {
-	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), kindRaftWAL, kindBolt}
+	kinds := []storeKind{kindRaftlog(mmaplog.Options{}), kindZeroFilled, kindRaftWAL, kindBolt}
 	for _, size := range []int{128, 4096} {
 		for _, batch := range []int{1, 64} {
 			for _, kind := range kinds {

@@ -31,19 +31,27 @@ func resident(t *testing.T, m []byte, lo, hi int) int {
 	return n
 }
 
-// Prefault faults in the range it is given and nothing far beyond it, on
-// a fresh preallocated file as segments are.
-func TestPrefaultRange(t *testing.T) {
-	const size, mib = 64 << 20, 1 << 20
+// mappedFile creates a preallocated OS file of size bytes, as segments
+// are, and maps it; the test closes it.
+func mappedFile(t *testing.T, size int64) (vfs.File, []byte) {
+	t.Helper()
 	f, err := vfs.OS.Create(filepath.Join(t.TempDir(), "seg"), size)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = f.Close() }()
+	t.Cleanup(func() { _ = f.Close() })
 	m, err := f.Map()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, m
+}
+
+// Prefault faults in the range it is given and nothing far beyond it, on
+// a fresh preallocated file as segments are.
+func TestPrefaultRange(t *testing.T) {
+	const size, mib = 64 << 20, 1 << 20
+	f, m := mappedFile(t, size)
 	pf, ok := f.(vfs.Prefaulter)
 	if !ok {
 		t.Fatal("the OS file does not implement vfs.Prefaulter")
@@ -110,15 +118,7 @@ func mappedBytes(t *testing.T, m []byte) int64 {
 func TestMsyncUnmapsLargeRanges(t *testing.T) {
 	const size, mib = 4 << 20, 1 << 20
 	page := int64(unix.Getpagesize())
-	f, err := vfs.OS.Create(filepath.Join(t.TempDir(), "seg"), size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = f.Close() }()
-	m, err := f.Map()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, m := mappedFile(t, size)
 	for i := range m[:2*mib] {
 		m[i] = byte(i * 7)
 	}
