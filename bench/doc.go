@@ -6,7 +6,10 @@
 // # Workloads
 //
 //   - W1 append-sync: one entry (Config.Size, default 128 B) per call, then
-//     wait until it is durable; one writer. p50, p99, p99.9 and max.
+//     wait until it is durable; one writer. p50, p99, p99.9 and max. The
+//     stores of a run are interleaved: all are opened and warmed up, then
+//     each runs ten turns of Duration/10 in rotating order, so that a disk
+//     whose sync latency drifts during the run weighs on each alike.
 //   - W2 append-pipelined: append one entry and ask for a flush without
 //     waiting (mmaplog: Append + Flush(callback), raft-log's own bench),
 //     twice: with up to 1 Mi entries in flight (the throughput figure) and

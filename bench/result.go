@@ -138,6 +138,9 @@ func newLatency() *latency { return &latency{h: hdrhistogram.New(1, maxLatency, 
 
 func (l *latency) record(d time.Duration) { l.recordN(d, 1) }
 
+// merge adds every call recorded in o.
+func (l *latency) merge(o *latency) { _ = l.h.Merge(o.h) } // same range: drops nothing
+
 func (l *latency) recordN(d time.Duration, n int64) {
 	v := min(max(d.Nanoseconds(), 1), maxLatency)
 	_ = l.h.RecordValues(v, n) // cannot fail: v is within range

@@ -118,6 +118,9 @@ type Workload struct {
 	Name string // "append-sync", …
 	// run measures one store (nil for limit).
 	run func(r *runner, d *Driver) ([]Result, error)
+	// together, when set, measures every store of the run at once instead
+	// of run (one result per store, an error row for each that failed).
+	together func(r *runner, w *Workload, ds []*Driver) ([]Result, []error)
 }
 
 // Label is the workload's name in results: "W1-append-sync".
@@ -133,7 +136,7 @@ func (w *Workload) Label() string {
 func Workloads() []*Workload {
 	return []*Workload{
 		{ID: "limit", Name: "limit", run: runLimit},
-		{ID: "W1", Name: "append-sync", run: runAppendSync},
+		{ID: "W1", Name: "append-sync", together: runAppendSyncTogether},
 		{ID: "W2", Name: "append-pipelined", run: runAppendPipelined},
 		{ID: "W3", Name: "append-nosync", run: runAppendNoSync},
 		{ID: "W4", Name: "get-random", run: runGetRandom},
@@ -228,6 +231,12 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 			rep.Results = append(rep.Results, res...)
 			continue
 		}
+		if w.together != nil {
+			res, werrs := r.runTogether(w, ds)
+			rep.Results = append(rep.Results, res...)
+			errs = append(errs, werrs...)
+			continue
+		}
 		for _, d := range ds {
 			r.begin(d.Name, w)
 			if why, ok := d.Cannot[w.ID]; ok {
@@ -248,6 +257,30 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+// runTogether runs a workload that measures its stores at once
+// (Workload.together): the stores that cannot run it get their row first.
+func (r *runner) runTogether(w *Workload, ds []*Driver) ([]Result, []error) {
+	var out []Result
+	var run []*Driver
+	for _, d := range ds {
+		if why, ok := d.Cannot[w.ID]; ok {
+			r.begin(d.Name, w)
+			out = append(out, Result{Store: d.Name, Workload: w.Label(), EntrySize: r.cfg.Size, Note: "cannot run: " + why})
+			continue
+		}
+		run = append(run, d)
+	}
+	res, errs := w.together(r, w, run)
+	for i := range res {
+		for _, d := range run {
+			if a := d.Adapted[w.ID]; a != "" && d.Name == res[i].Store {
+				res[i].Note = joinNote(a, res[i].Note)
+			}
+		}
+	}
+	return append(out, res...), errs
 }
 
 // ErrNoRoom: the disk lacks the room for W5's log; Run refuses to start.

@@ -83,22 +83,85 @@ func (r *runner) measureIn(d *Driver, o OpenOptions, run func(st Store, dir stri
 	return res, nil
 }
 
-// runAppendSync is W1: one entry per call, each durable before the next.
-func runAppendSync(r *runner, d *Driver) ([]Result, error) {
-	res, err := r.measure(d, OpenOptions{}, func(st Store) (Result, error) {
-		lat, n, elapsed, err := r.syncedAppends(st, 1, r.cfg.Duration, nil, nil)
-		if err != nil {
-			return Result{}, err
-		}
-		res := Result{OpsPerSec: perSec(n, elapsed)}
-		lat.fill(&res)
-		return res, nil
-	})
-	if err != nil {
-		return nil, err
+// W1 interleaves its stores: every store is opened and warmed up, then
+// each runs w1Turns turns of Duration/w1Turns in turn, the order rotating
+// every round. A disk whose sync latency drifts over a run (on the VM
+// these figures come from, twofold within minutes) then weighs on every
+// store alike, and their ratio measures the stores rather than the minute
+// each one ran in.
+const (
+	w1Turns  = 10
+	w1Warmup = 50 // synced appends per store before the clock starts
+)
+
+// runAppendSyncTogether is W1: one entry per call, each durable before
+// the next, on every store at once (interleaved, see w1Turns).
+func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []error) {
+	type run struct {
+		d        *Driver
+		st       Store
+		closeAll func() error
+		lat      *latency
+		n        int64 // timed appends
+		next     uint64
+		elapsed  time.Duration
+		err      error
 	}
-	res.Workload, res.Batch = "W1-append-sync", 1
-	return []Result{res}, nil
+	var runs []*run
+	for _, d := range ds {
+		r.begin(d.Name, w)
+		u := &run{d: d, lat: newLatency(), next: 1}
+		u.st, _, u.closeAll, u.err = r.open(d, OpenOptions{})
+		if u.err == nil {
+			r.phase("warm-up", 0)
+			u.err = r.fill(u.st, u.next, w1Warmup, r.cfg.Size, 1)
+			u.next += w1Warmup
+		}
+		runs = append(runs, u)
+	}
+	turn := max(r.cfg.Duration/w1Turns, time.Millisecond)
+	for k := range w1Turns {
+		for j := range runs {
+			u := runs[(j+k)%len(runs)]
+			if u.err != nil {
+				continue
+			}
+			r.cur.Store = u.d.Name
+			lat, n, el, err := r.syncedAppends(u.st, u.next, turn, nil, nil)
+			if err != nil {
+				u.err = err
+				continue
+			}
+			u.lat.merge(lat)
+			u.n += n
+			u.next += uint64(n)
+			u.elapsed += el
+		}
+	}
+	var out []Result
+	var errs []error
+	for _, u := range runs {
+		if u.closeAll != nil {
+			if cerr := u.closeAll(); u.err == nil {
+				u.err = cerr
+			}
+		}
+		res := Result{Store: u.d.Name, Workload: w.Label(), EntrySize: r.cfg.Size, Batch: 1}
+		if u.err != nil {
+			errs = append(errs, fmt.Errorf("%s on %s: %w", w.Label(), u.d.Name, u.err))
+			res.Note = "error: " + u.err.Error()
+			out = append(out, res)
+			continue
+		}
+		res.OpsPerSec = perSec(u.n, u.elapsed)
+		res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+		u.lat.fill(&res)
+		if len(runs) > 1 {
+			res.Note = fmt.Sprintf("interleaved with the other stores: %d turns of %v", w1Turns, turn)
+		}
+		out = append(out, res)
+	}
+	return out, errs
 }
 
 // syncedAppends appends single durable entries starting at index from for
