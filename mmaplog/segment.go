@@ -77,7 +77,6 @@ type blank struct {
 	err        error
 	prefaulted chan struct{} // see segment.prefaulted
 	fill       fill          // see segment.fill
-	zeroed     bool          // zeroFill ran: the mapping is advised and faulted in
 }
 
 // fill is how a segment is expected to be filled, judged from the open
@@ -118,7 +117,7 @@ const prefaultHead = 8 << 20
 func (b *blank) prefault(f fill, head int64) {
 	b.fill = f
 	pf, ok := b.file.(vfs.Prefaulter)
-	if !ok || b.zeroed && f == fillSmall {
+	if !ok {
 		return
 	}
 	_ = pf.Advise(f != fillBulk)
@@ -232,7 +231,8 @@ const zeroChunk = 1 << 20
 // zeros become dirty pages, without a read), then msynced a chunk at a
 // time. The file's extents are then written ones, so a later sync of a
 // page there commits no extent conversion to the journal, and the pages
-// stay cached, small and clean, as a read-only prefault leaves them. A
+// stay cached, small and clean (the msync unmaps them, see vfs.File.Msync;
+// the read-only prefault that follows maps them again without a read). A
 // write through pwrite would fill the cache with large folios instead,
 // and O_DIRECT would leave it empty, so that the writer's first store
 // into each page would wait for a read from the disk.
@@ -247,7 +247,6 @@ func (b *blank) zeroFill() error {
 			return fmt.Errorf("mmaplog: zero-fill %s at %d: %w", b.segPath, off, err)
 		}
 	}
-	b.zeroed = true
 	return nil
 }
 
