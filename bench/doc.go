@@ -9,7 +9,10 @@
 //     wait until it is durable; one writer. p50, p99, p99.9 and max. The
 //     stores of a run are interleaved: all are opened and warmed up, then
 //     each runs ten turns of Duration/10 in rotating order, so that a disk
-//     whose sync latency drifts during the run weighs on each alike.
+//     whose sync latency drifts during the run weighs on each alike. When
+//     the run includes limit, the disk's two bare sync primitives take
+//     turns too (limit-fdatasync-w1 and limit-msync-w1, as limit-fdatasync
+//     and limit-msync below), and W1's ratios and p50 goal use them.
 //   - W2 append-pipelined: append one entry and ask for a flush without
 //     waiting (mmaplog: Append + Flush(callback), raft-log's own bench),
 //     twice: with up to 1 Mi entries in flight (the throughput figure) and
@@ -73,8 +76,8 @@
 //     limit-copy-crc, the bytes an append writes (entry head, payload,
 //     frame and CRC, as mmaplog frames them) into faulted-in mapped pages,
 //     W3's append-path reference. Tables relate W1 and W6 to the faster
-//     sync primitive, W2 and W3 to the faster bandwidth and W4 to the
-//     probe.
+//     sync primitive (W1 to those of its own turns), W2 and W3 to the
+//     faster bandwidth and W4 to the probe.
 //
 // Latencies are recorded in HdrHistogram (1 ns to 10 min, 3 significant
 // digits). W3 and W4 time one call in 8 so that reading the clock does not
@@ -87,13 +90,14 @@
 //
 // # Stores
 //
-// Drivers: mmaplog (this module), raftwal (github.com/hashicorp/raft-wal),
+// Drivers: mmaplog (this module, default Options), mmaplog-zerofill (the
+// same with Options.ZeroFill, which the README recommends for Raft), raftwal (github.com/hashicorp/raft-wal),
 // boltdb (github.com/hashicorp/raft-boltdb/v2), tidwall
 // (github.com/tidwall/wal) and etcdwal (go.etcd.io/etcd/server/v3
 // storage/wal). Where a peer has no native form of a workload the closest
 // equivalent runs and the result's Note says so:
 //
-//   - W2: only mmaplog has an asynchronous flush with a callback; the peers
+//   - W2: only mmaplog (either driver) has an asynchronous flush with a callback; the peers
 //     append synced batches of 64.
 //   - W3: raftwal has no no-sync mode; it runs with its segment files'
 //     Sync turned into a no-op through its VFS seam (types.VFS) and the

@@ -13,6 +13,13 @@ func init() {
 		Module: "github.com/raftlog/raftlog/mmaplog (this module)",
 		Open:   openMmaplog,
 	})
+	register(&Driver{
+		Name:   "mmaplog-zerofill",
+		Module: "github.com/raftlog/raftlog/mmaplog (this module) with Options.ZeroFill",
+		Open: func(dir string, o OpenOptions) (Store, error) {
+			return openMmaplogWith(dir, o, mmaplog.Options{ZeroFill: true})
+		},
+	})
 }
 
 type mmaplogStore struct {
@@ -22,7 +29,12 @@ type mmaplogStore struct {
 }
 
 func openMmaplog(dir string, o OpenOptions) (Store, error) {
-	l, err := mmaplog.Open(dir, mmaplog.Options{Logger: slog.New(slog.DiscardHandler)})
+	return openMmaplogWith(dir, o, mmaplog.Options{})
+}
+
+func openMmaplogWith(dir string, o OpenOptions, opts mmaplog.Options) (Store, error) {
+	opts.Logger = slog.New(slog.DiscardHandler)
+	l, err := mmaplog.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("bench: mmaplog open %s: %w", dir, err)
 	}

@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,24 +34,11 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 	}
 	defer f.Close()
 	fd := int(f.Fd())
-	size := r.cfg.Size
-	buf := r.payload[:size]
+	buf := r.payload[:r.cfg.Size]
 	var out []Result
 
-	var off int64
-	res, err := limitLoop(r, "pwrite+fdatasync", "limit-fdatasync", "pwrite of one entry + fdatasync, file pre-written, cache dropped", func() error {
-		if off+int64(size) > limitFileSize {
-			off = 0
-		}
-		if _, err := unix.Pwrite(fd, buf, off); err != nil {
-			return fmt.Errorf("bench: pwrite: %w", err)
-		}
-		off += int64(size)
-		if err := unix.Fdatasync(fd); err != nil {
-			return fmt.Errorf("bench: fdatasync: %w", err)
-		}
-		return nil
-	})
+	bare := bareSync{f: f}
+	res, err := limitLoop(r, "pwrite+fdatasync", "limit-fdatasync", noteFdatasync, func() error { return bare.pwrite(buf) })
 	if err != nil {
 		return nil, err
 	}
@@ -60,20 +48,8 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: mmap: %w", err)
 	}
-	page := int64(os.Getpagesize())
-	off = 0
-	res, err = limitLoop(r, "mmap+msync", "limit-msync", "mmap store of one entry + msync(MS_SYNC) of its pages, same file", func() error {
-		if off+int64(size) > limitFileSize {
-			off = 0
-		}
-		copy(m[off:], buf)
-		lo := off &^ (page - 1)
-		off += int64(size)
-		if err := unix.Msync(m[lo:off], unix.MS_SYNC); err != nil {
-			return fmt.Errorf("bench: msync: %w", err)
-		}
-		return nil
-	})
+	bare = bareSync{f: f, m: m}
+	res, err = limitLoop(r, "mmap+msync", "limit-msync", noteMsync, func() error { return bare.store(buf) })
 	if err == nil {
 		out = append(out, res)
 		res, err = msyncWindow(r, m)
@@ -118,6 +94,118 @@ func runLimit(r *runner, _ *Driver) ([]Result, error) {
 		out[i].MBPerSec = out[i].OpsPerSec * float64(out[i].EntrySize) / 1e6
 	}
 	return out, nil
+}
+
+const (
+	noteFdatasync = "pwrite of one entry + fdatasync, file pre-written, cache dropped"
+	noteMsync     = "mmap store of one entry + msync(MS_SYNC) of its pages, same file"
+)
+
+// bareSync makes one small write durable the two ways a store can, with
+// nothing else around it: pwrite + fdatasync, or a store through the
+// shared mapping m + msync(MS_SYNC) of its pages. Writes go to successive
+// offsets of a pre-written file of limitFileSize bytes, wrapping around.
+type bareSync struct {
+	f   *os.File
+	m   []byte // nil for pwrite
+	off int64
+}
+
+// next returns the offset for n bytes.
+func (s *bareSync) next(n int) int64 {
+	if s.off+int64(n) > limitFileSize {
+		s.off = 0
+	}
+	off := s.off
+	s.off += int64(n)
+	return off
+}
+
+func (s *bareSync) pwrite(b []byte) error {
+	off := s.next(len(b))
+	if _, err := unix.Pwrite(int(s.f.Fd()), b, off); err != nil {
+		return fmt.Errorf("bench: pwrite at %d: %w", off, err)
+	}
+	if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+		return fmt.Errorf("bench: fdatasync: %w", err)
+	}
+	return nil
+}
+
+func (s *bareSync) store(b []byte) error {
+	off := s.next(len(b))
+	copy(s.m[off:], b)
+	lo := off &^ int64(os.Getpagesize()-1)
+	if err := unix.Msync(s.m[lo:off+int64(len(b))], unix.MS_SYNC); err != nil {
+		return fmt.Errorf("bench: msync at %d: %w", lo, err)
+	}
+	return nil
+}
+
+// bareSyncStore is bareSync as a W1 participant: the disk's limit measured
+// in turns with the stores, so that its figure shares their disk's moods.
+type bareSyncStore struct {
+	bareSync
+	closeFile func() error
+}
+
+func (s *bareSyncStore) Append(entries []Entry) error {
+	for _, e := range entries {
+		var err error
+		if s.m == nil {
+			err = s.pwrite(e.Payload)
+		} else {
+			err = s.store(e.Payload)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *bareSyncStore) Sync() error { return nil } // every Append is durable
+
+func (s *bareSyncStore) Get(uint64) ([]byte, error) {
+	return nil, errors.New("bench: the bare disk has no Get")
+}
+
+func (s *bareSyncStore) Purge(uint64) error { return nil }
+
+func (s *bareSyncStore) Close() error {
+	var err error
+	if s.m != nil {
+		if err = unix.Munmap(s.m); err != nil {
+			err = fmt.Errorf("bench: munmap: %w", err)
+		}
+	}
+	return errors.Join(err, s.closeFile())
+}
+
+// diskW1Participants are the bare sync primitives that join W1's turns
+// when the run includes the limit workload.
+func diskW1Participants() []diskParticipant {
+	open := func(mapped bool) func(dir string) (Store, error) {
+		return func(dir string) (Store, error) {
+			f, err := prewrittenFile(filepath.Join(dir, "limit.dat"), limitFileSize)
+			if err != nil {
+				return nil, err
+			}
+			s := &bareSyncStore{bareSync: bareSync{f: f}, closeFile: f.Close}
+			if mapped {
+				s.m, err = unix.Mmap(int(f.Fd()), 0, limitFileSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+				if err != nil {
+					f.Close()
+					return nil, fmt.Errorf("bench: mmap: %w", err)
+				}
+			}
+			return s, nil
+		}
+	}
+	return []diskParticipant{
+		{workload: "limit-fdatasync-w1", note: noteFdatasync, open: open(false)},
+		{workload: "limit-msync-w1", note: noteMsync, open: open(true)},
+	}
 }
 
 // msyncWindow is the disk's side of W2 with boundedWindow entries in

@@ -29,3 +29,5 @@ func majorFaults() int64 { return 0 }
 func diskReads() int64 { return -1 }
 
 func hugeMapped(string) (rss, huge int64) { return 0, 0 }
+
+func diskW1Participants() []diskParticipant { return nil }

@@ -209,16 +209,22 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 			}
 		}
 	}
-	steps := 0
+	steps, withLimit := 0, false
 	for _, w := range ordered {
-		if w.ID == "limit" {
+		withLimit = withLimit || w.ID == "limit"
+	}
+	for _, w := range ordered {
+		switch {
+		case w.ID == "limit":
 			steps++
-		} else {
+		case w.ID == "W1" && withLimit && len(ds) > 0:
+			steps += len(ds) + len(diskW1Participants())
+		default:
 			steps += len(ds)
 		}
 	}
 	rep := &Report{Machine: DescribeMachine(cfg.Dir)}
-	r := &runner{cfg: cfg, steps: steps, payload: makePayload(max(cfg.Size, 4096, cfg.ChurnPreloadSize))}
+	r := &runner{cfg: cfg, steps: steps, withLimit: withLimit, payload: makePayload(max(cfg.Size, 4096, cfg.ChurnPreloadSize))}
 	var errs []error
 	for _, w := range ordered {
 		if w.ID == "limit" {
@@ -328,7 +334,10 @@ type runner struct {
 	steps   int
 	cur     Progress
 	payload []byte
-	seq     int
+	// withLimit: the run includes the limit workload (W1 then measures
+	// the disk's sync primitives in its turns too).
+	withLimit bool
+	seq       int
 }
 
 func (r *runner) begin(store string, w *Workload) {

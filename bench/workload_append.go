@@ -13,16 +13,25 @@ const raftBatch = 64
 // open opens a fresh store of driver d for one run. close closes it and
 // removes its directory.
 func (r *runner) open(d *Driver, o OpenOptions) (st Store, dir string, closeAll func() error, err error) {
-	dir, remove, err := r.tempDir(d.Name)
+	st, closeAll, err = r.openIn(d.Name, func(in string) (Store, error) {
+		dir = in
+		return d.Open(in, o)
+	})
+	return st, dir, closeAll, err
+}
+
+// openIn opens a store with open in a fresh directory named for name;
+// closeAll closes it and removes the directory.
+func (r *runner) openIn(name string, open func(dir string) (Store, error)) (st Store, closeAll func() error, err error) {
+	dir, remove, err := r.tempDir(name)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, nil, err
 	}
-	st, err = d.Open(dir, o)
-	if err != nil {
+	if st, err = open(dir); err != nil {
 		remove()
-		return nil, "", nil, err
+		return nil, nil, err
 	}
-	return st, dir, func() error {
+	return st, func() error {
 		err := st.Close()
 		remove()
 		return err
@@ -94,11 +103,22 @@ const (
 	w1Warmup = 50 // synced appends per store before the clock starts
 )
 
+// diskParticipant is a bare sync primitive measured in W1's turns beside
+// the stores (Store "disk", its own workload name).
+type diskParticipant struct {
+	workload, note string
+	open           func(dir string) (Store, error)
+}
+
 // runAppendSyncTogether is W1: one entry per call, each durable before
-// the next, on every store at once (interleaved, see w1Turns).
+// the next, on every store at once (interleaved, see w1Turns). When the
+// run includes the limit workload, the disk's bare sync primitives take
+// turns too, so that W1's ratios to them are side by side.
 func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []error) {
 	type run struct {
-		d        *Driver
+		name     string // store
+		workload string // result's workload
+		note     string
 		st       Store
 		closeAll func() error
 		lat      *latency
@@ -108,16 +128,27 @@ func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []er
 		err      error
 	}
 	var runs []*run
-	for _, d := range ds {
-		r.begin(d.Name, w)
-		u := &run{d: d, lat: newLatency(), next: 1}
-		u.st, _, u.closeAll, u.err = r.open(d, OpenOptions{})
+	warm := func(u *run) {
 		if u.err == nil {
 			r.phase("warm-up", 0)
 			u.err = r.fill(u.st, u.next, w1Warmup, r.cfg.Size, 1)
 			u.next += w1Warmup
 		}
 		runs = append(runs, u)
+	}
+	for _, d := range ds {
+		r.begin(d.Name, w)
+		u := &run{name: d.Name, workload: w.Label(), lat: newLatency(), next: 1}
+		u.st, _, u.closeAll, u.err = r.open(d, OpenOptions{})
+		warm(u)
+	}
+	if r.withLimit && len(ds) > 0 {
+		for _, p := range diskW1Participants() {
+			r.begin("disk", w)
+			u := &run{name: "disk", workload: p.workload, note: p.note, lat: newLatency(), next: 1}
+			u.st, u.closeAll, u.err = r.openIn("disk", p.open)
+			warm(u)
+		}
 	}
 	turn := max(r.cfg.Duration/w1Turns, time.Millisecond)
 	for k := range w1Turns {
@@ -126,7 +157,7 @@ func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []er
 			if u.err != nil {
 				continue
 			}
-			r.cur.Store = u.d.Name
+			r.cur.Store = u.name
 			lat, n, el, err := r.syncedAppends(u.st, u.next, turn, nil, nil)
 			if err != nil {
 				u.err = err
@@ -146,9 +177,9 @@ func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []er
 				u.err = cerr
 			}
 		}
-		res := Result{Store: u.d.Name, Workload: w.Label(), EntrySize: r.cfg.Size, Batch: 1}
+		res := Result{Store: u.name, Workload: u.workload, EntrySize: r.cfg.Size, Batch: 1}
 		if u.err != nil {
-			errs = append(errs, fmt.Errorf("%s on %s: %w", w.Label(), u.d.Name, u.err))
+			errs = append(errs, fmt.Errorf("%s on %s: %w", u.workload, u.name, u.err))
 			res.Note = "error: " + u.err.Error()
 			out = append(out, res)
 			continue
@@ -156,8 +187,9 @@ func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []er
 		res.OpsPerSec = perSec(u.n, u.elapsed)
 		res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
 		u.lat.fill(&res)
+		res.Note = u.note
 		if len(runs) > 1 {
-			res.Note = fmt.Sprintf("interleaved with the other stores: %d turns of %v", w1Turns, turn)
+			res.Note = joinNote(res.Note, fmt.Sprintf("interleaved with the other stores: %d turns of %v", w1Turns, turn))
 		}
 		out = append(out, res)
 	}

@@ -37,8 +37,8 @@ func TestRunWritesTableJSONAndSVG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rep.Results); n != 10+2+2 {
-		t.Errorf("%d results, want 14 (10 limit rows, W1 and W4 for 2 stores)", n)
+	if n := len(rep.Results); n != 10+2+2+2 {
+		t.Errorf("%d results, want 16 (10 limit rows, W1 and W4 for 2 stores, the disk's 2 in W1's turns)", n)
 	}
 	for _, r := range rep.Results {
 		if !r.Ran() {
