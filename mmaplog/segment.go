@@ -2,6 +2,7 @@ package mmaplog
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -298,7 +299,8 @@ type preparer struct {
 	dir       string
 	size      int64
 	zeroFill  bool
-	maxSpares int // Options.SpareSegments
+	maxSpares int          // Options.SpareSegments
+	logger    *slog.Logger // Options.Logger
 
 	want  chan fill   // a nudge: prepare one, mapped for that fill, if none is ready
 	ready chan *blank // at most one prepared segment
@@ -312,7 +314,7 @@ type preparer struct {
 }
 
 func newPreparer(fs vfs.FS, dir string, opts Options) *preparer {
-	p := &preparer{fs: fs, dir: dir, size: opts.SegmentSize, zeroFill: opts.ZeroFill, maxSpares: opts.SpareSegments,
+	p := &preparer{fs: fs, dir: dir, size: opts.SegmentSize, zeroFill: opts.ZeroFill, maxSpares: opts.SpareSegments, logger: opts.Logger,
 		want: make(chan fill, 1), ready: make(chan *blank, 1), quit: make(chan struct{})}
 	p.wg.Add(1)
 	go p.run()
@@ -398,6 +400,9 @@ func (p *preparer) run() {
 		b, err := p.newBlank()
 		if err == nil && p.zeroFill && f == fillSmall {
 			if err = b.zeroFill(); err != nil {
+				// The writer creates the next segment itself (fallocated,
+				// not zero-filled); nothing acknowledged depends on this one.
+				p.logger.Warn("mmaplog: zero-filling a prepared segment failed; it is discarded", "file", b.segPath, "err", err)
 				b.discard(p.fs)
 			}
 		}

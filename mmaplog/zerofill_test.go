@@ -2,6 +2,7 @@ package mmaplog_test
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"syscall"
 	"testing"
@@ -40,7 +41,10 @@ func TestZeroFillFailure(t *testing.T) {
 	}
 
 	fs = crashfs.New()
-	l, err := mmaplog.Open("/log", zeroFillOpts(fs))
+	var warns warnCounter
+	opts := zeroFillOpts(fs)
+	opts.Logger = slog.New(&warns)
+	l, err := mmaplog.Open("/log", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,6 +67,9 @@ func TestZeroFillFailure(t *testing.T) {
 	}
 	if st := l.Stats(); st.Segments < 4 || st.Failed != nil || fs.Fired(ft) < 2 {
 		t.Fatalf("%d segments, %d zero-fills failed, log failed: %v", st.Segments, fs.Fired(ft), st.Failed)
+	}
+	if warns.n.Load() == 0 {
+		t.Error("the failed zero-fills were not logged")
 	}
 	snap := fs.Snapshot()
 	r, err := mmaplog.Open("/log", zeroFillOpts(snap.Image(snap.DropAll())))
