@@ -25,7 +25,8 @@ import (
 // as a failed write-back (fsyncgate: the pages are marked clean without
 // reaching the disk; writeback-cases), and a full disk before each file
 // creation (every allocation fails with ENOSPC, for good or until the
-// first failure; disk-full-cases).
+// first failure; disk-full-cases); and with Options.ZeroFill, the
+// zero-fill's msyncs failing (zerofill-cases).
 //
 // Checks (I7, then I1): no panic; Open fails when its own sync fails;
 // after a sync error (msync, directory fsync) nothing is acknowledged and
@@ -101,6 +102,38 @@ func TestF6FaultSites(t *testing.T) {
 		for _, nth := range dedup(1, (n+1)/2, n) {
 			for _, times := range []int{0, 1} {
 				cases = append(cases, f6Env{fault: crashfs.Fault{Op: op, Nth: nth, Err: crashfs.ENOSPC, Times: times, Writeback: true}})
+			}
+		}
+	}
+	// ZeroFill: the zero-fill's msyncs (of ".seg.tmp" files), failing at
+	// the first, middle and last of them, with EIO or ENOSPC, for good or
+	// once, as a plain error or a failed write-back. This workload rotates
+	// faster than the preparer prepares, so its only zero-fill is the
+	// first segment's, in Open (which must then fail and leave nothing);
+	// the preparer's, which must cost the prepared segment only, meet
+	// their faults in F6-random and TestZeroFillFailure.
+	zeroFills := 0
+	{
+		var mu sync.Mutex
+		if _, err := f6Run(crashfs.New(), f6Env{zeroFill: true, watch: func(ev crashfs.Event) {
+			if ev.Op == crashfs.OpMsync && strings.HasSuffix(ev.Path, ".seg.tmp") {
+				mu.Lock()
+				zeroFills++
+				mu.Unlock()
+			}
+		}}, ops); err != nil {
+			fam.violation(0, "the workload with ZeroFill fails without faults: %v", err)
+		}
+	}
+	for _, nth := range dedup(1, (zeroFills+1)/2, zeroFills) {
+		if zeroFills == 0 {
+			break
+		}
+		for _, e := range []error{crashfs.EIO, crashfs.ENOSPC} {
+			for _, times := range []int{0, 1} {
+				for _, wb := range []bool{false, true} {
+					cases = append(cases, f6Env{zeroFill: true, fault: crashfs.Fault{Op: crashfs.OpMsync, PathContains: ".seg.tmp", Nth: nth, Err: e, Times: times, Writeback: wb}})
+				}
 			}
 		}
 	}
@@ -263,6 +296,8 @@ func (e f6Env) kind() string {
 	switch {
 	case e.capacity > 0:
 		return "disk-full-cases"
+	case e.zeroFill && e.fault.PathContains != "":
+		return "zerofill-cases"
 	case e.fault.Writeback:
 		return "writeback-cases"
 	}
@@ -286,7 +321,10 @@ func (e f6Env) describe(counts map[crashfs.Op]int) string {
 	}
 	c := e.fault
 	of := ""
-	if counts != nil {
+	switch {
+	case c.PathContains != "":
+		of = " on " + c.PathContains // counted among those only
+	case counts != nil:
 		of = fmt.Sprintf(" of %d", counts[c.Op])
 	}
 	wb := ""
