@@ -158,6 +158,11 @@ func checkWorkload(t *testing.T, r bench.Result, d *bench.Driver) {
 		if async && r.InFlight != 1<<20 && r.InFlight != 1<<10 || !async && r.InFlight != 64 {
 			t.Errorf("W2 on %s: %d in flight", r.Store, r.InFlight)
 		}
+		// A store with group commit reports its own syncs beside the
+		// entries' latency; the others have none to report.
+		if async != (r.StoreSyncP50us > 0 && r.StoreSyncP99us >= r.StoreSyncP50us && strings.Contains(r.Note, "group syncs: p50")) {
+			t.Errorf("W2 on %s: store syncs p50 %v p99 %v, note %q", r.Store, r.StoreSyncP50us, r.StoreSyncP99us, r.Note)
+		}
 	case "W5-reopen":
 		_, noGet := d.Cannot["W4"]
 		switch {

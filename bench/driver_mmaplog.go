@@ -75,3 +75,10 @@ func (s *mmaplogStore) Purge(upto uint64) error {
 }
 
 func (s *mmaplogStore) Close() error { return s.l.Close() }
+
+// groupStats reports the Log's own group syncs since Open (W2's note).
+func (s *mmaplogStore) groupStats() groupStats {
+	st := s.l.Stats()
+	return groupStats{syncs: st.SyncDuration.Count, p50: st.SyncDuration.P50, p99: st.SyncDuration.P99,
+		entriesP50: st.GroupEntries.P50, waitP50: st.GroupWait.P50}
+}

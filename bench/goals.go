@@ -130,6 +130,9 @@ func (rf refs) goals() []goal {
 				// for its own: about two of the disk's.
 				g.against += fmt.Sprintf("; disk msync of %s entries p50 %s, p99 %s", withCommas(boundedWindow), fmtMs(l.P50us), fmtMs(l.P99us))
 			}
+			if m.StoreSyncP99us > 0 {
+				g.against += fmt.Sprintf("; the log's own group syncs p50 %s, p99 %s", fmtMs(m.StoreSyncP50us), fmtMs(m.StoreSyncP99us))
+			}
 			add(g)
 			continue
 		}

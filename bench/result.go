@@ -45,6 +45,9 @@ type Result struct {
 	AppendOpsPerSec float64 `json:"append_ops_per_sec,omitempty"`
 	SyncMBPerSec    float64 `json:"sync_mb_per_sec,omitempty"`
 	Scale           float64 `json:"scale,omitempty"`
+	// W2 on a store with group commit: its own group syncs' p50 and p99.
+	StoreSyncP50us float64 `json:"store_sync_p50_us,omitempty"`
+	StoreSyncP99us float64 `json:"store_sync_p99_us,omitempty"`
 	// W4 and the get probes: bytes of the store's file mappings resident
 	// at the end of the run, and how many of them were mapped with 2 MiB
 	// page-table entries (see hugeMapped).

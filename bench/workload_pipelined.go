@@ -49,6 +49,18 @@ func runAppendPipelined(r *runner, d *Driver) ([]Result, error) {
 	return out, nil
 }
 
+// groupStats is what a store with group commit reports of its own
+// syncs: how long they took, and how many entries each carried.
+type groupStats struct {
+	syncs      uint64
+	p50, p99   time.Duration // each group's sync
+	waitP50    time.Duration // a group's wait for the one before it
+	entriesP50 uint64
+}
+
+// groupStatter is a store that reports groupStats (mmaplog).
+type groupStatter interface{ groupStats() groupStats }
+
 // window counts the flush callbacks that ran and lets the writer wait,
 // parked, until enough have. The callbacks run one at a time on the
 // store's flusher goroutine, in append order.
@@ -168,6 +180,13 @@ func (r *runner) pipelined(st AsyncStore, limit int) (Result, error) {
 		withCommas(int64(limit)), pipelineSample, float64(after.Mallocs-before.Mallocs)/float64(max(n, 1)))
 	if stalls > 0 {
 		res.Note += fmt.Sprintf("; writer waited %d times", stalls)
+	}
+	if gs, ok := st.(groupStatter); ok {
+		if g := gs.groupStats(); g.syncs > 0 {
+			res.StoreSyncP50us, res.StoreSyncP99us = float64(g.p50.Microseconds()), float64(g.p99.Microseconds())
+			res.Note += fmt.Sprintf("; the store's %s group syncs: p50 %s, p99 %s, %d entries each (p50), waiting %s for the one before (p50)",
+				withCommas(int64(g.syncs)), fmtMs(res.StoreSyncP50us), fmtMs(res.StoreSyncP99us), g.entriesP50, fmtMs(float64(g.waitP50.Microseconds())))
+		}
 	}
 	return res, nil
 }
