@@ -217,7 +217,7 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 		switch {
 		case w.ID == "limit":
 			steps++
-		case w.ID == "W1" && withLimit && len(ds) > 0:
+		case w.ID == "W1" && withLimit && canRun(ds, "W1"):
 			steps += len(ds) + len(diskW1Participants())
 		default:
 			steps += len(ds)
@@ -263,6 +263,16 @@ func Run(cfg Config, stores, workloads []string) (*Report, error) {
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+// canRun reports whether any of ds can run workload id.
+func canRun(ds []*Driver, id string) bool {
+	for _, d := range ds {
+		if _, no := d.Cannot[id]; !no {
+			return true
+		}
+	}
+	return false
 }
 
 // runTogether runs a workload that measures its stores at once
