@@ -396,3 +396,49 @@ func TestW1Interleaves(t *testing.T) {
 		t.Fatalf("one store: %+v, %v", rep.Results, err)
 	}
 }
+
+// TestW6Interleaves checks that W6 takes turns like W1 and that each store
+// purges on its own clock: turns shorter than the purge period still add
+// up to purges, and the timeline and the purges are in the store's running
+// time, not the wall clock of the whole interleaved run.
+func TestW6Interleaves(t *testing.T) {
+	cfg := tiny(t)
+	cfg.ChurnEvery = 30 * time.Millisecond // longer than a turn (100 ms / 5)
+	var order []string
+	cfg.Progress = func(p bench.Progress) {
+		if p.Phase == "run" {
+			order = append(order, p.Store)
+		}
+	}
+	rep, err := bench.Run(cfg, []string{"mmaplog", "raftwal"}, []string{"W6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 || rep.Results[0].Store != "mmaplog" || rep.Results[1].Store != "raftwal" {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	want := []string{"mmaplog", "raftwal", "raftwal", "mmaplog", "mmaplog", "raftwal", "raftwal", "mmaplog", "mmaplog", "raftwal"}
+	if !slices.Equal(order, want) {
+		t.Errorf("timed turns by store: %v, want %v", order, want)
+	}
+	for _, r := range rep.Results {
+		checkResult(t, r)
+		if !strings.Contains(r.Note, "interleaved with the other stores: 5 turns") {
+			t.Errorf("%s: note %q", r.Store, r.Note)
+		}
+		// About 100 ms of running time in turns of 20 ms: purge ticks at
+		// 30, 60 and 90 ms of it.
+		if len(r.Events) < 2 {
+			t.Errorf("%s: %d purges in 5 turns of 20 ms with a period of 30 ms, want at least 2 (the time since the last purge must carry over between turns)", r.Store, len(r.Events))
+		}
+		bound := 1.5*float64(cfg.Duration.Milliseconds()) + r.MaxUs/1e3
+		for i, e := range r.Events {
+			if e.Ms < 0 || e.Ms > bound || (i > 0 && e.Ms < r.Events[i-1].Ms) {
+				t.Errorf("%s: purge %d at %.1f ms of the store's clock (bound %.0f ms): %+v", r.Store, i, e.Ms, bound, r.Events)
+			}
+		}
+		if n := len(r.Timeline); n == 0 || r.Timeline[n-1].Ms > bound {
+			t.Errorf("%s: timeline ends at %+v, want within %.0f ms (the store's own running time)", r.Store, r.Timeline[n-1:], bound)
+		}
+	}
+}

@@ -51,6 +51,11 @@
 //     goroutine purges the head back to 10 000 entries every second. The
 //     result carries the latency over time (WriteTimelineSVG draws it) and
 //     each purge, so that a stall is visible rather than averaged away.
+//     Like W1, W6 interleaves its stores: all are preloaded first, then
+//     they take 5 turns each, the order rotating; a store purges every
+//     second of its own running time (the time since its last purge
+//     carries over from one turn to the next), and its timeline and
+//     purges are drawn on that clock.
 //   - W8 concurrent: Config.Writers goroutines (1, 4, 16, 64), each
 //     appending one entry and waiting until it is durable; the positions
 //     are handed out under one lock, as a Raft leader's clients would get

@@ -141,7 +141,7 @@ func Workloads() []*Workload {
 		{ID: "W3", Name: "append-nosync", run: runAppendNoSync},
 		{ID: "W4", Name: "get-random", run: runGetRandom},
 		{ID: "W5", Name: "reopen", run: runReopen},
-		{ID: "W6", Name: "churn", run: runChurn},
+		{ID: "W6", Name: "churn", together: runChurnTogether},
 		{ID: "W8", Name: "concurrent", run: runConcurrent},
 	}
 }
