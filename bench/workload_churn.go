@@ -22,15 +22,15 @@ type churnRun struct {
 	closeAll func() error
 	err      error
 
-	lat       *latency
-	tl        *timeline
-	n         int64         // timed appends
-	elapsed   time.Duration // timed appends' time, summed over turns
-	last      atomic.Uint64 // last appended index, read by the purger
-	purgedTo  uint64
+	lat        *latency
+	tl         *timeline
+	n          int64         // timed appends
+	elapsed    time.Duration // timed appends' time, summed over turns
+	last       atomic.Uint64 // last appended index, read by the purger
+	purgedTo   uint64
 	sincePurge time.Duration // running time since the last purge tick
-	purgeLat  *latency
-	purges    []Span
+	purgeLat   *latency
+	purges     []Span
 }
 
 // runChurnTogether is W6, raft-wal's churn scenario (its bench -preload
