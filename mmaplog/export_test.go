@@ -35,3 +35,7 @@ func WithVerifyClock(opts VerifyOptions, c VerifyClock) VerifyOptions {
 
 // VerifyChunk is the size of the verifier's reads.
 const VerifyChunk = verifyChunk
+
+// SyncSlice is the time slice a thread asks for while it waits on a group
+// sync.
+const SyncSlice = syncSlice

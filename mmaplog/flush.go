@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/raftlog/raftlog/index"
+	"github.com/raftlog/raftlog/internal/sched"
 	"github.com/raftlog/raftlog/internal/vfs"
 )
 
@@ -106,6 +107,10 @@ type flusher struct {
 	kicked bool
 	waker
 	leftover []*segment // segments whose removal never ran (Close)
+	// prompt asks for a short time slice while a group syncs, under
+	// syncMu (the flusher's syncs and Sync's inline ones alike).
+	prompt       sched.Prompt
+	promptLogged bool // under syncMu: a refused request was logged once
 
 	// Counters, under mu.
 	flushes, syncs     uint64
@@ -174,6 +179,32 @@ func (w *waker) await() (quitting bool) {
 	}
 }
 
+// syncSlice is the time slice a thread asks the kernel for while it
+// waits on a group sync (sched.Prompt), against a default of 0.75-3 ms:
+// the thread must run the moment the sync returns, to start the next
+// one. Measured here (2 cores, cmd/bench W2 with 1,024 entries in
+// flight, the writer CPU-bound), the flusher's thread spent 15% of its
+// sync time runnable but not running, 0.8 ms per sync in the slowest 2%
+// of them, waiting for the writer's thread to use up its slice; with
+// this slice the entries' p99 latency fell by about a fifth.
+const syncSlice = 100 * time.Microsecond
+
+// promptMaxBytes is the largest group sync that asks for syncSlice. A
+// large one takes long enough that a prompt wake-up saves nothing, and
+// asking costs throughput: measured here (cmd/bench W2 with 1 M entries
+// in flight, syncs of tens of MB), the prompt flusher started smaller
+// syncs sooner and the log made 10-20% fewer entries durable per second.
+const promptMaxBytes = 1 << 20
+
+// bytes returns the number of bytes w's ranges sync.
+func (w *work) bytes() int64 {
+	var n int64
+	for _, r := range w.ranges {
+		n += r.hi - r.lo
+	}
+	return n
+}
+
 func (f *flusher) run() {
 	var w work
 	for {
@@ -228,7 +259,20 @@ func (f *flusher) sync(w *work) error {
 	}
 	start := time.Now()
 	l.met.begin(w, start)
+	short := w.bytes() <= promptMaxBytes
+	if short {
+		f.prompt.Begin(syncSlice)
+	}
 	err := f.syncData(w)
+	if short {
+		f.prompt.End()
+	}
+	if f.prompt.Err != nil && !f.promptLogged {
+		// A kernel that refuses costs nothing but the latency it would
+		// have saved.
+		f.promptLogged = true
+		l.logger.Debug("mmaplog: syncs run with the default time slice", "err", f.prompt.Err)
+	}
 	if err != nil {
 		f.keepRemovals(w)
 		return l.fail(err)
