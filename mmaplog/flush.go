@@ -107,8 +107,8 @@ type flusher struct {
 	kicked bool
 	waker
 	leftover []*segment // segments whose removal never ran (Close)
-	// prompt asks for a short time slice while a group syncs, under
-	// syncMu (the flusher's syncs and Sync's inline ones alike).
+	// prompt asks for a short time slice while the flusher's group
+	// syncs run, under syncMu.
 	prompt       sched.Prompt
 	promptLogged bool // under syncMu: a refused request was logged once
 
@@ -179,14 +179,17 @@ func (w *waker) await() (quitting bool) {
 	}
 }
 
-// syncSlice is the time slice a thread asks the kernel for while it
-// waits on a group sync (sched.Prompt), against a default of 0.75-3 ms:
-// the thread must run the moment the sync returns, to start the next
-// one. Measured here (2 cores, cmd/bench W2 with 1,024 entries in
-// flight, the writer CPU-bound), the flusher's thread spent 15% of its
-// sync time runnable but not running, 0.8 ms per sync in the slowest 2%
-// of them, waiting for the writer's thread to use up its slice; with
-// this slice the entries' p99 latency fell by about a fifth.
+// syncSlice is the time slice the flusher's thread asks the kernel for
+// while it waits on a group sync (sched.Prompt), against a default of
+// 0.75-3 ms: it must run the moment the sync returns, to run the
+// callbacks and start the next sync, while the writer goes on appending.
+// Measured here (2 cores, cmd/bench W2 with 1,024 entries in flight, the
+// writer CPU-bound), the flusher's thread spent 15% of its sync time
+// runnable but not running, 0.8 ms per sync in the slowest 2% of them,
+// waiting for the writer's thread to use up its slice; with this slice
+// the entries' p99 latency fell by 10-20%. Asking and restoring cost
+// three system calls, 4 µs here: an inline Sync, whose caller waits and
+// runs nothing meanwhile, does not ask (W1's p50 went up by about that).
 const syncSlice = 100 * time.Microsecond
 
 // promptMaxBytes is the largest group sync that asks for syncSlice. A
@@ -220,7 +223,7 @@ func (f *flusher) run() {
 		f.kicked = false
 		f.mu.Unlock()
 		if !w.empty() {
-			err := f.sync(&w)
+			err := f.sync(&w, true)
 			// Callbacks run before syncMu is released, so that a Sync that
 			// returns has seen every earlier callback run (a callback must
 			// not call Sync).
@@ -244,8 +247,11 @@ func (f *flusher) run() {
 // sealed index headers (written only now, after their data and names are
 // durable); then it hands purged segments whose purge record is now
 // durable to the remover, which deletes them off this path: no waiting
-// writer depends on an unlink or its directory fsync.
-func (f *flusher) sync(w *work) error {
+// writer depends on an unlink or its directory fsync. prompt: the sync
+// runs on the flusher goroutine, whose thread asks for a short time slice
+// for a small sync (see syncSlice); Sync's inline syncs do not ask, since
+// their caller waits for them and runs nothing meanwhile.
+func (f *flusher) sync(w *work, prompt bool) error {
 	l := f.l
 	if p := l.failure.Load(); p != nil {
 		f.keepRemovals(w)
@@ -259,7 +265,7 @@ func (f *flusher) sync(w *work) error {
 	}
 	start := time.Now()
 	l.met.begin(w, start)
-	short := w.bytes() <= promptMaxBytes
+	short := prompt && w.bytes() <= promptMaxBytes
 	if short {
 		f.prompt.Begin(syncSlice)
 	}
@@ -456,7 +462,7 @@ func (l *Log) Sync() error {
 		}
 		f.inline.opened = time.Time{}
 	} else {
-		err = f.sync(&f.inline)
+		err = f.sync(&f.inline, false)
 		f.inline.reset()
 	}
 	f.syncMu.Unlock()
