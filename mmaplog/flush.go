@@ -180,16 +180,19 @@ func (w *waker) await() (quitting bool) {
 }
 
 // syncSlice is the time slice the flusher's thread asks the kernel for
-// while it waits on a group sync (sched.Prompt), against a default of
-// 0.75-3 ms: it must run the moment the sync returns, to run the
-// callbacks and start the next sync, while the writer goes on appending.
-// Measured here (2 cores, cmd/bench W2 with 1,024 entries in flight, the
-// writer CPU-bound), the flusher's thread spent 15% of its sync time
-// runnable but not running, 0.8 ms per sync in the slowest 2% of them,
-// waiting for the writer's thread to use up its slice; with this slice
-// the entries' p99 latency fell by 10-20%. Asking and restoring cost
-// three system calls, 4 µs here: an inline Sync, whose caller waits and
-// runs nothing meanwhile, does not ask (W1's p50 went up by about that).
+// while it waits on a group sync that coalesced more than one Flush
+// (sched.Prompt), against a default of 0.75-3 ms: a writer that went on
+// appending while the last sync ran is likely to be running when this
+// one returns, and the flusher must run at once, to run the callbacks
+// and start the next sync. Measured here (2 cores, cmd/bench W2 with
+// 1,024 entries in flight, the writer CPU-bound), the flusher's thread
+// spent 15% of its sync time runnable but not running, 0.8 ms per sync
+// in the slowest 2% of them, waiting for the writer's thread to use up
+// its slice; with this slice the median of the entries' p99 over
+// alternating runs fell by 4-11%. A group of one Flush (one caller that
+// waits: W8 with one writer) does not ask: there, asking and restoring
+// (three system calls, 4 µs here, and a reschedule) made it 15% slower.
+// Nor does an inline Sync, whose caller waits and runs nothing meanwhile.
 const syncSlice = 100 * time.Microsecond
 
 // promptMaxBytes is the largest group sync that asks for syncSlice. A
@@ -249,8 +252,7 @@ func (f *flusher) run() {
 // durable to the remover, which deletes them off this path: no waiting
 // writer depends on an unlink or its directory fsync. prompt: the sync
 // runs on the flusher goroutine, whose thread asks for a short time slice
-// for a small sync (see syncSlice); Sync's inline syncs do not ask, since
-// their caller waits for them and runs nothing meanwhile.
+// for a small sync of more than one Flush (see syncSlice).
 func (f *flusher) sync(w *work, prompt bool) error {
 	l := f.l
 	if p := l.failure.Load(); p != nil {
@@ -265,7 +267,7 @@ func (f *flusher) sync(w *work, prompt bool) error {
 	}
 	start := time.Now()
 	l.met.begin(w, start)
-	short := prompt && w.bytes() <= promptMaxBytes
+	short := prompt && w.flushes > 1 && w.bytes() <= promptMaxBytes
 	if short {
 		f.prompt.Begin(syncSlice)
 	}
