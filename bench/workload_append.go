@@ -116,16 +116,8 @@ type diskParticipant struct {
 // turns too, so that W1's ratios to them are side by side.
 func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []error) {
 	type run struct {
-		name     string // store
-		workload string // result's workload
-		note     string
-		st       Store
-		closeAll func() error
-		lat      *latency
-		n        int64 // timed appends
-		next     uint64
-		elapsed  time.Duration
-		err      error
+		turnTaker
+		next uint64 // the next entry's index
 	}
 	var runs []*run
 	warm := func(u *run) {
@@ -138,62 +130,31 @@ func runAppendSyncTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []er
 	}
 	for _, d := range ds {
 		r.begin(d.Name, w)
-		u := &run{name: d.Name, workload: w.Label(), lat: newLatency(), next: 1}
+		u := &run{turnTaker: turnTaker{name: d.Name, workload: w.Label(), lat: newLatency()}, next: 1}
 		u.st, _, u.closeAll, u.err = r.open(d, OpenOptions{})
 		warm(u)
 	}
 	if r.withLimit && len(ds) > 0 {
 		for _, p := range diskW1Participants() {
 			r.begin("disk", w)
-			u := &run{name: "disk", workload: p.workload, note: p.note, lat: newLatency(), next: 1}
+			u := &run{turnTaker: turnTaker{name: "disk", workload: p.workload, note: p.note, lat: newLatency()}, next: 1}
 			u.st, u.closeAll, u.err = r.openIn("disk", p.open)
 			warm(u)
 		}
 	}
 	turn := max(r.cfg.Duration/w1Turns, time.Millisecond)
-	for k := range w1Turns {
-		for j := range runs {
-			u := runs[(j+k)%len(runs)]
-			if u.err != nil {
-				continue
-			}
-			r.cur.Store = u.name
-			lat, n, el, err := r.syncedAppends(u.st, u.next, turn, nil, nil)
-			if err != nil {
-				u.err = err
-				continue
-			}
-			u.lat.merge(lat)
-			u.n += n
-			u.next += uint64(n)
-			u.elapsed += el
+	interleave(r, runs, w1Turns, func(u *run) error {
+		lat, n, el, err := r.syncedAppends(u.st, u.next, turn, nil, nil)
+		if err != nil {
+			return err
 		}
-	}
-	var out []Result
-	var errs []error
-	for _, u := range runs {
-		if u.closeAll != nil {
-			if cerr := u.closeAll(); u.err == nil {
-				u.err = cerr
-			}
-		}
-		res := Result{Store: u.name, Workload: u.workload, EntrySize: r.cfg.Size, Batch: 1}
-		if u.err != nil {
-			errs = append(errs, fmt.Errorf("%s on %s: %w", u.workload, u.name, u.err))
-			res.Note = "error: " + u.err.Error()
-			out = append(out, res)
-			continue
-		}
-		res.OpsPerSec = perSec(u.n, u.elapsed)
-		res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
-		u.lat.fill(&res)
-		res.Note = u.note
-		if len(runs) > 1 {
-			res.Note = joinNote(res.Note, fmt.Sprintf("interleaved with the other stores: %d turns of %v", w1Turns, turn))
-		}
-		out = append(out, res)
-	}
-	return out, errs
+		u.lat.merge(lat)
+		u.n += n
+		u.next += uint64(n)
+		u.elapsed += el
+		return nil
+	})
+	return interleavedResults(r, runs, w1Turns, turn, nil)
 }
 
 // syncedAppends appends single durable entries starting at index from for

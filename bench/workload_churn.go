@@ -17,15 +17,8 @@ const w6Turns = 5
 
 // churnRun is one store's W6 state across its turns.
 type churnRun struct {
-	name     string
-	st       Store
-	closeAll func() error
-	err      error
-
-	lat        *latency
+	turnTaker
 	tl         *timeline
-	n          int64         // timed appends
-	elapsed    time.Duration // timed appends' time, summed over turns
 	last       atomic.Uint64 // last appended index, read by the purger
 	purgedTo   uint64
 	sincePurge time.Duration // running time since the last purge tick
@@ -42,7 +35,7 @@ func runChurnTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []error) 
 	var runs []*churnRun
 	for _, d := range ds {
 		r.begin(d.Name, w)
-		u := &churnRun{name: d.Name, lat: newLatency(), purgeLat: newLatency(), tl: newTimeline(time.Now(), r.cfg.Duration)}
+		u := &churnRun{turnTaker: turnTaker{name: d.Name, workload: w.Label(), lat: newLatency()}, purgeLat: newLatency(), tl: newTimeline(time.Now(), r.cfg.Duration)}
 		u.st, _, u.closeAll, u.err = r.open(d, OpenOptions{})
 		if u.err == nil {
 			u.err = r.churnSetup(u)
@@ -50,46 +43,15 @@ func runChurnTogether(r *runner, w *Workload, ds []*Driver) ([]Result, []error) 
 		runs = append(runs, u)
 	}
 	turn := max(r.cfg.Duration/w6Turns, time.Millisecond)
-	for k := range w6Turns {
-		for j := range runs {
-			u := runs[(j+k)%len(runs)]
-			if u.err != nil {
-				continue
-			}
-			r.cur.Store = u.name
-			u.err = r.churnTurn(u, turn)
-		}
-	}
-	var out []Result
-	var errs []error
-	for _, u := range runs {
-		if u.closeAll != nil {
-			if cerr := u.closeAll(); u.err == nil {
-				u.err = cerr
-			}
-		}
-		res := Result{Store: u.name, Workload: w.Label(), EntrySize: r.cfg.Size, Batch: 1}
-		if u.err != nil {
-			errs = append(errs, fmt.Errorf("%s on %s: %w", w.Label(), u.name, u.err))
-			res.Note = "error: " + u.err.Error()
-			out = append(out, res)
-			continue
-		}
-		res.OpsPerSec = perSec(u.n, u.elapsed)
-		res.MBPerSec = res.OpsPerSec * float64(r.cfg.Size) / 1e6
+	interleave(r, runs, w6Turns, func(u *churnRun) error { return r.churnTurn(u, turn) })
+	return interleavedResults(r, runs, w6Turns, turn, func(u *churnRun, res *Result) {
 		res.Timeline, res.TimelineStepMs, res.Events = u.tl.points(), ms(u.tl.step), u.purges
-		u.lat.fill(&res)
 		res.Note = fmt.Sprintf("preload %d × %d B, trail %d; %d purges every %s", r.cfg.ChurnPreload, r.cfg.ChurnPreloadSize, r.cfg.ChurnTrail, len(u.purges), r.cfg.ChurnEvery)
 		if len(u.purges) > 0 {
 			res.Note += fmt.Sprintf(", purge p50 %.2f ms max %.2f ms",
 				float64(u.purgeLat.quantile(50))/1e6, float64(u.purgeLat.quantile(100))/1e6)
 		}
-		if len(runs) > 1 {
-			res.Note = joinNote(res.Note, fmt.Sprintf("interleaved with the other stores: %d turns of %v", w6Turns, turn))
-		}
-		out = append(out, res)
-	}
-	return out, errs
+	})
 }
 
 // churnSetup preloads u's store and purges it back to ChurnTrail entries.
