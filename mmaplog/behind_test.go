@@ -184,6 +184,79 @@ func TestWriteBehindFailureFailsTheNextSync(t *testing.T) {
 	}
 }
 
+// A write-back that failed after StartWriteback returned, with the
+// process killed before any sync reported it: the restarted process finds
+// the failed pages cached, clean and not on disk, and the error waiting
+// for the next sync of the file (Linux reports an error no one saw to the
+// first fsync through a new open file). The reopened log fails its first
+// Open with that error, opens the second time, and whatever it then
+// presents, and an entry synced after it, survive a power loss.
+func TestWriteBehindFailureThenKill(t *testing.T) {
+	fs := crashfs.New()
+	l, err := mmaplog.Open("/log", behindOpts(fs, 16<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	es := run(1, 1, 300, 1000)
+	logtest.MustAppend(t, l, es[:40]...)
+	logtest.MustSync(t, l) // 1..40 acknowledged
+	ft := fs.Inject(crashfs.Fault{Op: crashfs.OpWriteBehind, Err: crashfs.EIO, Writeback: true, Times: 1})
+	for i := 40; i < len(es); i++ {
+		logtest.MustAppend(t, l, es[i])
+	}
+	if !waitFor(func() bool { return fs.LostPages() > 0 }) {
+		t.Fatalf("the write-behind fault fired %d times, no page lost", ft.Fired)
+	}
+	killed := fs.Snapshot().Restart() // kill -9: no sync saw the failure
+	opts := behindOpts(killed, 16<<10)
+	// Open reads the segments from the disk, past the page cache, and
+	// meets the error on the way: it reports it once.
+	if r, err := mmaplog.Open("/log", opts); !errors.Is(err, syscall.EIO) {
+		if err == nil {
+			_ = r.Close()
+		}
+		t.Fatalf("first Open after the kill: %v, want the unseen write-back's EIO", err)
+	}
+	r, err := mmaplog.Open("/log", opts)
+	if err != nil {
+		t.Fatalf("second Open after the kill: %v", err)
+	}
+	defer func() { _ = r.Close() }()
+	presented := r.State().Last.Index
+	if presented < 40 {
+		t.Fatalf("reopened: Last = %d, 1..40 were acknowledged", presented)
+	}
+	got, err := collect(r, 0, presented+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(got)) != presented {
+		t.Fatalf("reopened: %d entries readable, Last = %d", len(got), presented)
+	}
+	next := ent(1, presented+1, 10)
+	logtest.MustAppend(t, r, next)
+	logtest.MustSync(t, r)
+	snap := killed.Snapshot()
+	p, err := mmaplog.Open("/log", behindOpts(snap.Image(snap.DropAll()), 16<<10))
+	if err != nil {
+		t.Fatalf("Open after power loss: %v (the reopened log presented 1..%d and acknowledged %d)", err, presented, presented+1)
+	}
+	defer func() { _ = p.Close() }()
+	if last := p.State().Last.Index; last < presented+1 {
+		t.Fatalf("after power loss: Last = %d; the reopened log presented 1..%d and acknowledged %d", last, presented, presented+1)
+	}
+	after, err := collect(p, 0, presented+2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range after[:presented] {
+		if !sameEntry(after[i], es[i]) {
+			t.Fatalf("after power loss: entry %d is %v", i+1, after[i].ID)
+		}
+	}
+}
+
 // On real files: the write-back starts (sync_file_range works here), the
 // segments it unmapped read back through the mapping byte for byte, and
 // the log reopens whole.

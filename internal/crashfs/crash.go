@@ -290,7 +290,10 @@ func applyPage(dst, mem, old []byte, c PageChoice) {
 // process was killed (kill -9) at the snapshot: no power loss, so every
 // write is still there (the page cache survives), and what was not yet
 // durable is still not durable — a later power loss can lose it. Pages
-// whose write-back failed stay cached, clean and not on disk.
+// whose write-back failed stay cached, clean and not on disk, and a failed
+// asynchronous write-back that no sync reported yet is reported to the
+// next sync of the file, as Linux reports an error nobody saw to the
+// first fsync through a newly opened file.
 func (s *Snapshot) Restart() *FS {
 	f := New()
 	for _, d := range s.dirs {
@@ -298,7 +301,7 @@ func (s *Snapshot) Restart() *FS {
 	}
 	inodes := make([]*inode, len(s.inodes))
 	for i, ino := range s.inodes {
-		inodes[i] = &inode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost)}
+		inodes[i] = &inode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), wbErr: ino.wbErr}
 		if inodes[i].mem == nil {
 			inodes[i].mem, inodes[i].durable = []byte{}, []byte{}
 		}

@@ -46,7 +46,11 @@
 //     and its dirty pages are marked clean without reaching the disk; a
 //     later sync succeeds without writing them, reads and reopens in the
 //     same boot see them, a power loss (and Restart, then a power loss)
-//     loses them, and Evict of an unmapped file drops them.
+//     loses them, and Evict of an unmapped file drops them. A write-back
+//     that failed after StartWriteback returned fails the next sync of
+//     the file, once, in this process or, after a kill (Restart), in the
+//     next: Linux reports an error no one saw to the first fsync through
+//     a file opened after it.
 //   - Early write-back (FS.Writeback): dirty pages written back on the
 //     kernel's schedule, so that a crash can keep an intermediate version
 //     of a page, older than the process view and newer than the last sync.

@@ -371,3 +371,31 @@ func TestStartWriteback(t *testing.T) {
 		t.Fatalf("on disk %q %q, want the lost page old and the synced one new", img[0], img[crashfs.PageSize])
 	}
 }
+
+// A failed asynchronous write-back that no sync reported survives a kill:
+// the restarted process's first sync of the file reports it, once, as
+// Linux reports an error no one saw to the first fsync through a file
+// opened after it.
+func TestRestartCarriesUnseenWritebackError(t *testing.T) {
+	f, h, b := oneFile(t, 2*crashfs.PageSize)
+	wb := h.(interface{ StartWriteback(off, n int64) error })
+	if err := h.Datasync(); err != nil {
+		t.Fatal(err)
+	}
+	copy(b, bytes.Repeat([]byte{'A'}, len(b)))
+	f.Inject(crashfs.Fault{Op: crashfs.OpWriteBehind, Times: 1, Writeback: true})
+	if err := wb.StartWriteback(0, crashfs.PageSize); err != nil {
+		t.Fatal(err)
+	}
+	r := f.Snapshot().Restart()
+	g, err := r.Open("/d/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Datasync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("the restarted process's first sync: %v, want the unseen write-back's EIO", err)
+	}
+	if err := g.Datasync(); err != nil {
+		t.Fatalf("the failure was reported twice: %v", err)
+	}
+}

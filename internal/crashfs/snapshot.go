@@ -35,6 +35,7 @@ type snapInode struct {
 	mem, durable []byte
 	sizeSynced   bool
 	lost         map[int][]byte // see inode.lost
+	wbErr        error          // see inode.wbErr
 	name         string         // a name for reports
 }
 
@@ -95,7 +96,7 @@ func (f *FS) snapshot() (*Snapshot, map[*inode]int) {
 			return i
 		}
 		ids[ino] = len(s.inodes)
-		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), name: name})
+		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), wbErr: ino.wbErr, name: name})
 		return ids[ino]
 	}
 	for _, p := range slices.Sorted(maps.Keys(f.durable)) {
