@@ -210,6 +210,7 @@ func TestF6RandomFaults(t *testing.T) {
 	fam.add("sequences", 0)
 	fam.add("fired", 0)
 	fam.add("writebehind-fired", 0)
+	fam.add("killed", 0)
 	fam.add("zerofill", 0)
 	fam.add("zerofill-failed", 0)
 	fam.run("sequences", 500, func(seed uint64) error {
@@ -252,6 +253,9 @@ func TestF6RandomFaults(t *testing.T) {
 				}
 			}
 		}
+		if rand.New(rand.NewPCG(seed, 64)).IntN(2) == 0 {
+			env.kill = true
+		}
 		var g *Gen
 		n := 10 + rng.IntN(60)
 		fired, err := f6RunWith(crashfs.New(), env, func(o *Oracle, rebase bool) (Op, bool) {
@@ -270,6 +274,9 @@ func TestF6RandomFaults(t *testing.T) {
 		}
 		if fired {
 			fam.add("fired", 1)
+			if env.kill {
+				fam.add("killed", 1)
+			}
 			if env.fault.Op == crashfs.OpWriteBehind {
 				fam.add("writebehind-fired", 1)
 			}
@@ -291,6 +298,11 @@ type f6Env struct {
 	create, creates int
 	watch           func(crashfs.Event) // sees every operation (nil: none)
 	zeroFill        bool                // Options.ZeroFill: the preparer's msyncs meet the fault too
+	// kill: once the fault fired, the process is killed (kill -9) instead
+	// of closing its Log, and recovery runs in the restarted process
+	// (Snapshot.Restart: the page cache, lost pages and unreported
+	// write-back errors survive).
+	kill bool
 }
 
 // kind is the counter of the case's class.
@@ -310,6 +322,9 @@ func (e f6Env) describe(counts map[crashfs.Op]int) string {
 	zf := ""
 	if e.zeroFill {
 		zf = ", ZeroFill"
+	}
+	if e.kill {
+		zf += ", then kill -9"
 	}
 	if e.capacity > 0 {
 		how := "for good"
@@ -524,6 +539,11 @@ func f6RunWith(fs *crashfs.FS, env f6Env, next func(o *Oracle, rebase bool) (Op,
 		if err := d.l.Flush(nil); !errors.Is(err, mmaplog.ErrFailed) {
 			firstErr = errors.Join(firstErr, fmt.Errorf("flush after a sync error: %w, want ErrFailed", err))
 		}
+	}
+	if d.l != nil && env.kill && fired() {
+		killed := fs.Snapshot().Restart()
+		_ = d.l.Close() // the old process's Log, on the old file system: cleanup only
+		d.l, d.fs, fs = nil, killed, killed
 	}
 	if d.l != nil {
 		cerr := d.l.Close()
