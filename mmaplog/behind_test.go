@@ -137,20 +137,21 @@ func TestWriteBehindNotAsked(t *testing.T) {
 	}
 }
 
-// A write-back that fails after StartWriteback returned (as a real one
-// does: the pages become clean without reaching the disk) fails the next
-// sync: entries in those pages are never acknowledged, and the ones that
-// were are still there after a power loss.
-func TestWriteBehindFailureFailsTheNextSync(t *testing.T) {
+// failedWriteBehind opens a log on a crashfs with write-behind, makes
+// entries 1..40 of es (1..300) durable, then appends the rest while the
+// first write-behind's write-back fails after it returned: some pages are
+// lost (clean, not on disk) and no sync has reported it yet.
+func failedWriteBehind(t *testing.T) (*crashfs.FS, *mmaplog.Log, []mmaplog.Entry) {
+	t.Helper()
 	fs := crashfs.New()
 	l, err := mmaplog.Open("/log", behindOpts(fs, 16<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = l.Close() }()
+	t.Cleanup(func() { _ = l.Close() })
 	es := run(1, 1, 300, 1000)
 	logtest.MustAppend(t, l, es[:40]...)
-	logtest.MustSync(t, l)
+	logtest.MustSync(t, l) // 1..40 acknowledged
 	ft := fs.Inject(crashfs.Fault{Op: crashfs.OpWriteBehind, Err: crashfs.EIO, Writeback: true, Times: 1})
 	for i := 40; i < len(es); i++ {
 		logtest.MustAppend(t, l, es[i])
@@ -158,6 +159,15 @@ func TestWriteBehindFailureFailsTheNextSync(t *testing.T) {
 	if !waitFor(func() bool { return fs.LostPages() > 0 }) {
 		t.Fatalf("the write-behind fault fired %d times, no page lost", ft.Fired)
 	}
+	return fs, l, es
+}
+
+// A write-back that fails after StartWriteback returned (as a real one
+// does: the pages become clean without reaching the disk) fails the next
+// sync: entries in those pages are never acknowledged, and the ones that
+// were are still there after a power loss.
+func TestWriteBehindFailureFailsTheNextSync(t *testing.T) {
+	fs, l, es := failedWriteBehind(t)
 	if err := l.Sync(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Sync after a failed write-back: %v, want EIO", err)
 	}
@@ -192,22 +202,7 @@ func TestWriteBehindFailureFailsTheNextSync(t *testing.T) {
 // Open with that error, opens the second time, and whatever it then
 // presents, and an entry synced after it, survive a power loss.
 func TestWriteBehindFailureThenKill(t *testing.T) {
-	fs := crashfs.New()
-	l, err := mmaplog.Open("/log", behindOpts(fs, 16<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	es := run(1, 1, 300, 1000)
-	logtest.MustAppend(t, l, es[:40]...)
-	logtest.MustSync(t, l) // 1..40 acknowledged
-	ft := fs.Inject(crashfs.Fault{Op: crashfs.OpWriteBehind, Err: crashfs.EIO, Writeback: true, Times: 1})
-	for i := 40; i < len(es); i++ {
-		logtest.MustAppend(t, l, es[i])
-	}
-	if !waitFor(func() bool { return fs.LostPages() > 0 }) {
-		t.Fatalf("the write-behind fault fired %d times, no page lost", ft.Fired)
-	}
+	fs, _, es := failedWriteBehind(t)
 	killed := fs.Snapshot().Restart() // kill -9: no sync saw the failure
 	opts := behindOpts(killed, 16<<10)
 	// Open reads the segments from the disk, past the page cache, and
