@@ -327,19 +327,7 @@ func TestRunRefusesW5WithoutRoom(t *testing.T) {
 // its own row, in the order named, and a lone store is not interleaved.
 func TestW1Interleaves(t *testing.T) {
 	cfg := tiny(t)
-	var order []string
-	cfg.Progress = func(p bench.Progress) {
-		if p.Phase == "run" {
-			order = append(order, p.Store)
-		}
-	}
-	rep, err := bench.Run(cfg, []string{"mmaplog", "raftwal"}, []string{"W1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Results) != 2 || rep.Results[0].Store != "mmaplog" || rep.Results[1].Store != "raftwal" {
-		t.Fatalf("results %+v", rep.Results)
-	}
+	rep, order := runTwoInTurns(t, cfg, "W1")
 	for _, r := range rep.Results {
 		checkResult(t, r)
 		if !strings.Contains(r.Note, "interleaved with the other stores: 10 turns") {
@@ -363,7 +351,7 @@ func TestW1Interleaves(t *testing.T) {
 			order = append(order, p.Store)
 		}
 	}
-	rep, err = bench.Run(cfg, []string{"mmaplog"}, []string{"limit", "W1"})
+	rep, err := bench.Run(cfg, []string{"mmaplog"}, []string{"limit", "W1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,6 +385,27 @@ func TestW1Interleaves(t *testing.T) {
 	}
 }
 
+// runTwoInTurns runs workload on mmaplog and raftwal with cfg and returns
+// the report, checked to hold one row per store in that order, and the
+// store of each timed turn.
+func runTwoInTurns(t *testing.T, cfg bench.Config, workload string) (*bench.Report, []string) {
+	t.Helper()
+	var order []string
+	cfg.Progress = func(p bench.Progress) {
+		if p.Phase == "run" {
+			order = append(order, p.Store)
+		}
+	}
+	rep, err := bench.Run(cfg, []string{"mmaplog", "raftwal"}, []string{workload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 || rep.Results[0].Store != "mmaplog" || rep.Results[1].Store != "raftwal" {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	return rep, order
+}
+
 // TestW6Interleaves checks that W6 takes turns like W1 and that each store
 // purges on its own clock: turns shorter than the purge period still add
 // up to purges, and the timeline and the purges are in the store's running
@@ -404,19 +413,7 @@ func TestW1Interleaves(t *testing.T) {
 func TestW6Interleaves(t *testing.T) {
 	cfg := tiny(t)
 	cfg.ChurnEvery = 30 * time.Millisecond // longer than a turn (100 ms / 5)
-	var order []string
-	cfg.Progress = func(p bench.Progress) {
-		if p.Phase == "run" {
-			order = append(order, p.Store)
-		}
-	}
-	rep, err := bench.Run(cfg, []string{"mmaplog", "raftwal"}, []string{"W6"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Results) != 2 || rep.Results[0].Store != "mmaplog" || rep.Results[1].Store != "raftwal" {
-		t.Fatalf("results %+v", rep.Results)
-	}
+	rep, order := runTwoInTurns(t, cfg, "W6")
 	want := []string{"mmaplog", "raftwal", "raftwal", "mmaplog", "mmaplog", "raftwal", "raftwal", "mmaplog", "mmaplog", "raftwal"}
 	if !slices.Equal(order, want) {
 		t.Errorf("timed turns by store: %v, want %v", order, want)
