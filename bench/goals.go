@@ -52,7 +52,7 @@ func writeGoals(w io.Writer, rf refs) error {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", g.name, g.target, m, st, g.against)
 	}
-	fmt.Fprintln(tw, "  W7 cluster (3 hashicorp/raft nodes)\t≥ 1.2× raft-wal, ≥ 2× raft-boltdb\t-\tnot in cmd/bench\tgo test -run XXX -bench ClusterApply ./hashiraft/")
+	fmt.Fprintln(tw, "  W7 cluster (3 hashicorp/raft nodes)\t≥ 1.2× raft-wal, ≥ 2× raft-boltdb\t-\tnot in cmd/bench\tmake bench-cluster (BenchmarkClusterApply in ./hashiraft/)")
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: goals: %w", err)
 	}
