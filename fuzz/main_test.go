@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -194,9 +195,8 @@ func (f *family) run(key string, n int, fn func(seed uint64) error) {
 	f.summary()
 }
 
-// forSeeds runs fn for the regression seeds, then for fresh seeds until
-// done reports true (or n seeds ran when -crash.n is set), on one worker
-// per CPU. A panic in fn is a violation of that seed.
+// forSeeds runs fn for the seeds of seedsToRun, on one worker per CPU. A
+// panic in fn is a violation of that seed.
 func (f *family) forSeeds(done func() bool, fn func(seed uint64) error) {
 	seeds := make(chan uint64)
 	var wg sync.WaitGroup
@@ -211,24 +211,50 @@ func (f *family) forSeeds(done func() bool, fn func(seed uint64) error) {
 			}
 		}()
 	}
-	for _, s := range regressionSeeds(f.t, f.name) {
+	for s := range f.seedsToRun(done) {
 		seeds <- s
-	}
-	base := baseSeed(f.name)
-	if *flagN == 0 {
-		f.t.Logf("fuzz: %s base seed %d", f.name, base)
-	}
-	for i := uint64(0); ; i++ {
-		if *flagN > 0 && i >= uint64(*flagN) || *flagN == 0 && done() {
-			break
-		}
-		if f.violationCount() >= maxViolations {
-			break
-		}
-		seeds <- base + i
 	}
 	close(seeds)
 	wg.Wait()
+}
+
+// runSerial is run with every seed on the calling goroutine, one after
+// the other: for a family whose seeds use something only the test
+// goroutine may touch (a loop-mounted disk, whose methods may call
+// t.Fatal).
+func (f *family) runSerial(key string, n int, fn func(seed uint64) error) {
+	want := count(n)
+	for s := range f.seedsToRun(func() bool { return f.get(key) >= want }) {
+		if err := runSafe(s, fn); err != nil {
+			f.violation(s, "%v", err)
+		}
+	}
+	f.summary()
+}
+
+// seedsToRun yields the regression seeds, then fresh seeds until done
+// reports true (or n seeds were yielded when -crash.n is set), and stops
+// early once the family has maxViolations violations.
+func (f *family) seedsToRun(done func() bool) iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		for _, s := range regressionSeeds(f.t, f.name) {
+			if !yield(s) {
+				return
+			}
+		}
+		base := baseSeed(f.name)
+		if *flagN == 0 {
+			f.t.Logf("fuzz: %s base seed %d", f.name, base)
+		}
+		for i := uint64(0); ; i++ {
+			if *flagN > 0 && i >= uint64(*flagN) || *flagN == 0 && done() {
+				return
+			}
+			if f.violationCount() >= maxViolations || !yield(base+i) {
+				return
+			}
+		}
+	}
 }
 
 func runSafe(seed uint64, fn func(uint64) error) (err error) {

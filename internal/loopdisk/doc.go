@@ -56,7 +56,8 @@
 // are lost). It then lazily unmounts the live file system (its remaining
 // write-back goes to the old image, which is discarded, so a process may
 // keep files open on it) and mounts the copy, on a new loop device, at the
-// same Disk.Dir; ext4 replays its journal as after a crash. No
+// same Disk.Dir; ext4 replays its journal as after a crash (with
+// Options.NoJournal there is none: what reached the disk is all there is). No
 // device-mapper target (dm-flakey, dm-error) is needed, which the kernels
 // of some CI machines lack.
 //

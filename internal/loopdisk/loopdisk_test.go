@@ -5,6 +5,7 @@ package loopdisk_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -103,7 +104,17 @@ func TestFailWritesPowerLoss(t *testing.T) {
 }
 
 func TestPowerLossDropsUnsynced(t *testing.T) {
-	d := loopdisk.Mount(t, loopdisk.Options{Size: 16 << 20})
+	for _, noJournal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nojournal=%v", noJournal), func(t *testing.T) { powerLossDropsUnsynced(t, noJournal) })
+	}
+}
+
+func powerLossDropsUnsynced(t *testing.T, noJournal bool) {
+	t.Helper()
+	d := loopdisk.Mount(t, loopdisk.Options{Size: 16 << 20, NoJournal: noJournal})
+	if d.Journaled() == noJournal {
+		t.Fatalf("NoJournal %v, but the mounted file system's journal is %v", noJournal, d.Journaled())
+	}
 	synced := []byte("synced")
 	writeSync(t, filepath.Join(d.Dir, "synced"), synced)
 	f, err := os.Create(filepath.Join(d.Dir, "unsynced"))

@@ -3,9 +3,11 @@
 package loopdisk
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,10 +41,32 @@ func (d *Disk) PowerLoss() {
 	if err := d.unmount(); err != nil {
 		d.tb.Fatalf("loopdisk: PowerLoss: %v", err)
 	}
+	if d.opts.NoJournal {
+		d.fsck(snap)
+	}
 	// The old image (on the tmpfs, perhaps) is left to the old device;
 	// the copy becomes the disk, without fault injection.
 	d.image, d.tmpFiller = snap, ""
 	d.attachAndMount()
+}
+
+// fsck repairs image as the boot after a power cut would (e2fsck -fy):
+// exit status 1 and 2 say it corrected errors, 4 and up that it could
+// not, which fails the test.
+func (d *Disk) fsck(image string) {
+	d.tb.Helper()
+	out, err := exec.Command("e2fsck", "-fy", image).CombinedOutput()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		d.tb.Fatalf("loopdisk: PowerLoss: e2fsck: %v", err)
+	}
+	d.Fsck = fmt.Sprintf("e2fsck exit %d\n%s", code, out)
+	if code >= 4 {
+		d.tb.Fatalf("loopdisk: PowerLoss: the file system is damaged beyond repair: %s", d.Fsck)
+	}
 }
 
 // snapshot copies the image to dst and reports whether no write was in
