@@ -31,24 +31,29 @@ import (
 // left in memory, a rename not on disk) is a violation here even where
 // the simulator trusts it. unsynced-lost counts the power losses that
 // took written but unacknowledged steps with them: it shows the page
-// cache really was dropped.
+// cache really was dropped. The runs without a journal (F10z with
+// ZeroFill, F10n without) are opt-in: they still fail at about 1-2% of
+// power losses (fuzz/README.md).
 func TestF10PowerLoss(t *testing.T) {
 	if testing.Short() && *flagN == 0 {
 		t.Skip("-short: F10 runs real processes on loop-mounted disks")
 	}
-	for _, noJournal := range []bool{false, true} {
-		name, fam := "ext4", "F10"
-		if noJournal {
-			name, fam = "ext4-nojournal", "F10n"
-		}
-		t.Run(name, func(t *testing.T) {
-			if noJournal && os.Getenv(envNoJournal) == "" {
-				t.Skipf("opt-in (%s=1): on ext4 without a journal the repairs e2fsck makes after a power loss leave some logs that Open refuses; see fuzz/README.md", envNoJournal)
+	for _, c := range []struct {
+		name, fam           string
+		noJournal, zeroFill bool
+	}{
+		{"ext4", "F10", false, false},
+		{"ext4-nojournal-zerofill", "F10z", true, true},
+		{"ext4-nojournal", "F10n", true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.noJournal && os.Getenv(envNoJournal) == "" {
+				t.Skipf("opt-in (%s=1): on ext4 without a journal about 1-2%% of power losses still leave a log that Open refuses; see fuzz/README.md", envNoJournal)
 			}
-			d := loopdisk.Mount(t, loopdisk.Options{Size: 64 << 20, NoJournal: noJournal})
-			f := newFamily(t, fam)
+			d := loopdisk.Mount(t, loopdisk.Options{Size: 64 << 20, NoJournal: c.noJournal})
+			f := newFamily(t, c.fam)
 			points := f7Points()
-			f.runSerial("power-losses", 30, func(seed uint64) error { return f10Seed(t, f, d, seed, points) })
+			f.runSerial("power-losses", 30, func(seed uint64) error { return f10Seed(t, f, d, seed, points, c.zeroFill) })
 		})
 	}
 }
@@ -58,8 +63,14 @@ const envNoJournal = "RAFTLOG_FUZZ_NOJOURNAL"
 
 // f10Seed runs f7Chain children on one log directory of d, each ended by
 // a kill and a power loss.
-func f10Seed(t *testing.T, fam *family, d *loopdisk.Disk, seed uint64, points []string) error {
+func f10Seed(t *testing.T, fam *family, d *loopdisk.Disk, seed uint64, points []string, zeroFill bool) error {
 	t.Helper()
+	opts := options(nil)
+	opts.ZeroFill = zeroFill
+	var env []string
+	if zeroFill {
+		env = append(env, childZero+"=1")
+	}
 	logd := filepath.Join(d.Dir, fmt.Sprintf("log-%d", seed))
 	base := filepath.Join(t.TempDir(), "base") // the parent's files stay off the disk
 	rng := rand.New(rand.NewPCG(seed, 10))
@@ -74,7 +85,7 @@ func f10Seed(t *testing.T, fam *family, d *loopdisk.Disk, seed uint64, points []
 			return err
 		}
 		before := want.StateAt(0).Last.Index
-		res, err := runChild(logd, base, childSeed, point, time.Duration(1+rng.IntN(300))*time.Millisecond)
+		res, err := runChild(logd, base, childSeed, point, time.Duration(1+rng.IntN(300))*time.Millisecond, env...)
 		if err != nil {
 			return fmt.Errorf("child %d (point %q): %w", k, point, err)
 		}
@@ -86,7 +97,7 @@ func f10Seed(t *testing.T, fam *family, d *loopdisk.Disk, seed uint64, points []
 		}
 		d.PowerLoss()
 		fam.add("power-losses", 1)
-		l, err := mmaplog.Open(logd, options(nil))
+		l, err := mmaplog.Open(logd, opts)
 		if err != nil {
 			return fmt.Errorf("power loss after child %d (point %q, written %d, acked %d): open: %w%s", k, point, res.written, res.acked, err, fsckReport(d))
 		}
@@ -103,7 +114,15 @@ func f10Seed(t *testing.T, fam *family, d *loopdisk.Disk, seed uint64, points []
 			return err
 		}
 	}
-	return os.RemoveAll(logd) // room for the next seed
+	// Room for the next seed: the log, and what e2fsck put in lost+found.
+	lost := filepath.Join(d.Dir, "lost+found")
+	names, _ := os.ReadDir(lost)
+	for _, n := range names {
+		if err := os.RemoveAll(filepath.Join(lost, n.Name())); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(logd)
 }
 
 // fsckReport is the e2fsck report of d's last power loss, for a violation

@@ -50,9 +50,10 @@ func TestF7KillNine(t *testing.T) {
 const (
 	childEnv   = "RAFTLOG_FUZZ_CHILD" // the log directory
 	childSeed  = "RAFTLOG_FUZZ_SEED"
-	childBase  = "RAFTLOG_FUZZ_BASE"  // the file holding the recovered step state ("" = empty log)
-	childPoint = "RAFTLOG_FUZZ_POINT" // named kill point: op:n, e.g. msync-before:7
-	f7Chain    = 3                    // kills per directory
+	childBase  = "RAFTLOG_FUZZ_BASE"     // the file holding the recovered step state ("" = empty log)
+	childPoint = "RAFTLOG_FUZZ_POINT"    // named kill point: op:n, e.g. msync-before:7
+	childZero  = "RAFTLOG_FUZZ_ZEROFILL" // "1": open with Options.ZeroFill (F10)
+	f7Chain    = 3                       // kills per directory
 )
 
 // f7Points are the named kill points.
@@ -80,6 +81,7 @@ func childMain() int {
 		fs = newKillFS(p)
 	}
 	opts := options(fs)
+	opts.ZeroFill = os.Getenv(childZero) == "1"
 	childOpening.Store(true)
 	l, err := mmaplog.Open(dir, opts)
 	childOpening.Store(false)
@@ -224,13 +226,14 @@ type childResult struct {
 	err            string
 }
 
-func runChild(dir, base string, seed uint64, point string, after time.Duration) (*childResult, error) {
+func runChild(dir, base string, seed uint64, point string, after time.Duration, env ...string) (*childResult, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+dir, childSeed+"="+strconv.FormatUint(seed, 10), childPoint+"="+point)
+	cmd.Env = append(cmd.Env, env...)
 	if _, err := os.Stat(base); err == nil {
 		cmd.Env = append(cmd.Env, childBase+"="+base)
 	}

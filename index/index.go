@@ -74,6 +74,11 @@ func Create(fs vfs.FS, path string, slots int) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: create %s: %w", path, err)
 	}
+	if err := vfs.SyncInode(f); err != nil { // size and extents: see vfs.InodeSyncer
+		_ = f.Close()
+		_ = fs.Remove(path)
+		return nil, fmt.Errorf("index: create %s: %w", path, err)
+	}
 	return mapFile(f, path)
 }
 
@@ -85,7 +90,7 @@ func Reuse(fs vfs.FS, path string, slots int) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("index: reuse %s: %w", path, err)
 	}
-	if err := f.Datasync(); err != nil {
+	if err := vfs.SyncInode(f); err != nil { // an extent change: see vfs.InodeSyncer
 		_ = f.Close()
 		return nil, fmt.Errorf("index: reuse %s: %w", path, err)
 	}

@@ -181,6 +181,13 @@ func createBlank(fs vfs.FS, dir string, n uint64, size int64) (*blank, error) {
 		return nil, fmt.Errorf("mmaplog: create segment: %w", err)
 	}
 	b.file = f
+	// The new file's size and extents must be on disk before a rename can
+	// give it a segment's name (see vfs.InodeSyncer; index.Create does the
+	// same for the index).
+	if err := vfs.SyncInode(f); err != nil {
+		b.discard(fs)
+		return nil, fmt.Errorf("mmaplog: create segment %s: %w", b.segPath, err)
+	}
 	return b.mapWithIndex(fs, size, index.Create)
 }
 
@@ -215,7 +222,9 @@ func reuseBlank(fs vfs.FS, sp spare, size int64) (*blank, error) {
 		return nil, fmt.Errorf("mmaplog: reuse segment: %w", err)
 	}
 	b.file = f
-	if err := f.Datasync(); err != nil {
+	// The zeroed range is an extent change: SyncInode, not Datasync (see
+	// vfs.InodeSyncer).
+	if err := vfs.SyncInode(f); err != nil {
 		b.discard(fs)
 		return nil, fmt.Errorf("mmaplog: reuse segment %s: %w", b.segPath, err)
 	}
@@ -247,6 +256,11 @@ func (b *blank) zeroFill() error {
 		if err := b.file.Msync(off, min(zeroChunk, size-off)); err != nil {
 			return fmt.Errorf("mmaplog: zero-fill %s at %d: %w", b.segPath, off, err)
 		}
+	}
+	// The msyncs converted every extent to a written one: an extent change
+	// (see vfs.InodeSyncer), which later syncs of data then depend on.
+	if err := vfs.SyncInode(b.file); err != nil {
+		return fmt.Errorf("mmaplog: zero-fill %s: %w", b.segPath, err)
 	}
 	return nil
 }

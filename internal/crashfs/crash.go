@@ -1,6 +1,7 @@
 package crashfs
 
 import (
+	"maps"
 	"math/rand/v2"
 )
 
@@ -301,7 +302,7 @@ func (s *Snapshot) Restart() *FS {
 	}
 	inodes := make([]*inode, len(s.inodes))
 	for i, ino := range s.inodes {
-		inodes[i] = &inode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), wbErr: ino.wbErr}
+		inodes[i] = &inode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), wbErr: ino.wbErr, zeroed: maps.Clone(ino.zeroed)}
 		if inodes[i].mem == nil {
 			inodes[i].mem, inodes[i].durable = []byte{}, []byte{}
 		}

@@ -15,6 +15,10 @@
 //   - File.Msync(off, n) copies [off rounded down to a page, off+n) from the
 //     process view to the durable bytes; File.Datasync copies the whole file.
 //     Either also makes the file's size durable.
+//   - FS.Reuse zeroes a file as fallocate ZERO_RANGE does, an extent change
+//     that only File.SyncInode makes durable (vfs.InodeSyncer; ext4 without
+//     a journal): until then Msync and Datasync leave the old bytes of every
+//     page that still holds Reuse's zeros.
 //   - FS.SyncDir(dir) makes every pending create, rename and remove in dir
 //     durable. MkdirAll is durable at once.
 //   - A crash image (Snapshot.Crash or Snapshot.Image with a Plan) treats

@@ -9,7 +9,7 @@ package crashfs
 // like fadvise, Evict does not report it). It is instrumented as
 // OpDatasync.
 func (h *file) Evict() error {
-	if err := h.datasync(); err != nil {
+	if err := h.datasync(false); err != nil {
 		return err
 	}
 	h.fs.mu.Lock()

@@ -198,9 +198,13 @@ func (h *file) WriteAt(p []byte, off int64) (n int, err error) {
 
 // Datasync makes the whole file durable (pages whose write-back failed
 // and that were not written since excepted, as for Msync).
-func (h *file) Datasync() error { return h.datasync() }
+func (h *file) Datasync() error { return h.datasync(false) }
 
-func (h *file) datasync() (err error) {
+// SyncInode implements vfs.InodeSyncer: Datasync that also makes the
+// file's extent changes durable (Reuse's zeroing).
+func (h *file) SyncInode() error { return h.datasync(true) }
+
+func (h *file) datasync(inode bool) (err error) {
 	defer func() { h.fs.end(OpDatasync, h.name, err) }()
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
@@ -216,6 +220,9 @@ func (h *file) datasync() (err error) {
 	}
 	if len(h.ino.mem) > 0 {
 		h.fs.duringSync(OpDatasync, h, 0, int64(len(h.ino.mem))) // len read again below
+	}
+	if inode {
+		h.ino.zeroed = nil
 	}
 	h.ino.syncRange(0, int64(len(h.ino.mem)), true)
 	h.ino.sizeSynced = true

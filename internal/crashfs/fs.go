@@ -32,6 +32,13 @@ type inode struct {
 	// Datasync of the file returns it, as Linux reports such a failure to
 	// the next fsync through the file's error sequence.
 	wbErr error
+	// zeroed holds the pages Reuse zeroed that no SyncInode has made
+	// durable yet: zeroing a range (fallocate ZERO_RANGE) is an extent
+	// change, which ext4 without a journal leaves out of msync and
+	// fdatasync (vfs.InodeSyncer). Until then a sync leaves such a page's
+	// old bytes on disk while it still holds the zeros, and writes it
+	// once the process stored something else in it.
+	zeroed map[int]bool
 
 	linked  bool  // some name of the process view refers to it
 	handles int   // open handles
@@ -198,8 +205,9 @@ func (f *FS) Open(path string) (_ vfs.File, err error) {
 }
 
 // Reuse opens an existing file of size bytes and zeroes it in the process
-// view, keeping its disk space (fallocate ZERO_RANGE): until a sync of
-// the file, a crash may keep any page's old bytes.
+// view, keeping its disk space (fallocate ZERO_RANGE): until a SyncInode
+// of the file, a crash may keep the old bytes of any page the process has
+// not written since (see inode.zeroed).
 func (f *FS) Reuse(path string, size int64) (_ vfs.File, err error) {
 	defer func() { f.end(OpReuse, path, err) }()
 	f.mu.Lock()
@@ -217,6 +225,10 @@ func (f *FS) Reuse(path string, size int64) (_ vfs.File, err error) {
 	}
 	ino.redirty(0, size)
 	racyZero(ino.mem)
+	ino.zeroed = map[int]bool{}
+	for p := 0; int64(p)*PageSize < size; p++ {
+		ino.zeroed[p] = true
+	}
 	return f.handle(ino, path), nil
 }
 

@@ -36,6 +36,7 @@ type snapInode struct {
 	sizeSynced   bool
 	lost         map[int][]byte // see inode.lost
 	wbErr        error          // see inode.wbErr
+	zeroed       map[int]bool   // see inode.zeroed
 	name         string         // a name for reports
 }
 
@@ -96,7 +97,7 @@ func (f *FS) snapshot() (*Snapshot, map[*inode]int) {
 			return i
 		}
 		ids[ino] = len(s.inodes)
-		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), wbErr: ino.wbErr, name: name})
+		s.inodes = append(s.inodes, &snapInode{mem: racyClone(ino.mem), durable: racyClone(ino.durable), sizeSynced: ino.sizeSynced, lost: cloneLost(ino.lost), wbErr: ino.wbErr, zeroed: maps.Clone(ino.zeroed), name: name})
 		return ids[ino]
 	}
 	for _, p := range slices.Sorted(maps.Keys(f.durable)) {

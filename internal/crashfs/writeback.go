@@ -59,13 +59,20 @@ func (ino *inode) syncRange(lo, hi int64, racy bool) {
 			copy(ino.durable[a:b], ino.mem[a:b])
 		}
 	}
-	if len(ino.lost) == 0 {
+	if len(ino.lost) == 0 && len(ino.zeroed) == 0 {
 		cp(lo, hi)
 		return
 	}
 	for p := int(lo / PageSize); int64(p)*PageSize < hi; p++ {
 		if ino.cleanLost(p) {
 			continue
+		}
+		if ino.zeroed[p] {
+			plo, phi := ino.pageBounds(p)
+			if racyAllZero(ino.mem[plo:phi]) {
+				continue // the zeroing is not durable, and nothing else is here
+			}
+			delete(ino.zeroed, p)
 		}
 		delete(ino.lost, p)
 		plo, phi := ino.pageBounds(p)
