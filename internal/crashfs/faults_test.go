@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/raftlog/raftlog/internal/crashfs"
+	"github.com/raftlog/raftlog/internal/vfs"
 )
 
 // A power loss in the middle of a sync: the sync's sectors reach the disk
@@ -397,5 +398,60 @@ func TestRestartCarriesUnseenWritebackError(t *testing.T) {
 	}
 	if err := g.Datasync(); err != nil {
 		t.Fatalf("the failure was reported twice: %v", err)
+	}
+}
+
+// Reuse's zeroing is an extent change: Datasync leaves a zeroed page's
+// old bytes on disk (ext4 without a journal), a page written since is
+// synced as usual, and SyncInode makes the zeros durable.
+func TestReuseZeroingNeedsSyncInode(t *testing.T) {
+	f := crashfs.New()
+	if err := f.MkdirAll("/d"); err != nil {
+		t.Fatal(err)
+	}
+	h, b := mustCreate(t, f, "/d/a", 3*crashfs.PageSize)
+	for i := range b {
+		b[i] = 0xAA
+	}
+	if err := h.Datasync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SyncDir("/d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Reuse("/d/a", 3*crashfs.PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.Map()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m[crashfs.PageSize] = 0x11 // page 1 written after the zeroing
+	if err := r.Datasync(); err != nil {
+		t.Fatal(err)
+	}
+	s := f.Snapshot()
+	img := read(t, s.Image(s.DropAll()), "/d/a")
+	if img[0] != 0xAA || img[2*crashfs.PageSize] != 0xAA {
+		t.Errorf("after Reuse and Datasync the untouched pages read %#x, %#x on disk, want the old 0xAA", img[0], img[2*crashfs.PageSize])
+	}
+	if img[crashfs.PageSize] != 0x11 || img[crashfs.PageSize+1] != 0 {
+		t.Errorf("the page written after Reuse reads %#x %#x on disk, want 0x11 0", img[crashfs.PageSize], img[crashfs.PageSize+1])
+	}
+	is, ok := r.(vfs.InodeSyncer)
+	if !ok {
+		t.Fatal("crashfs file is not a vfs.InodeSyncer")
+	}
+	if err := is.SyncInode(); err != nil {
+		t.Fatal(err)
+	}
+	s = f.Snapshot()
+	img = read(t, s.Image(s.DropAll()), "/d/a")
+	if img[0] != 0 || img[2*crashfs.PageSize] != 0 || img[crashfs.PageSize] != 0x11 {
+		t.Errorf("after SyncInode the disk holds %#x %#x %#x, want 0 0 0x11", img[0], img[2*crashfs.PageSize], img[crashfs.PageSize])
 	}
 }
