@@ -75,25 +75,9 @@ func f10Seed(t *testing.T, fam *family, d *loopdisk.Disk, seed uint64, points []
 	base := filepath.Join(t.TempDir(), "base") // the parent's files stay off the disk
 	rng := rand.New(rand.NewPCG(seed, 10))
 	for k := range f7Chain {
-		childSeed := seed*16 + uint64(k)
-		point := ""
-		if rng.IntN(3) == 0 {
-			point = fmt.Sprintf("%s:%d", points[rng.IntN(len(points))], 1+rng.IntN(12))
-		}
-		want, err := f7Expected(base, childSeed)
+		want, res, point, err := killChild(logd, base, seed, k, rng, points, 300*time.Millisecond, env...)
 		if err != nil {
 			return err
-		}
-		before := want.StateAt(0).Last.Index
-		res, err := runChild(logd, base, childSeed, point, time.Duration(1+rng.IntN(300))*time.Millisecond, env...)
-		if err != nil {
-			return fmt.Errorf("child %d (point %q): %w", k, point, err)
-		}
-		if res.err != "" {
-			return fmt.Errorf("child %d (point %q): %s", k, point, res.err)
-		}
-		if k > 0 && res.recovered >= 0 && uint64(res.recovered) != before {
-			return fmt.Errorf("child %d recovered Last %d, the parent's recovery of the same directory %d (I5)", k, res.recovered, before)
 		}
 		d.PowerLoss()
 		fam.add("power-losses", 1)

@@ -148,32 +148,13 @@ func f7Seed(t *testing.T, fam *family, seed uint64, points []string) error {
 	base := filepath.Join(dir, "base")
 	rng := rand.New(rand.NewPCG(seed, 8))
 	for k := range f7Chain {
-		childSeed := seed*16 + uint64(k)
-		point := ""
-		if rng.IntN(3) == 0 {
-			point = fmt.Sprintf("%s:%d", points[rng.IntN(len(points))], 1+rng.IntN(12))
-		}
-		// What the child will do, computed by the parent.
-		want, err := f7Expected(base, childSeed)
+		want, res, point, err := killChild(logd, base, seed, k, rng, points, 500*time.Millisecond)
 		if err != nil {
 			return err
-		}
-		// The parent recovered a copy of the directory after the last
-		// kill (want's step 0); the child's own recovery must agree.
-		before := want.StateAt(0).Last.Index
-		res, err := runChild(logd, base, childSeed, point, time.Duration(1+rng.IntN(500))*time.Millisecond)
-		if err != nil {
-			return fmt.Errorf("kill %d (point %q): %w", k, point, err)
 		}
 		fam.add("kills", 1)
 		if point != "" && res.selfKilled {
 			fam.add("at-named-points", 1)
-		}
-		if res.err != "" {
-			return fmt.Errorf("kill %d (point %q): child: %s", k, point, res.err)
-		}
-		if k > 0 && res.recovered >= 0 && uint64(res.recovered) != before {
-			return fmt.Errorf("kill %d: the child recovered Last %d, the parent's recovery of the same directory %d (I5)", k, res.recovered, before)
 		}
 		// Recover a copy now and check it.
 		cp := filepath.Join(dir, fmt.Sprintf("post%d", k))
@@ -198,6 +179,33 @@ func f7Seed(t *testing.T, fam *family, seed uint64, points []string) error {
 		_ = os.RemoveAll(cp)
 	}
 	return nil
+}
+
+// killChild runs child k of seed's chain on logd until it is killed: at a
+// named point drawn from points one time in three, else after a random
+// 1 ms to maxAfter. want is what the parent computed the child would do;
+// err also reports a child that failed, or whose own recovery of the
+// directory differs from the parent's (want's step 0; I5).
+func killChild(logd, base string, seed uint64, k int, rng *rand.Rand, points []string, maxAfter time.Duration, env ...string) (want *Oracle, res *childResult, point string, err error) {
+	childSeed := seed*16 + uint64(k)
+	if rng.IntN(3) == 0 {
+		point = fmt.Sprintf("%s:%d", points[rng.IntN(len(points))], 1+rng.IntN(12))
+	}
+	if want, err = f7Expected(base, childSeed); err != nil {
+		return nil, nil, point, err
+	}
+	before := want.StateAt(0).Last.Index
+	after := time.Millisecond + time.Duration(rng.Int64N(int64(maxAfter)))
+	if res, err = runChild(logd, base, childSeed, point, after, env...); err != nil {
+		return nil, nil, point, fmt.Errorf("child %d (point %q): %w", k, point, err)
+	}
+	if res.err != "" {
+		return nil, nil, point, fmt.Errorf("child %d (point %q): child: %s", k, point, res.err)
+	}
+	if k > 0 && res.recovered >= 0 && uint64(res.recovered) != before {
+		return nil, nil, point, fmt.Errorf("child %d: the child recovered Last %d, the parent's recovery of the same directory %d (I5)", k, res.recovered, before)
+	}
+	return want, res, point, nil
 }
 
 func f7Expected(base string, seed uint64) (*Oracle, error) {
