@@ -18,7 +18,8 @@
 // it at a fresh directory (Disk.Dir). Everything is undone by the test's
 // cleanup. Without root, losetup, mkfs.ext4 or a free loop device, or when
 // the mount fails, the test is skipped with the reason; set
-// RAFTLOG_REQUIRE_LOOPDISK=1 (CI does, as root) to make that a failure.
+// RAFTLOG_REQUIRE_LOOPDISK=1 to make that a failure (.ci/run does not: on a
+// machine without root the loop-disk tests, F10 among them, skip).
 //
 // The loop device writes straight into the image file, with no cache of
 // its own: the image file's bytes are the disk. A write the file system
