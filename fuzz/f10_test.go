@@ -45,6 +45,7 @@ func TestF10PowerLoss(t *testing.T) {
 		noJournal, zeroFill bool
 	}{
 		{"ext4", "F10", false, false},
+		{"ext4-zerofill", "F10-zerofill", false, true},
 		{"ext4-nojournal-zerofill", "F10z", true, true},
 		{"ext4-nojournal", "F10n", true, false},
 	} {
