@@ -324,13 +324,22 @@ func (o *osFile) SyncInode() error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("fstat %s: %w", o.Name(), err)
 	}
-	if err := unix.Fchmod(fd, st.Mode&0o7777); err != nil {
+	// A file system that refuses the fchmod (some network and FUSE ones)
+	// still gets the fsync, which is all it needs: the missing inode write
+	// is ext4's without a journal.
+	if err := unix.Fchmod(fd, st.Mode&0o7777); err != nil && !refusesChmod(err) {
 		return fmt.Errorf("fchmod %s: %w", o.Name(), err)
 	}
 	if err := unix.Fsync(fd); err != nil {
 		return fmt.Errorf("fsync %s: %w", o.Name(), err)
 	}
 	return nil
+}
+
+// refusesChmod reports whether err is a file system's refusal to change
+// modes at all, rather than a failure of this file.
+func refusesChmod(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EOPNOTSUPP)
 }
 
 func (o *osFile) Evict() error {
