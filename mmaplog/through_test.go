@@ -220,3 +220,61 @@ func TestWriteThroughPowerLoss(t *testing.T) {
 		t.Fatalf("only %d file operations traced", len(points))
 	}
 }
+
+// TestBatchAfterSyncWrittenThrough: a small batch appended after a sync
+// made every earlier write durable is written through the file (its page
+// was write-protected by that sync's write-back); batches appended while
+// unsynced writes are pending are copied into the mapping, and
+// WriteThrough -1 copies every batch. Either way the entries read back
+// and survive a reopen.
+func TestBatchAfterSyncWrittenThrough(t *testing.T) {
+	for _, wt := range []int{0, -1} {
+		t.Run(fmt.Sprintf("WriteThrough=%d", wt), func(t *testing.T) {
+			fs := crashfs.New()
+			writes := segmentWrites(fs)
+			opts := smallOpts()
+			opts.FS, opts.WriteThrough = fs, wt
+			l, err := mmaplog.Open("/log", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logtest.MustAppend(t, l, ent(1, 1, 100))
+			logtest.MustSync(t, l)
+			var all []mmaplog.Entry
+			all = append(all, ent(1, 1, 100))
+			base := *writes
+			const synced = 40 // appends each followed by a sync: Raft's pattern
+			for i := uint64(2); i < 2+synced; i++ {
+				logtest.MustAppend(t, l, ent(1, i, 100+int(i)))
+				all = append(all, ent(1, i, 100+int(i)))
+				logtest.MustSync(t, l)
+			}
+			afterSyncs := *writes - base
+			for i := uint64(2 + synced); i < 2+2*synced; i++ { // one sync for all of them
+				logtest.MustAppend(t, l, ent(1, i, 100+int(i)))
+				all = append(all, ent(1, i, 100+int(i)))
+			}
+			logtest.MustSync(t, l)
+			pipelined := *writes - base - afterSyncs
+			fs.SetHook(nil)
+			want := synced
+			if wt < 0 {
+				want = 0
+			}
+			if afterSyncs != want || pipelined > 1 {
+				t.Fatalf("WriteThrough %d: %d of %d batches after a sync written through (want %d), %d of %d unsynced ones (want at most the first)",
+					wt, afterSyncs, synced, want, pipelined, synced)
+			}
+			checkEntries(t, l, all)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := mmaplog.Open("/log", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = r.Close() }()
+			checkEntries(t, r, all)
+		})
+	}
+}

