@@ -23,6 +23,7 @@ func TestAppendFaultBecomesError(t *testing.T) {
 }
 
 func testAppendFault(t *testing.T, through bool) {
+	t.Helper()
 	dir := t.TempDir()
 	l := logtest.MustOpen(t, dir, smallOpts())
 	logtest.MustAppend(t, l, run(1, 1, 9, 1000)...)
