@@ -75,13 +75,14 @@ type Options struct {
 	// through the file the kernel makes large folios, and the batch is
 	// durable 1.6x sooner. A smaller batch is written through the file
 	// too when it is the first write after a sync that made every earlier
-	// one durable (Raft's pattern: one batch, one sync), because that
-	// sync's write-back left the batch's page write-protected: a copy
-	// would take a write fault per page, and one pwrite costs less
-	// (measured here: a 3-node hashicorp/raft cluster with 4 KiB entries
-	// committed 1.2-1.45x as many per second). Batches appended while
-	// earlier writes wait for a sync are copied in. Readers see the bytes
-	// through the mapping either way (one page cache). Default 64 KiB;
+	// one durable (Raft's pattern: one batch, one sync): copied in, its
+	// pages would become writable in the page tables, and the next sync
+	// would write-protect them again, a TLB shootdown of every CPU the
+	// process runs on (measured here: a 3-node hashicorp/raft cluster with
+	// 4 KiB entries committed 1.2-1.45x as many per second with the
+	// pwrite). Batches appended while earlier writes wait for a sync are
+	// copied in. Readers see the bytes through the mapping either way
+	// (one page cache). Default 64 KiB;
 	// negative: never, every batch is copied into the mapping.
 	WriteThrough int
 	// WriteBehind: when a rotation leaves a segment with at least this
