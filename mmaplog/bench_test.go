@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,4 +280,90 @@ func BenchmarkAppendSyncBatch(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkReadySync models one Raft node's write loop in a busy process:
+// an entry of 128 bytes or 4 KiB, a commit record, then a sync, while
+// another goroutine keeps the second CPU busy in the same process (a Raft
+// node's network and apply goroutines do). through=on is the default
+// (afterSync writes them through the file), off is WriteThrough -1, every
+// write copied into the mapping. On Linux it reports TLB-shootdown
+// interrupts per round (/proc/interrupts): copied pages become writable,
+// and each sync's write-back write-protects them on every CPU the process
+// runs on.
+func BenchmarkReadySync(b *testing.B) {
+	for _, size := range []int{128, 4096} {
+		for _, through := range []bool{true, false} {
+			b.Run(fmt.Sprintf("size=%d/through=%v", size, map[bool]string{true: "on", false: "off"}[through]), func(b *testing.B) {
+				opts := mmaplog.Options{}
+				if !through {
+					opts.WriteThrough = -1
+				}
+				l := logtest.MustOpen(b, benchDir(b), opts)
+				e := mmaplog.Entry{Payload: make([]byte, size)}
+				stop := make(chan struct{})
+				done := make(chan struct{})
+				go func() { // the rest of the process, on the other CPU
+					defer close(done)
+					x := uint64(1)
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						for range 1000 {
+							x = x*6364136223846793005 + 1442695040888963407
+						}
+					}
+				}()
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				tlb0, tlbOK := tlbShootdowns()
+				i := uint64(0)
+				for b.Loop() {
+					i++
+					e.ID = mmaplog.LogID{Term: 1, Index: i}
+					if err := l.Append(e); err != nil {
+						b.Fatal(err)
+					}
+					if err := l.Commit(e.ID); err != nil {
+						b.Fatal(err)
+					}
+					logtest.MustSync(b, l)
+				}
+				tlb1, _ := tlbShootdowns()
+				close(stop)
+				<-done
+				if tlbOK && b.N > 0 {
+					b.ReportMetric(float64(tlb1-tlb0)/float64(b.N), "tlb-shootdowns/op")
+				}
+			})
+		}
+	}
+}
+
+// tlbShootdowns sums the TLB-shootdown interrupts of every CPU
+// (/proc/interrupts, x86 Linux); false where there is no such line.
+func tlbShootdowns() (uint64, bool) {
+	data, err := os.ReadFile("/proc/interrupts")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "TLB:" {
+			continue
+		}
+		var n uint64
+		for _, v := range f[1:] {
+			c, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				break // the description after the counts
+			}
+			n += c
+		}
+		return n, true
+	}
+	return 0, false
 }

@@ -39,3 +39,6 @@ const VerifyChunk = verifyChunk
 // SyncSlice is the time slice a thread asks for while it waits on a group
 // sync.
 const SyncSlice = syncSlice
+
+// MaxAfterSync is how many writes after a sync go through the file.
+const MaxAfterSync = maxAfterSync

@@ -45,7 +45,8 @@ type Log struct {
 	handed      int64    // open.end already handed to the flusher
 	reserved    []*blank // segments created for the batch being appended
 	scratch     []byte   // the records of a batch written through the file (writeThrough)
-	probed      byte     // (w) sink of writeThrough's loads from the mapping
+	probed      byte     // (w) sink of writeAt's loads from the mapping
+	throughRun  int      // (w) writes through the file since everything was durable (afterSync)
 	todo        work     // sync work not yet handed to the flusher
 	wclosed     bool
 	// unready: the open segment's index is still sealed as Open found it

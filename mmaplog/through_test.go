@@ -221,12 +221,13 @@ func TestWriteThroughPowerLoss(t *testing.T) {
 	}
 }
 
-// TestBatchAfterSyncWrittenThrough: a small batch appended after a sync
-// made every earlier write durable is written through the file (its page
-// was write-protected by that sync's write-back); batches appended while
-// unsynced writes are pending are copied into the mapping, and
-// WriteThrough -1 copies every batch. Either way the entries read back
-// and survive a reopen.
+// TestBatchAfterSyncWrittenThrough: the first few small writes after a
+// sync made every earlier write durable (a batch and a commit record, as
+// a Raft Ready writes them) go through the file (their pages were
+// write-protected by that sync's write-back); after MaxAfterSync of them,
+// writes are copied into the mapping until the next sync, and
+// WriteThrough -1 copies every write. Either way the entries and the
+// commit read back and survive a reopen.
 func TestBatchAfterSyncWrittenThrough(t *testing.T) {
 	for _, wt := range []int{0, -1} {
 		t.Run(fmt.Sprintf("WriteThrough=%d", wt), func(t *testing.T) {
@@ -240,13 +241,15 @@ func TestBatchAfterSyncWrittenThrough(t *testing.T) {
 			}
 			logtest.MustAppend(t, l, ent(1, 1, 100))
 			logtest.MustSync(t, l)
-			var all []mmaplog.Entry
-			all = append(all, ent(1, 1, 100))
+			all := []mmaplog.Entry{ent(1, 1, 100)}
 			base := *writes
-			const synced = 40 // appends each followed by a sync: Raft's pattern
+			const synced = 40 // a batch and a commit, then a sync: Raft's pattern
 			for i := uint64(2); i < 2+synced; i++ {
 				logtest.MustAppend(t, l, ent(1, i, 100+int(i)))
 				all = append(all, ent(1, i, 100+int(i)))
+				if err := l.Commit(lid(1, i)); err != nil {
+					t.Fatal(err)
+				}
 				logtest.MustSync(t, l)
 			}
 			afterSyncs := *writes - base
@@ -257,13 +260,13 @@ func TestBatchAfterSyncWrittenThrough(t *testing.T) {
 			logtest.MustSync(t, l)
 			pipelined := *writes - base - afterSyncs
 			fs.SetHook(nil)
-			want := synced
+			want, wantPipelined := 2*synced, mmaplog.MaxAfterSync
 			if wt < 0 {
-				want = 0
+				want, wantPipelined = 0, 0
 			}
-			if afterSyncs != want || pipelined > 1 {
-				t.Fatalf("WriteThrough %d: %d of %d batches after a sync written through (want %d), %d of %d unsynced ones (want at most the first)",
-					wt, afterSyncs, synced, want, pipelined, synced)
+			if afterSyncs != want || pipelined != wantPipelined {
+				t.Fatalf("WriteThrough %d: %d writes through the file for %d batches and commits after a sync (want %d), %d for %d unsynced batches (want %d)",
+					wt, afterSyncs, 2*synced, want, pipelined, synced, wantPipelined)
 			}
 			checkEntries(t, l, all)
 			if err := l.Close(); err != nil {
@@ -275,6 +278,54 @@ func TestBatchAfterSyncWrittenThrough(t *testing.T) {
 			}
 			defer func() { _ = r.Close() }()
 			checkEntries(t, r, all)
+			if got := r.State().Committed; got != lid(1, 1+synced) {
+				t.Fatalf("Committed after reopen = %v, want %v", got, lid(1, 1+synced))
+			}
 		})
+	}
+}
+
+// TestRecordWriteThroughFailureFailsClosed: a commit record written
+// through the file after a sync (afterSync) whose write fails (EIO) fails
+// the Log, publishes nothing, and leaves what was synced intact.
+func TestRecordWriteThroughFailureFailsClosed(t *testing.T) {
+	fs := crashfs.New()
+	opts := smallOpts()
+	opts.FS = fs
+	l, err := mmaplog.Open("/log", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := run(1, 1, 10, 100)
+	logtest.MustAppend(t, l, synced...)
+	if err := l.Commit(lid(1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	logtest.MustSync(t, l)
+	ft := fs.Inject(crashfs.Fault{Op: crashfs.OpWriteAt, Nth: 1, Times: 1, Err: crashfs.EIO, PathContains: ".seg"})
+	err = l.Commit(lid(1, 8))
+	if ft.Fired != 1 {
+		t.Fatalf("fault fired %d times", ft.Fired)
+	}
+	if !errors.Is(err, mmaplog.ErrFailed) || !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "Commit record to ") || !strings.Contains(err.Error(), ".seg at ") {
+		t.Fatalf("Commit over a failed write: %v, want ErrFailed wrapping EIO, naming the record, file and offset", err)
+	}
+	if got := l.State().Committed; got != lid(1, 5) {
+		t.Fatalf("Committed after the failed write = %v, want 1-5", got)
+	}
+	if err := l.Append(ent(1, 11, 10)); !errors.Is(err, mmaplog.ErrFailed) {
+		t.Fatalf("Append after the failure: %v, want ErrFailed", err)
+	}
+	_ = l.Close()
+	o := opts
+	o.FS = fs.Snapshot().Image(fs.Snapshot().DropAll())
+	r, err := mmaplog.Open("/log", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = r.Close() }()
+	checkEntries(t, r, synced)
+	if got := r.State().Committed; got != lid(1, 5) {
+		t.Fatalf("Committed after a power loss = %v, want 1-5", got)
 	}
 }

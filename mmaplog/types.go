@@ -73,15 +73,16 @@ type Options struct {
 	// synced): a copy into prefaulted pages takes a write fault per page
 	// (~3 µs each), and the msync writes back 64 single-page folios;
 	// through the file the kernel makes large folios, and the batch is
-	// durable 1.6x sooner. A smaller batch is written through the file
-	// too when it is the first write after a sync that made every earlier
-	// one durable (Raft's pattern: one batch, one sync): copied in, its
+	// durable 1.6x sooner. Smaller batches and records (a vote, a commit)
+	// are written through the file too when they are among the first few
+	// writes after a sync that made every earlier one durable (Raft's
+	// pattern: a batch and a commit, then a sync): copied in, their
 	// pages would become writable in the page tables, and the next sync
 	// would write-protect them again, a TLB shootdown of every CPU the
 	// process runs on (measured here: a 3-node hashicorp/raft cluster with
 	// 4 KiB entries committed 1.2-1.45x as many per second with the
-	// pwrite). Batches appended while earlier writes wait for a sync are
-	// copied in. Readers see the bytes through the mapping either way
+	// pwrite). Later writes, until everything is durable again, are
+	// copied in, so that a pipelined writer's appends stay memory copies. Readers see the bytes through the mapping either way
 	// (one page cache). Default 64 KiB;
 	// negative: never, every batch is copied into the mapping.
 	WriteThrough int

@@ -81,7 +81,7 @@ func (l *Log) writeBatch(entries []Entry) error {
 	if s.base == 0 {
 		s.base = entries[0].ID.Index
 	}
-	if size >= int64(l.opts.WriteThrough) || l.synced(s) {
+	if size >= int64(l.opts.WriteThrough) || l.afterSync(s) {
 		if err := l.writeThrough(s, entries, size); err != nil {
 			return err
 		}
@@ -140,25 +140,42 @@ func (s *segment) indexEntry(idx uint64, size int64) {
 	s.end += size
 }
 
-// synced reports whether a batch going to the open segment s is the
-// first write after a sync that made everything written durable, and is
-// then to be written through the file. A copy into the mapping would make
-// the batch's pages writable and dirty in the page tables (a write fault,
-// a page_mkwrite that also updates the file's times, per page), and the
-// next sync's write-back would write-protect them again, a TLB shootdown
-// of every CPU the process runs on. A pwrite leaves the pages read-only,
-// so that sync has nothing to write-protect. This is Raft's pattern, one
-// small batch per sync: measured here, a 3-node hashicorp/raft cluster
-// (one process on both CPUs) with 4 KiB entries and 64 applies in flight
-// went from 2.35 TLB-shootdown interrupts and 11.7 page faults per
-// committed apply to 0.01 and 6.3, and committed 1.2-1.45x as many per
-// second; a lone Append+Sync loop, whose other CPU is idle, showed no
-// difference. Batches appended while a sync is running (a pipelined
-// writer) are copied in as before, so streams of small appends stay
-// memory copies. Call with wmu held.
-func (l *Log) synced(s *segment) bool {
-	return l.opts.WriteThrough != math.MaxInt && s.end > 0 && l.durable.Load() >= s.globalEnd()
+// afterSync reports whether a small write to the open segment s (a batch
+// or a record) is to go through the file because it is one of the first
+// few after a sync that made everything written durable. A copy into the
+// mapping would make the write's pages writable and dirty in the page
+// tables (a write fault, a page_mkwrite that also updates the file's
+// times, per page), and the next sync's write-back would write-protect
+// them again, a TLB shootdown of every CPU the process runs on. A pwrite
+// leaves the pages read-only, so that sync has nothing to write-protect.
+// This is Raft's pattern, a batch (and a vote or commit record) per sync:
+// measured here, a 3-node hashicorp/raft cluster (one process on both
+// CPUs) with 4 KiB entries and 64 applies in flight went from 2.35
+// TLB-shootdown interrupts and 11.7 page faults per committed apply to
+// 0.01 and 6.3, and committed 1.2-1.45x as many per second; a lone
+// Append+Sync loop, whose other CPU is idle, showed no difference. After
+// maxAfterSync such writes, or once a write was copied, writes are copied
+// until everything is durable again, so that a pipelined writer's stream
+// of small appends stays memory copies. Call with wmu held.
+func (l *Log) afterSync(s *segment) bool {
+	if l.opts.WriteThrough == math.MaxInt {
+		return false
+	}
+	if s.end > 0 && l.durable.Load() >= s.globalEnd() {
+		l.throughRun = 1
+		return true
+	}
+	if l.throughRun > 0 && l.throughRun < maxAfterSync {
+		l.throughRun++
+		return true
+	}
+	l.throughRun = 0
+	return false
 }
+
+// maxAfterSync is how many writes after a sync afterSync sends through
+// the file: a Raft Ready's vote, entries and commit fit.
+const maxAfterSync = 4
 
 // maxScratch bounds the write-through buffer the Log keeps between calls.
 const maxScratch = 4 << 20
@@ -181,15 +198,10 @@ func (l *Log) writeThrough(s *segment, entries []Entry, size int64) error {
 		l.putEntry(b[:n], &entries[i])
 		b = b[n:]
 	}
-	// A load from the first and the last byte the batch covers, through
-	// the mapping, faults (an ErrFailed error) where the file no longer
-	// reaches: a pwrite would extend a file shrunk behind the Log's back
-	// and acknowledge a batch written after a hole, as a copy into the
-	// mapping would not.
-	l.probed += s.data[s.end] ^ s.data[s.end+size-1]
-	if n, err := s.file.WriteAt(buf, s.end); err != nil {
-		return l.fail(fmt.Errorf("mmaplog: write entries %d-%d to %s at %d (%d of %d bytes written): %w",
-			entries[0].ID.Index, entries[len(entries)-1].ID.Index, s.path, s.end, n, size, err))
+	if err := l.writeAt(s, buf, func() string {
+		return fmt.Sprintf("entries %d-%d", entries[0].ID.Index, entries[len(entries)-1].ID.Index)
+	}); err != nil {
+		return err
 	}
 	for i := range entries {
 		s.indexEntry(entries[i].ID.Index, format.RecordSize(format.EntryHeadSize+len(entries[i].Payload)))
@@ -199,6 +211,22 @@ func (l *Log) writeThrough(s *segment, entries []Entry, size int64) error {
 	}
 	if size <= maxScratch {
 		l.scratch = buf[:0]
+	}
+	return nil
+}
+
+// writeAt writes buf at the end of the open segment s through the file,
+// failing the Log when the write fails (part of buf may be in the page
+// cache past what is published, and nothing may be written after it);
+// what names the write in the error. First it loads the first and the
+// last byte buf covers through the mapping: where the file no longer
+// reaches, that faults (an ErrFailed error), as a copy into the mapping
+// would, while a pwrite would extend a file shrunk behind the Log's back
+// and acknowledge a write after a hole.
+func (l *Log) writeAt(s *segment, buf []byte, what func() string) error {
+	l.probed += s.data[s.end] ^ s.data[s.end+int64(len(buf))-1]
+	if n, err := s.file.WriteAt(buf, s.end); err != nil {
+		return l.fail(fmt.Errorf("mmaplog: write %s to %s at %d (%d of %d bytes written): %w", what(), s.path, s.end, n, len(buf), err))
 	}
 	return nil
 }
@@ -407,9 +435,28 @@ func (l *Log) writeRecord(t format.Type, n int, put func(body []byte)) error {
 		return err
 	}
 	s := l.open
-	b := s.data[s.end : s.end+format.RecordSize(n)]
+	size := format.RecordSize(n)
+	through := l.afterSync(s)
+	var b []byte
+	if through {
+		b = l.scratch[:0]
+		if int64(cap(b)) < size {
+			b = make([]byte, size)
+		}
+		b = b[:size]
+	} else {
+		b = s.data[s.end : s.end+size]
+	}
 	put(b[format.FrameSize : format.FrameSize+n])
 	l.prev = format.PutFrame(b, t, n, l.durable.Load(), l.prev)
+	if through {
+		if err := l.writeAt(s, b, func() string { return t.String() + " record" }); err != nil {
+			return err
+		}
+		if size <= maxScratch {
+			l.scratch = b[:0]
+		}
+	}
 	if t == format.TypeState {
 		s.stateOff = s.end
 	}
