@@ -19,7 +19,10 @@
 //
 // The mapping is writable (unlike bbolt's read-only one) because writing
 // through it is what makes an append a memory copy instead of a system
-// call. Callers never see it: Get and Entries return copies, so nothing a
+// call. Large batches, and the first few writes after a sync that made
+// everything durable (Raft's batch-then-sync), are written with pwrite
+// instead, to the same page cache (see Options.WriteThrough). Callers
+// never see the mapping: Get and Entries return copies, so nothing a
 // caller holds can change or fault when segments are truncated, purged,
 // remapped or closed.
 //
